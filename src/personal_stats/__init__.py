@@ -1,0 +1,1 @@
+"""Personal Stats Service: mentor statistics over REST and GraphQL from one stats core."""

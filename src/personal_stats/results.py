@@ -1,0 +1,81 @@
+"""The answers of the stats core: plain records, free of any framework."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Generic, TypeVar
+
+from personal_stats.windows import Period
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Summary:
+    mentor_id: str
+    mentor_name: str
+    period: Period
+    start_date: date
+    end_date: date
+    timezone: str
+    total_activities: int
+    completed_activities: int
+    cancelled_activities: int
+    completion_rate: float | None
+    avg_session_duration_minutes: int | None
+    total_hours_logged: float
+    most_common_activity_type: str | None
+    most_active_weekday: str | None
+    peer_rank_percentile: int | None
+    streak_days: int
+    longest_streak_days: int
+    active_days: int
+
+
+@dataclass(frozen=True)
+class MonthItem:
+    year: int
+    month: int
+    month_label: str
+    total_activities: int
+    completed_activities: int
+    total_hours: float
+
+
+@dataclass(frozen=True)
+class BreakdownItem:
+    activity_type_id: str
+    activity_type_name: str
+    activity_type_code: str
+    count: int
+    percentage: float
+    avg_duration_minutes: int | None
+    total_hours: float
+
+
+@dataclass(frozen=True)
+class MonthCount:
+    month: int
+    count: int
+
+
+@dataclass(frozen=True)
+class YearItem:
+    year: int
+    total_activities: int
+    total_hours: float
+    monthly_breakdown: list[MonthCount]
+    peak_month: int | None
+    zero_activity_months: int
+
+
+@dataclass(frozen=True)
+class Pagination:
+    page: int
+    limit: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    data: list[T]
+    pagination: Pagination

@@ -1,0 +1,97 @@
+"""Periods, reporting time zones and date windows, turned into UTC instants. Pure, no I/O."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
+
+MAX_WINDOW_DAYS = 3660
+
+
+class Period(StrEnum):
+    LAST_7_DAYS = "last_7_days"
+    LAST_30_DAYS = "last_30_days"
+    LAST_90_DAYS = "last_90_days"
+    LAST_365_DAYS = "last_365_days"
+    MONTH_TO_DATE = "month_to_date"
+    YEAR_TO_DATE = "year_to_date"
+    ALL_TIME = "all_time"
+    CUSTOM = "custom"
+
+
+DEFAULT_PERIOD = Period.LAST_30_DAYS
+_TRAILING_DAYS = {
+    Period.LAST_7_DAYS: 7,
+    Period.LAST_30_DAYS: 30,
+    Period.LAST_90_DAYS: 90,
+    Period.LAST_365_DAYS: 365,
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """An inclusive range of local dates, with the period that produced it."""
+
+    period: Period
+    start_date: date
+    end_date: date
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_known_timezone(name: str) -> bool:
+    return name in known_timezones()
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def today_in(zone_name: str) -> date:
+    return datetime.now(zone(zone_name)).date()
+
+
+def local_midnight(day: date, zone_name: str) -> datetime:
+    """The first instant of `day` in the zone, in UTC (a midnight skipped by DST maps to
+    the instant the day actually starts)."""
+    return datetime.combine(day, time(0), tzinfo=zone(zone_name)).astimezone(UTC)
+
+
+def instants(first: date, last: date, zone_name: str) -> tuple[datetime, datetime]:
+    """The half-open UTC range of instants whose local date lies in [first, last]."""
+    return local_midnight(first, zone_name), local_midnight(last + timedelta(days=1), zone_name)
+
+
+def local_date(instant: datetime, zone_name: str) -> date:
+    return instant.astimezone(zone(zone_name)).date()
+
+
+def period_window(period: Period, as_of: date, first_activity: date | None) -> Window:
+    """The window of a named period ending on `as_of`."""
+    if period in _TRAILING_DAYS:
+        start = as_of - timedelta(days=_TRAILING_DAYS[period] - 1)
+    elif period is Period.MONTH_TO_DATE:
+        start = as_of.replace(day=1)
+    elif period is Period.YEAR_TO_DATE:
+        start = as_of.replace(month=1, day=1)
+    elif period is Period.ALL_TIME:
+        start = first_activity if first_activity and first_activity < as_of else as_of
+    else:
+        raise ValueError(f"{period} has no window of its own")
+    return Window(period, start, as_of)
+
+
+def add_months(month: date, count: int) -> date:
+    """The first day of the month `count` months after `month` (negative goes back)."""
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def months_between(first: date, last: date) -> int:
+    """How many months [first, last] spans, both counted."""
+    return (last.year - first.year) * 12 + last.month - first.month + 1
