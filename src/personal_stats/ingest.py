@@ -20,7 +20,6 @@ from personal_stats.records import (
     SECTIONS,
     ActivityRecord,
     ActivityTypeRecord,
-    MentorRecord,
     Record,
     messages,
 )
@@ -133,6 +132,12 @@ async def import_files(engine: AsyncEngine, paths: Sequence[Path]) -> ImportRepo
     return ImportReport(len(types), len(mentors), len(activities))
 
 
+async def has_mentors(engine: AsyncEngine) -> bool:
+    async with engine.connect() as connection:
+        found = await connection.execute(select(col(Mentor.id)).limit(1))
+        return found.first() is not None
+
+
 async def _reference_problems(connection: AsyncConnection, batch: Batch) -> list[str]:
     """Unknown mentors and activity types, and activity-type codes used twice."""
     type_rows = await connection.execute(select(col(ActivityType.id), col(ActivityType.code)))
@@ -180,6 +185,3 @@ async def _upsert(connection: AsyncConnection, table: Table, records: list[Any])
 def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     while chunk := list(islice(rows, size)):
         yield chunk
-
-
-__all__ = ["ImportReport", "MentorRecord", "import_files", "read_files"]

@@ -298,3 +298,16 @@ def _year_span_problems(from_year: int, to_year: int) -> list[Problem]:
     if to_year - from_year + 1 > MAX_YEAR_SPAN:
         return [Problem("from_year", f"range must span at most {MAX_YEAR_SPAN} years")]
     return []
+
+
+def parse_month_args(
+    from_text: str | None,
+    to_text: str | None,
+    months: int | None,
+    as_of: date | None,
+    tz: str | None,
+) -> MonthRangeArgs:
+    """Month-range arguments whose `from` and `to` are still text, as GraphQL passes them."""
+    pairs = [("from", from_text), ("to", to_text)]
+    parsed = MonthRangeArgs.from_query((name, text) for name, text in pairs if text is not None)
+    return MonthRangeArgs(parsed.from_month, parsed.to_month, months, as_of, tz)

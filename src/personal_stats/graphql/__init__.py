@@ -1,0 +1,1 @@
+"""The GraphQL adapter: Strawberry types and resolvers over the stats core."""

@@ -1,0 +1,267 @@
+"""The GraphQL schema: resolvers parse arguments, call the stats core and convert."""
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from sqlmodel.ext.asyncio.session import AsyncSession
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, Info
+
+from personal_stats import models, stats
+from personal_stats.db import SessionFactory, open_session
+from personal_stats.graphql.errors import ErrorCodes, is_expected
+from personal_stats.graphql.types import (
+    ActivityBreakdownPage,
+    ContributionHistoryPage,
+    MonthlySeriesPage,
+    PersonalStats,
+    StatsPeriod,
+)
+from personal_stats.params import (
+    DEFAULT_LIMIT,
+    MonthRangeArgs,
+    PageArgs,
+    WindowArgs,
+    YearRangeArgs,
+    parse_date,
+    parse_month_args,
+)
+
+R = TypeVar("R")
+CACHE_SIZE = 1024
+
+
+async def _run(info: Info, call: Callable[[AsyncSession], Awaitable[R]]) -> R:
+    """Each resolver opens its own session: sibling fields resolve concurrently."""
+    sessions: SessionFactory = info.context["sessions"]
+    async with open_session(sessions) as session:
+        return await call(session)
+
+
+def _page(page: int | None, limit: int | None) -> PageArgs:
+    return PageArgs(1 if page is None else page, DEFAULT_LIMIT if limit is None else limit)
+
+
+def _window(
+    period: Any, start_date: date | None, end_date: date | None, as_of: date | None, tz: str | None
+) -> WindowArgs:
+    return WindowArgs(period, start_date, end_date, as_of, tz)
+
+
+async def _personal_stats(info: Info, mentor_id: str, args: WindowArgs) -> PersonalStats:
+    summary = await _run(info, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args))
+    return PersonalStats.from_model(summary)
+
+
+async def _monthly_series(
+    info: Info, mentor_id: str, args: MonthRangeArgs, page: PageArgs
+) -> MonthlySeriesPage:
+    result = await _run(
+        info, lambda s: stats.get_monthly_series(s, mentor_id=mentor_id, args=args, page=page)
+    )
+    return MonthlySeriesPage.from_model(result)
+
+
+async def _activity_breakdown(
+    info: Info, mentor_id: str, args: WindowArgs, page: PageArgs
+) -> ActivityBreakdownPage:
+    result = await _run(
+        info, lambda s: stats.get_activity_breakdown(s, mentor_id=mentor_id, args=args, page=page)
+    )
+    return ActivityBreakdownPage.from_model(result)
+
+
+async def _contribution_history(
+    info: Info, mentor_id: str, args: YearRangeArgs, page: PageArgs
+) -> ContributionHistoryPage:
+    result = await _run(
+        info,
+        lambda s: stats.get_contribution_history(s, mentor_id=mentor_id, args=args, page=page),
+    )
+    return ContributionHistoryPage.from_model(result)
+
+
+FromMonth = Annotated[str | None, strawberry.argument(name="from")]
+
+
+@strawberry.type
+class Mentor:
+    id: strawberry.ID
+    name: str
+    timezone: str
+
+    @classmethod
+    def from_model(cls, mentor: models.Mentor) -> "Mentor":
+        return cls(id=strawberry.ID(mentor.id), name=mentor.name, timezone=mentor.timezone)
+
+    @strawberry.field
+    async def personal_stats(
+        self,
+        info: Info,
+        period: StatsPeriod | None = None,  # type: ignore[valid-type]
+        start_date: date | None = None,
+        end_date: date | None = None,
+        as_of: date | None = None,
+        tz: str | None = None,
+    ) -> PersonalStats:
+        return await _personal_stats(
+            info, self.id, _window(period, start_date, end_date, as_of, tz)
+        )
+
+    @strawberry.field
+    async def monthly_series(
+        self,
+        info: Info,
+        from_: FromMonth = None,
+        to: str | None = None,
+        months: int | None = None,
+        as_of: date | None = None,
+        tz: str | None = None,
+        page: int | None = None,
+        limit: int | None = None,
+    ) -> MonthlySeriesPage:
+        args = parse_month_args(from_, to, months, as_of, tz)
+        return await _monthly_series(info, self.id, args, _page(page, limit))
+
+    @strawberry.field
+    async def activity_breakdown(
+        self,
+        info: Info,
+        period: StatsPeriod | None = None,  # type: ignore[valid-type]
+        start_date: date | None = None,
+        end_date: date | None = None,
+        as_of: date | None = None,
+        tz: str | None = None,
+        page: int | None = None,
+        limit: int | None = None,
+    ) -> ActivityBreakdownPage:
+        args = _window(period, start_date, end_date, as_of, tz)
+        return await _activity_breakdown(info, self.id, args, _page(page, limit))
+
+    @strawberry.field
+    async def contribution_history(
+        self,
+        info: Info,
+        from_year: int | None = None,
+        to_year: int | None = None,
+        as_of: date | None = None,
+        tz: str | None = None,
+        page: int | None = None,
+        limit: int | None = None,
+    ) -> ContributionHistoryPage:
+        args = YearRangeArgs(from_year, to_year, as_of, tz)
+        return await _contribution_history(info, self.id, args, _page(page, limit))
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def mentor(self, info: Info, id: strawberry.ID) -> Mentor | None:
+        """The mentor with this id; null when unknown."""
+        found = await _run(info, lambda s: stats.find_mentor(s, mentor_id=id))
+        return Mentor.from_model(found) if found else None
+
+    @strawberry.field
+    async def mentors(self, info: Info, ids: list[strawberry.ID]) -> list[Mentor | None]:
+        """Up to 100 mentors, in order; null for each unknown id."""
+        found = await _run(info, lambda s: stats.find_mentors(s, mentor_ids=ids))
+        return [Mentor.from_model(mentor) if mentor else None for mentor in found]
+
+    @strawberry.field
+    async def personal_stats(
+        self,
+        info: Info,
+        mentor_id: strawberry.ID,
+        period: StatsPeriod | None = None,  # type: ignore[valid-type]
+        start_date: date | None = None,
+        end_date: date | None = None,
+        as_of: date | None = None,
+        tz: str | None = None,
+    ) -> PersonalStats:
+        args = _window(period, start_date, end_date, as_of, tz)
+        return await _personal_stats(info, mentor_id, args)
+
+    @strawberry.field
+    async def monthly_series(
+        self,
+        info: Info,
+        mentor_id: strawberry.ID,
+        from_: FromMonth = None,
+        to: str | None = None,
+        months: int | None = None,
+        as_of: date | None = None,
+        tz: str | None = None,
+        page: int | None = None,
+        limit: int | None = None,
+    ) -> MonthlySeriesPage:
+        args = parse_month_args(from_, to, months, as_of, tz)
+        return await _monthly_series(info, mentor_id, args, _page(page, limit))
+
+    @strawberry.field
+    async def activity_breakdown(
+        self,
+        info: Info,
+        mentor_id: strawberry.ID,
+        period: StatsPeriod | None = None,  # type: ignore[valid-type]
+        start_date: date | None = None,
+        end_date: date | None = None,
+        as_of: date | None = None,
+        tz: str | None = None,
+        page: int | None = None,
+        limit: int | None = None,
+    ) -> ActivityBreakdownPage:
+        args = _window(period, start_date, end_date, as_of, tz)
+        return await _activity_breakdown(info, mentor_id, args, _page(page, limit))
+
+    @strawberry.field
+    async def contribution_history(
+        self,
+        info: Info,
+        mentor_id: strawberry.ID,
+        from_year: int | None = None,
+        to_year: int | None = None,
+        as_of: date | None = None,
+        tz: str | None = None,
+        page: int | None = None,
+        limit: int | None = None,
+    ) -> ContributionHistoryPage:
+        args = YearRangeArgs(from_year, to_year, as_of, tz)
+        return await _contribution_history(info, mentor_id, args, _page(page, limit))
+
+
+def _parse_date_value(value: object) -> date:
+    if not isinstance(value, str):
+        raise TypeError("a Date is a string written YYYY-MM-DD")
+    return parse_date(value)
+
+
+DATE = strawberry.scalar(
+    name="Date",
+    description="A calendar date written exactly YYYY-MM-DD.",
+    serialize=date.isoformat,
+    parse_value=_parse_date_value,
+)
+
+
+class StatsSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log only unexpected errors; a bad argument or unknown mentor is not a fault."""
+        super().process_errors([e for e in errors if not is_expected(e)], execution_context)
+
+
+def build_schema() -> strawberry.Schema:
+    return StatsSchema(
+        query=Query,
+        config=StrawberryConfig(scalar_map={date: DATE}),
+        extensions=[
+            lambda: ParserCache(maxsize=CACHE_SIZE),
+            lambda: ValidationCache(maxsize=CACHE_SIZE),
+            ErrorCodes,
+        ],
+    )

@@ -1,0 +1,137 @@
+"""Strawberry types: the stats core's records with GraphQL names, built by `from_model`."""
+
+from dataclasses import fields
+from datetime import date
+from typing import Any, Self
+
+import strawberry
+
+from personal_stats import results
+from personal_stats.windows import Period
+
+StatsPeriod = strawberry.enum(Period, name="StatsPeriod")
+
+
+def _copy(model: Any, **overrides: Any) -> dict[str, Any]:
+    values = {field.name: getattr(model, field.name) for field in fields(model)}
+    return values | overrides
+
+
+@strawberry.type
+class PersonalStats:
+    mentor_id: str
+    mentor_name: str
+    period: StatsPeriod  # type: ignore[valid-type]
+    start_date: date
+    end_date: date
+    timezone: str
+    total_activities: int
+    completed_activities: int
+    cancelled_activities: int
+    completion_rate: float | None
+    avg_session_duration_minutes: int | None
+    total_hours_logged: float
+    most_common_activity_type: str | None
+    most_active_weekday: str | None
+    peer_rank_percentile: int | None
+    streak_days: int
+    longest_streak_days: int
+    active_days: int
+
+    @classmethod
+    def from_model(cls, summary: results.Summary) -> Self:
+        return cls(**_copy(summary))
+
+
+@strawberry.type
+class MonthlySeriesItem:
+    year: int
+    month: int
+    month_label: str
+    total_activities: int
+    completed_activities: int
+    total_hours: float
+
+    @classmethod
+    def from_model(cls, item: results.MonthItem) -> Self:
+        return cls(**_copy(item))
+
+
+@strawberry.type
+class ActivityBreakdownItem:
+    activity_type_id: str
+    activity_type_name: str
+    activity_type_code: str
+    count: int
+    percentage: float
+    avg_duration_minutes: int | None
+    total_hours: float
+
+    @classmethod
+    def from_model(cls, item: results.BreakdownItem) -> Self:
+        return cls(**_copy(item))
+
+
+@strawberry.type
+class MonthCount:
+    month: int
+    count: int
+
+
+@strawberry.type
+class ContributionYear:
+    year: int
+    total_activities: int
+    total_hours: float
+    monthly_breakdown: list[MonthCount]
+    peak_month: int | None
+    zero_activity_months: int
+
+    @classmethod
+    def from_model(cls, item: results.YearItem) -> Self:
+        months = [MonthCount(month=m.month, count=m.count) for m in item.monthly_breakdown]
+        return cls(**_copy(item, monthly_breakdown=months))
+
+
+@strawberry.type
+class Pagination:
+    page: int
+    limit: int
+    total: int
+
+    @classmethod
+    def from_model(cls, pagination: results.Pagination) -> Self:
+        return cls(**_copy(pagination))
+
+
+@strawberry.type
+class MonthlySeriesPage:
+    data: list[MonthlySeriesItem]
+    pagination: Pagination
+
+    @classmethod
+    def from_model(cls, page: results.Page[results.MonthItem]) -> Self:
+        data = [MonthlySeriesItem.from_model(item) for item in page.data]
+        return cls(data=data, pagination=Pagination.from_model(page.pagination))
+
+
+@strawberry.type
+class ActivityBreakdownPage:
+    data: list[ActivityBreakdownItem]
+    pagination: Pagination
+
+    @classmethod
+    def from_model(cls, page: results.Page[results.BreakdownItem]) -> Self:
+        data = [ActivityBreakdownItem.from_model(item) for item in page.data]
+        return cls(data=data, pagination=Pagination.from_model(page.pagination))
+
+
+@strawberry.type
+class ContributionHistoryPage:
+    data: list[ContributionYear]
+    pagination: Pagination
+
+    @classmethod
+    def from_model(cls, page: results.Page[results.YearItem]) -> Self:
+        data = [ContributionYear.from_model(item) for item in page.data]
+        return cls(data=data, pagination=Pagination.from_model(page.pagination))

@@ -1,0 +1,156 @@
+"""The REST adapter: the contract's four routes. Parse, call the stats core, serialize."""
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date
+from http import HTTPStatus
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from personal_stats import stats
+from personal_stats.db import open_session
+from personal_stats.errors import InvalidInput, NotFound, Problem, StatsError, Unavailable
+from personal_stats.params import (
+    Args,
+    MonthRangeArgs,
+    PageArgs,
+    WindowArgs,
+    YearRangeArgs,
+    check_mentor_id,
+)
+
+BASE = "/api/v1/personal-stats"
+
+
+class StatsJSONResponse(JSONResponse):
+    """JSON of the core's records: dataclasses and dates become plain JSON."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, default=_plain, ensure_ascii=False, separators=(",", ":")
+        ).encode()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def _parse(request: Request, *kinds: type[Args]) -> list[Any]:
+    """The id first, then every query parameter of each kind, all problems together."""
+    check_mentor_id(request.path_params["mentor_id"])
+    items = request.query_params.multi_items()
+    parsed, problems = [], []
+    for kind in kinds:
+        try:
+            parsed.append(kind.from_query(items))
+        except InvalidInput as error:
+            problems.extend(error.problems)
+    if problems:
+        raise InvalidInput(problems)
+    return parsed
+
+
+async def _answer(request: Request, call: Callable[[AsyncSession], Awaitable[Any]]) -> Response:
+    async with open_session(request.app.state.sessions) as session:
+        return StatsJSONResponse(await call(session))
+
+
+async def summary(request: Request) -> Response:
+    (args,) = _parse(request, WindowArgs)
+    mentor_id = request.path_params["mentor_id"]
+    return await _answer(request, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args))
+
+
+async def monthly_series(request: Request) -> Response:
+    args, page = _parse(request, MonthRangeArgs, PageArgs)
+    mentor_id = request.path_params["mentor_id"]
+    return await _answer(
+        request, lambda s: stats.get_monthly_series(s, mentor_id=mentor_id, args=args, page=page)
+    )
+
+
+async def activity_breakdown(request: Request) -> Response:
+    args, page = _parse(request, WindowArgs, PageArgs)
+    mentor_id = request.path_params["mentor_id"]
+    return await _answer(
+        request,
+        lambda s: stats.get_activity_breakdown(s, mentor_id=mentor_id, args=args, page=page),
+    )
+
+
+async def contribution_history(request: Request) -> Response:
+    args, page = _parse(request, YearRangeArgs, PageArgs)
+    mentor_id = request.path_params["mentor_id"]
+    return await _answer(
+        request,
+        lambda s: stats.get_contribution_history(s, mentor_id=mentor_id, args=args, page=page),
+    )
+
+
+def routes() -> list[Route]:
+    """The four canonical routes, and the same under the contract's doubled base path."""
+    endpoints = {
+        "": summary,
+        "/monthly-series": monthly_series,
+        "/activity-breakdown": activity_breakdown,
+        "/contribution-history": contribution_history,
+    }
+    return [
+        Route(f"{base}/{{mentor_id}}{suffix}", endpoint, methods=["GET"])
+        for base in (BASE, BASE + BASE)
+        for suffix, endpoint in endpoints.items()
+    ]
+
+
+def problem(
+    status: int,
+    detail: str,
+    errors: list[Problem] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """An RFC 9457 problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = [{"param": e.param, "message": e.message} for e in errors]
+    return StatsJSONResponse(body, status, headers, media_type="application/problem+json")
+
+
+async def stats_error(_request: Request, error: Exception) -> Response:
+    """The one place where the core's errors become HTTP responses."""
+    if isinstance(error, InvalidInput):
+        return problem(400, f"Invalid request parameters: {error}", error.problems)
+    if isinstance(error, NotFound):
+        return problem(404, str(error).capitalize() + ".")
+    if isinstance(error, Unavailable):
+        return problem(503, str(error).capitalize() + ".", headers={"Retry-After": "5"})
+    return problem(500, "The server failed to answer this request.")
+
+
+async def http_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    detail = {404: "No such resource.", 405: "This resource only answers GET and HEAD."}
+    return problem(
+        error.status_code, detail.get(error.status_code, error.detail), headers=error.headers
+    )
+
+
+async def server_error(_request: Request, _error: Exception) -> Response:
+    return problem(500, "The server failed to answer this request.")
+
+
+EXCEPTION_HANDLERS = {StatsError: stats_error, HTTPException: http_error, Exception: server_error}
