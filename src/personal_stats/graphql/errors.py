@@ -12,9 +12,10 @@ MASKED_MESSAGE = "Internal server error."
 
 
 def is_expected(error: GraphQLError) -> bool:
-    """Errors of the request or the domain, as opposed to bugs."""
+    """Errors of the request or the domain, as opposed to bugs. An error with no path was
+    raised before execution, while parsing, validating or coercing the request."""
     original = error.original_error
-    return original is None or isinstance(original, StatsError | GraphQLError)
+    return error.path is None or original is None or isinstance(original, StatsError | GraphQLError)
 
 
 def with_code(error: GraphQLError) -> GraphQLError:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from graphql import GraphQLError
 from sqlmodel.ext.asyncio.session import AsyncSession
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
@@ -235,8 +236,11 @@ class Query:
 
 def _parse_date_value(value: object) -> date:
     if not isinstance(value, str):
-        raise TypeError("a Date is a string written YYYY-MM-DD")
-    return parse_date(value)
+        raise StrawberryInputCoercionError(f"Date {value!r} must be a string written YYYY-MM-DD")
+    try:
+        return parse_date(value)
+    except ValueError as error:
+        raise StrawberryInputCoercionError(f"Date {value!r} {error}") from None
 
 
 DATE = strawberry.scalar(

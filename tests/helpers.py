@@ -1,0 +1,50 @@
+"""Small helpers that put rows in a test database."""
+
+import itertools
+from datetime import datetime
+from typing import Any
+
+from personal_stats.db import SessionFactory
+from personal_stats.models import Activity, ActivityType, Mentor
+
+_ids = itertools.count(1)
+
+
+def mentor(mentor_id: str, tz: str = "UTC", name: str | None = None) -> Mentor:
+    return Mentor(id=mentor_id, name=name or mentor_id.title(), timezone=tz)
+
+
+def activity_type(type_id: str, code: str | None = None, name: str | None = None) -> ActivityType:
+    return ActivityType(id=type_id, code=code or type_id, name=name or type_id.title())
+
+
+def activity(
+    mentor_id: str,
+    started_at: str,
+    minutes: int = 30,
+    status: str = "completed",
+    type_id: str = "t1",
+) -> Activity:
+    return Activity(
+        id=f"a{next(_ids)}",
+        mentor_id=mentor_id,
+        activity_type_id=type_id,
+        status=status,
+        started_at=datetime.fromisoformat(started_at),
+        duration_minutes=minutes,
+    )
+
+
+async def add(sessions: SessionFactory, *rows: Any) -> None:
+    """Add rows in one commit, activity types first; a type `t1` exists unless given."""
+    types = [row for row in rows if isinstance(row, ActivityType)]
+    if not any(t.id == "t1" for t in types):
+        async with sessions() as session:
+            if await session.get(ActivityType, "t1") is None:
+                types.append(activity_type("t1"))
+    async with sessions() as session:
+        session.add_all(types)
+        session.add_all([row for row in rows if isinstance(row, Mentor)])
+        await session.flush()
+        session.add_all([row for row in rows if isinstance(row, Activity)])
+        await session.commit()
