@@ -18,7 +18,7 @@ AS_OF = date(2026, 3, 25)
 async def summary(sessions: SessionFactory, mentor_id: str = "m1", **args: object) -> Summary:
     args.setdefault("as_of", AS_OF)
     async with sessions() as session:
-        return await stats.get_summary(session, mentor_id=mentor_id, args=WindowArgs(**args))  # type: ignore[arg-type]
+        return await stats.get_summary(session, mentor_id=mentor_id, args=WindowArgs(**args))
 
 
 async def test_default_window_is_the_last_30_days(sessions: SessionFactory) -> None:
