@@ -1,10 +1,10 @@
-"""Every GraphQL error leaves with an `extensions.code`; unexpected ones are masked."""
+"""Every GraphQL error leaves with an `extensions.code`; unexpected ones are masked.
 
-from collections.abc import Iterator
-from typing import Any
+Codes are set where Strawberry reports errors (`StatsSchema.process_errors`), the one hook
+that sees parse, validation and execution errors alike.
+"""
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from personal_stats.errors import InvalidInput, NotFound, StatsError, Unavailable
 
@@ -18,10 +18,10 @@ def is_expected(error: GraphQLError) -> bool:
     return error.path is None or original is None or isinstance(original, StatsError | GraphQLError)
 
 
-def with_code(error: GraphQLError) -> GraphQLError:
+def add_code(error: GraphQLError) -> None:
+    """Give the error its code, in place; mask the message of an unexpected one."""
     original = error.original_error
-    extensions: dict[str, Any] = dict(error.extensions or {})
-    message = error.message
+    extensions = dict(error.extensions or {})
     if isinstance(original, NotFound):
         extensions["code"] = "NOT_FOUND"
     elif isinstance(original, InvalidInput):
@@ -34,16 +34,5 @@ def with_code(error: GraphQLError) -> GraphQLError:
         extensions.setdefault("code", "BAD_USER_INPUT")
     else:
         extensions = {"code": "INTERNAL_SERVER_ERROR"}
-        message = MASKED_MESSAGE
-    return GraphQLError(
-        message, nodes=error.nodes, positions=error.positions, path=error.path,
-        source=error.source, extensions=extensions,
-    )  # fmt: skip
-
-
-class ErrorCodes(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and getattr(result, "errors", None):
-            result.errors = [with_code(error) for error in result.errors]  # type: ignore[union-attr]
+        error.message = MASKED_MESSAGE
+    error.extensions = extensions

@@ -14,7 +14,7 @@ from strawberry.types import ExecutionContext, Info
 
 from personal_stats import models, stats
 from personal_stats.db import SessionFactory, open_session
-from personal_stats.graphql.errors import ErrorCodes, is_expected
+from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.types import (
     ActivityBreakdownPage,
     ContributionHistoryPage,
@@ -255,8 +255,11 @@ class StatsSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Log only unexpected errors; a bad argument or unknown mentor is not a fault."""
+        """Log only unexpected errors (a bad argument or unknown mentor is not a fault), then
+        give every error its code."""
         super().process_errors([e for e in errors if not is_expected(e)], execution_context)
+        for error in errors:
+            add_code(error)
 
 
 def build_schema() -> strawberry.Schema:
@@ -266,6 +269,5 @@ def build_schema() -> strawberry.Schema:
         extensions=[
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
-            ErrorCodes,
         ],
     )
