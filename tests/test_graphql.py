@@ -83,7 +83,15 @@ async def seeded(sessions: SessionFactory) -> None:
     ]
     for i in range(60):
         day = f"2025-{1 + i % 12:02d}-{1 + (i * 7) % 28:02d}"
-        rows.append(activity("m1", f"{day}T{(i * 5) % 24:02d}:30:00Z", minutes=10 + i, type_id="t1" if i % 3 else "t2", status="cancelled" if i % 7 == 0 else "completed"))  # fmt: skip
+        rows.append(
+            activity(
+                "m1",
+                f"{day}T{(i * 5) % 24:02d}:30:00Z",
+                minutes=10 + i,
+                type_id="t1" if i % 3 else "t2",
+                status="cancelled" if i % 7 == 0 else "completed",
+            )
+        )
         rows.append(activity("m2", f"2026-{1 + i % 3:02d}-{1 + i % 28:02d}T20:00:00Z", minutes=25))
     await add(sessions, *rows)
 

@@ -61,47 +61,46 @@ class ImportReport:
 
 
 def read_files(paths: Sequence[Path]) -> Batch:
-    """Read and validate every record of the files; problems are collected, not raised."""
+    """Read and validate every record of the files; problems are collected, not raised.
+    Locations name the file when there are several."""
     batch = Batch()
     for path in paths:
         prefix = f"{path}: " if len(paths) > 1 else ""
-        before = len(batch.problems)
         try:
             if path.suffix == ".jsonl":
-                _read_lines(path, batch)
+                _read_lines(path, prefix, batch)
             else:
-                _read_document(path, batch)
+                _read_document(path, prefix, batch)
         except OSError as error:
-            batch.problems.append(f"cannot read: {error.strerror or error}")
+            batch.problems.append(f"{prefix}cannot read: {error.strerror or error}")
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            batch.problems.append(f"not valid JSON: {error}")
-        batch.problems[before:] = [prefix + problem for problem in batch.problems[before:]]
+            batch.problems.append(f"{prefix}not valid JSON: {error}")
     return batch
 
 
-def _read_document(path: Path, batch: Batch) -> None:
+def _read_document(path: Path, prefix: str, batch: Batch) -> None:
     with path.open("rb") as file:
         document = json.load(file)
     if not isinstance(document, dict):
-        batch.problems.append("the document must be a JSON object")
+        batch.problems.append(f"{prefix}the document must be a JSON object")
         return
     for section, kind in SECTIONS.items():
         items = document.get(section)
         if items is None:
             continue
         if not isinstance(items, list):
-            batch.problems.append(f"{section}: must be a list")
+            batch.problems.append(f"{prefix}{section}: must be a list")
             continue
         for index, raw in enumerate(items):
-            batch.add(kind, f"{section}[{index}]", raw)
+            batch.add(kind, f"{prefix}{section}[{index}]", raw)
 
 
-def _read_lines(path: Path, batch: Batch) -> None:
+def _read_lines(path: Path, prefix: str, batch: Batch) -> None:
     with path.open(encoding="utf-8") as file:
         for number, line in enumerate(file, start=1):
             if not line.strip():
                 continue
-            location = f"line {number}"
+            location = f"{prefix}line {number}"
             try:
                 raw = json.loads(line)
             except json.JSONDecodeError as error:

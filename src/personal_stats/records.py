@@ -43,7 +43,7 @@ class ActivityTypeRecord(Record):
 class MentorRecord(Record):
     id: Id
     name: Name
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, validate_default=True)
 
     @field_validator("timezone")
     @classmethod
