@@ -257,3 +257,42 @@ def test_unexpected_errors_are_masked() -> None:
     add_code(error)
     assert error.formatted["message"] == "Internal server error."
     assert error.formatted["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+
+
+ERROR_CASES = [
+    ("personalStats", {"mentorId": "ghost"}, 404, "NOT_FOUND", []),
+    ("personalStats", {"mentorId": "bad id"}, 400, "BAD_USER_INPUT", ["mentor_id"]),
+    ("personalStats", {"mentorId": "m1", "tz": "Nowhere"}, 400, "BAD_USER_INPUT", ["tz"]),
+    ("personalStats", {"mentorId": "m1", "startDate": "2025-01-01"}, 400, "BAD_USER_INPUT",
+     ["end_date"]),
+    ("personalStats", {"mentorId": "m1", "startDate": "2025-01-01", "endDate": "2099-01-01"},
+     400, "BAD_USER_INPUT", ["end_date"]),
+    ("monthlySeries", {"mentorId": "m1", "months": 121, "page": 0}, 400, "BAD_USER_INPUT",
+     ["months", "page"]),
+    ("monthlySeries", {"mentorId": "m1", "from": "2025-13", "to": "2025-01"}, 400,
+     "BAD_USER_INPUT", ["from"]),
+    ("activityBreakdown", {"mentorId": "ghost", "limit": 100}, 404, "NOT_FOUND", []),
+    ("contributionHistory", {"mentorId": "m1", "fromYear": 2025, "toYear": 2024}, 400,
+     "BAD_USER_INPUT", ["from_year"]),
+]  # fmt: skip
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize(("field", "args", "status", "code", "params"), ERROR_CASES)
+async def test_errors_mean_the_same_on_both_interfaces(
+    client: httpx.AsyncClient,
+    field: str,
+    args: dict[str, Any],
+    status: int,
+    code: str,
+    params: list[str],
+) -> None:
+    rest_args = {k: v for k, v in args.items() if k != "mentorId"}
+    path = f"{BASE}/{args['mentorId'].replace(' ', '%20')}{REST_SUFFIX[field]}"
+    rest = await client.get(path, params=rest_query(rest_args))
+    assert rest.status_code == status
+    assert [e["param"] for e in rest.json().get("errors", [])] == params
+    answer = await ask(client, field, **args)
+    (error,) = answer["errors"]
+    assert error["extensions"]["code"] == code
+    assert [e["param"] for e in error["extensions"].get("errors", [])] == params
