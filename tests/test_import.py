@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from personal_stats.db import session_factory
+from personal_stats.db import SessionFactory
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import import_files
 from personal_stats.models import Activity, ActivityType, Mentor
@@ -37,15 +37,17 @@ def write(path: Path, document: Any) -> Path:
     return path
 
 
-async def counts(engine: AsyncEngine) -> tuple[int, int, int]:
+async def counts(sessions: SessionFactory) -> tuple[int, int, int]:
     found = []
-    async with session_factory(engine)() as session:
+    async with sessions() as session:
         for model in (ActivityType, Mentor, Activity):
             found.append((await session.exec(select(func.count()).select_from(model))).one())
     return found[0], found[1], found[2]
 
 
-async def test_document_import_and_idempotent_reimport(engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_document_import_and_idempotent_reimport(
+    engine: AsyncEngine, sessions: SessionFactory, tmp_path: Path
+) -> None:
     document = {
         "activity_types": [TYPE],
         "mentors": [
@@ -59,13 +61,15 @@ async def test_document_import_and_idempotent_reimport(engine: AsyncEngine, tmp_
     report = await import_files(engine, [path])
     assert (report.activity_types, report.mentors, report.activities) == (1, 3, 2)
     await import_files(engine, [path])
-    assert await counts(engine) == (1, 3, 2)
-    async with session_factory(engine)() as session:
+    assert await counts(sessions) == (1, 3, 2)
+    async with sessions() as session:
         assert (await session.get(Mentor, "m2")).timezone == "UTC"
         assert (await session.get(Mentor, "m3")).timezone == "UTC"
 
 
-async def test_upsert_updates_and_a_later_record_wins(engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_upsert_updates_and_a_later_record_wins(
+    engine: AsyncEngine, sessions: SessionFactory, tmp_path: Path
+) -> None:
     first = write(tmp_path / "a.json", {"activity_types": [TYPE], "mentors": [MENTOR],
                                        "activities": [an_activity(1)]})  # fmt: skip
     await import_files(engine, [first])
@@ -74,13 +78,15 @@ async def test_upsert_updates_and_a_later_record_wins(engine: AsyncEngine, tmp_p
         {"activities": [an_activity(1, duration_minutes=10), an_activity(1, duration_minutes=20)]},
     )
     await import_files(engine, [second])
-    async with session_factory(engine)() as session:
+    async with sessions() as session:
         stored = await session.get(Activity, "act_000001")
     assert stored is not None
     assert stored.duration_minutes == 20
 
 
-async def test_jsonl_records_in_any_order(engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_jsonl_records_in_any_order(
+    engine: AsyncEngine, sessions: SessionFactory, tmp_path: Path
+) -> None:
     lines = [
         {"record": "activity", **an_activity(1, started_at="2026-03-02T10:00:00-05:00")},
         {"record": "mentor", **MENTOR},
@@ -89,7 +95,7 @@ async def test_jsonl_records_in_any_order(engine: AsyncEngine, tmp_path: Path) -
     path = tmp_path / "data.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
     await import_files(engine, [path])
-    assert await counts(engine) == (1, 1, 1)
+    assert await counts(sessions) == (1, 1, 1)
 
 
 BAD_RECORDS = [
@@ -115,7 +121,11 @@ BAD_RECORDS = [
 
 @pytest.mark.parametrize(("record", "location"), BAD_RECORDS)
 async def test_one_bad_record_writes_nothing(
-    engine: AsyncEngine, tmp_path: Path, record: dict[str, Any], location: str
+    engine: AsyncEngine,
+    sessions: SessionFactory,
+    tmp_path: Path,
+    record: dict[str, Any],
+    location: str,
 ) -> None:
     document = {
         "activity_types": [TYPE],
@@ -125,10 +135,12 @@ async def test_one_bad_record_writes_nothing(
     with pytest.raises(ImportRejected) as rejected:
         await import_files(engine, [write(tmp_path / "bad.json", document)])
     assert [p.split(":")[0] for p in rejected.value.problems] == [location]
-    assert await counts(engine) == (0, 0, 0)
+    assert await counts(sessions) == (0, 0, 0)
 
 
-async def test_every_problem_is_reported_with_its_file(engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_every_problem_is_reported_with_its_file(
+    engine: AsyncEngine, sessions: SessionFactory, tmp_path: Path
+) -> None:
     good = write(tmp_path / "good.json", {"activity_types": [TYPE], "mentors": [MENTOR]})
     bad = write(tmp_path / "bad.json", {
         "activity_types": [{"id": "t2", "code": "one_on_one_session", "name": "Copy"}],
@@ -143,10 +155,12 @@ async def test_every_problem_is_reported_with_its_file(engine: AsyncEngine, tmp_
         "activities[1].duration_minutes", "activities[1].status", "activity_types[0].code",
         "mentors[0].name", "mentors[0].timezone",
     ]  # fmt: skip
-    assert await counts(engine) == (0, 0, 0)
+    assert await counts(sessions) == (0, 0, 0)
 
 
-async def test_duplicate_code_against_the_database(engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_duplicate_code_against_the_database(
+    engine: AsyncEngine, sessions: SessionFactory, tmp_path: Path
+) -> None:
     await import_files(engine, [write(tmp_path / "a.json", {"activity_types": [TYPE]})])
     renamed = {"id": "act_type_001", "code": "renamed", "name": "Renamed"}
     taken = {"id": "act_type_002", "code": "one_on_one_session", "name": "Copy"}
@@ -155,7 +169,7 @@ async def test_duplicate_code_against_the_database(engine: AsyncEngine, tmp_path
     # Moving a code from one type to another in a single import is fine.
     moved = write(tmp_path / "c.json", {"activity_types": [renamed, taken]})
     await import_files(engine, [moved])
-    assert await counts(engine) == (2, 0, 0)
+    assert await counts(sessions) == (2, 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -168,7 +182,7 @@ async def test_duplicate_code_against_the_database(engine: AsyncEngine, tmp_path
     ],
 )
 async def test_malformed_documents(
-    engine: AsyncEngine, tmp_path: Path, content: str, problem: str
+    engine: AsyncEngine, sessions: SessionFactory, tmp_path: Path, content: str, problem: str
 ) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -177,7 +191,9 @@ async def test_malformed_documents(
     assert problem in rejected.value.problems[0]
 
 
-async def test_malformed_jsonl_lines(engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_malformed_jsonl_lines(
+    engine: AsyncEngine, sessions: SessionFactory, tmp_path: Path
+) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"record": "mentor", "id": "m1", "name": "A"}\n{oops\n{"record": "robot"}\n')
     with pytest.raises(ImportRejected) as rejected:

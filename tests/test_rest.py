@@ -159,7 +159,7 @@ async def test_overlong_id_is_400(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404
 
 
-async def test_a_database_that_cannot_be_opened_is_503(tmp_path: object) -> None:
+async def test_a_database_that_cannot_be_opened_is_503() -> None:
     from personal_stats.app import create_app
     from personal_stats.settings import Settings
 

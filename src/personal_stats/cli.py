@@ -1,21 +1,21 @@
-"""The `personal-stats` command: serve, import and export-schema."""
+"""The `personal-stats` command: serve, import, migrate and export-schema."""
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
-from personal_stats.db import create_engine, create_schema
+from personal_stats.db import create_engine
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import ImportReport, has_mentors, import_files
+from personal_stats.schema import current_revision, upgrade
 from personal_stats.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    options = parser.parse_args(argv)
+    options = _parser().parse_args(argv)
     result: int = options.run(options)
     return result
 
@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve REST, GraphQL and GraphiQL on one port")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
     serve.set_defaults(run=_serve)
 
     load = commands.add_parser("import", help="import JSON or JSON Lines files atomically")
@@ -36,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     load.set_defaults(run=_import)
 
+    migrate = commands.add_parser("migrate", help="upgrade the database schema to the newest")
+    migrate.set_defaults(run=_migrate)
+
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.set_defaults(run=_export_schema)
     return parser
@@ -44,15 +48,19 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(options: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = Settings.from_env()
-    settings = replace(
-        settings,
-        host=options.host or settings.host,
-        port=options.port if options.port is not None else settings.port,
+    # Workers are separate processes that build the app from the environment.
+    for name in ("host", "port", "workers"):
+        if getattr(options, name) is not None:
+            os.environ[f"PERSONAL_STATS_{name.upper()}"] = str(getattr(options, name))
+    settings = Settings()
+    uvicorn.run(
+        "personal_stats.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
     )
-    from personal_stats.app import create_app
-
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
     return 0
 
 
@@ -76,14 +84,27 @@ def _import(options: argparse.Namespace) -> int:
 
 
 async def _import_files(files: list[Path], if_empty: bool) -> ImportReport | None:
-    engine = create_engine(Settings.from_env().database_url)
+    engine = create_engine(Settings())
     try:
-        await create_schema(engine)
+        await upgrade(engine)
         if if_empty and await has_mentors(engine):
             return None
         return await import_files(engine, files)
     finally:
         await engine.dispose()
+
+
+def _migrate(_options: argparse.Namespace) -> int:
+    async def run() -> str | None:
+        engine = create_engine(Settings())
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    print(f"database schema at revision {asyncio.run(run())}")
+    return 0
 
 
 def _export_schema(_options: argparse.Namespace) -> int:

@@ -1,52 +1,91 @@
-"""Engine, session factory and schema creation."""
+"""The database: engine, per-request sessions with a time limit, and schema migrations."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from personal_stats import models  # noqa: F401  (registers the tables)
 from personal_stats.errors import Unavailable
+from personal_stats.settings import Settings
 
 SessionFactory = async_sessionmaker[AsyncSession]
+UNREACHABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    """An async engine; SQLite connections get WAL so an import never blocks readers."""
-    engine = create_async_engine(database_url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
-    return engine
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An async engine whose every wait on the database is bounded by `db_timeout`."""
+    url, timeout = settings.database_url, settings.db_timeout
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": timeout})
+        event.listen(engine.sync_engine, "connect", _configure_sqlite(timeout))
+        event.listen(engine.sync_engine, "begin", _begin_sqlite)
+        return engine
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.pool_size,
+        pool_timeout=timeout,
+        connect_args={"timeout": timeout, "command_timeout": timeout},
+    )
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _configure_sqlite(timeout: float) -> Any:
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself, so that a read is one snapshot too (the driver
+        # would otherwise run each SELECT outside a transaction).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for an import
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return configure
 
 
-def session_factory(engine: AsyncEngine) -> SessionFactory:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def _begin_sqlite(connection: Any) -> None:
+    # `sqlite_begin="IMMEDIATE"` takes the write lock at once (migrations, imports).
+    mode = connection.get_execution_options().get("sqlite_begin", "")
+    connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
-async def create_schema(engine: AsyncEngine) -> None:
-    """Create the tables and indexes that do not exist yet."""
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.create_all)
+class Database:
+    """The engine and the sessions of one process."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.engine = create_engine(settings)
+        self.timeout = settings.db_timeout
+        # Reads see one snapshot for the whole request: never half of a concurrent import.
+        readers = self.engine
+        if self.engine.dialect.name == "postgresql":
+            readers = self.engine.execution_options(isolation_level="REPEATABLE READ")
+        self.sessions: SessionFactory = async_sessionmaker(
+            readers, class_=AsyncSession, expire_on_commit=False
+        )
 
-@asynccontextmanager
-async def open_session(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """A session for one request; a database that cannot be reached raises `Unavailable`."""
-    try:
-        async with factory() as session:
-            yield session
-    except (OperationalError, InterfaceError, OSError, TimeoutError) as error:
-        raise Unavailable("the database cannot be reached; try again shortly") from error
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session for one request, within the time limit; a database that cannot be
+        reached or answers too late raises `Unavailable`."""
+        try:
+            async with asyncio.timeout(self.timeout), self.sessions() as session:
+                yield session
+        except UNREACHABLE as error:
+            raise Unavailable("the database cannot be reached; try again shortly") from error
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                raise Unavailable("the database connection was lost; try again") from error
+            raise
+
+    async def ping(self) -> None:
+        """Raise `Unavailable` unless the database answers a trivial query in time."""
+        async with self.session() as session:
+            await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

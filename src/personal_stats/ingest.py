@@ -118,16 +118,23 @@ async def import_files(engine: AsyncEngine, paths: Sequence[Path]) -> ImportRepo
     """Import the files atomically: every problem is reported and nothing is written, or
     every record is upserted by id."""
     batch = read_files(paths)
-    async with engine.begin() as connection:
-        batch.problems.extend(await _reference_problems(connection, batch))
-        if batch.problems:
-            raise ImportRejected(batch.problems)
-        types = [record for _, record in batch.of("activity_type").values()]
-        mentors = [record for _, record in batch.of("mentor").values()]
-        activities = [record for _, record in batch.of("activity").values()]
-        await _upsert(connection, ActivityType.__table__, types)  # type: ignore[attr-defined]
-        await _upsert(connection, Mentor.__table__, mentors)  # type: ignore[attr-defined]
-        await _upsert(connection, Activity.__table__, activities)  # type: ignore[attr-defined]
+    async with engine.connect() as connection:
+        connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
+        async with connection.begin():
+            return await _write(connection, batch)
+
+
+async def _write(connection: AsyncConnection, batch: Batch) -> ImportReport:
+    """Check references against the database, then upsert, inside the caller's transaction."""
+    batch.problems.extend(await _reference_problems(connection, batch))
+    if batch.problems:
+        raise ImportRejected(batch.problems)
+    types = [record for _, record in batch.of("activity_type").values()]
+    mentors = [record for _, record in batch.of("mentor").values()]
+    activities = [record for _, record in batch.of("activity").values()]
+    await _upsert(connection, ActivityType.__table__, types)  # type: ignore[attr-defined]
+    await _upsert(connection, Mentor.__table__, mentors)  # type: ignore[attr-defined]
+    await _upsert(connection, Activity.__table__, activities)  # type: ignore[attr-defined]
     return ImportReport(len(types), len(mentors), len(activities))
 
 

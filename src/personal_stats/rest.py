@@ -14,7 +14,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from personal_stats import stats
-from personal_stats.db import open_session
 from personal_stats.errors import InvalidInput, NotFound, Problem, StatsError, Unavailable
 from personal_stats.params import (
     Args,
@@ -61,7 +60,7 @@ def _parse(request: Request, *kinds: type[Args]) -> list[Any]:
 
 
 async def _answer(request: Request, call: Callable[[AsyncSession], Awaitable[Any]]) -> Response:
-    async with open_session(request.app.state.sessions) as session:
+    async with request.app.state.database.session() as session:
         return StatsJSONResponse(await call(session))
 
 

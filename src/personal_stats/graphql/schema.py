@@ -13,7 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from personal_stats import models, stats
-from personal_stats.db import SessionFactory, open_session
+from personal_stats.db import Database
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.types import (
     ActivityBreakdownPage,
@@ -38,8 +38,8 @@ CACHE_SIZE = 1024
 
 async def _run(info: Info, call: Callable[[AsyncSession], Awaitable[R]]) -> R:
     """Each resolver opens its own session: sibling fields resolve concurrently."""
-    sessions: SessionFactory = info.context["sessions"]
-    async with open_session(sessions) as session:
+    database: Database = info.context["database"]
+    async with database.session() as session:
         return await call(session)
 
 

@@ -1,0 +1,195 @@
+"""PostgreSQL in production: outages, health, concurrent imports, workers and instances."""
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from personal_stats.app import create_app
+from personal_stats.db import Database
+from personal_stats.ingest import import_files
+from personal_stats.settings import Settings
+from tests.proxy import Proxy
+
+SUMMARY = "/api/v1/personal-stats/m1?as_of=2026-03-25"
+GRAPHQL = {"query": '{ personalStats(mentorId: "m1", asOf: "2026-03-25") { totalActivities } }'}
+
+
+def document(activities: int, mentor_name: str = "Mira") -> dict[str, Any]:
+    return {
+        "activity_types": [{"id": "t1", "code": "talk", "name": "Talk"}],
+        "mentors": [{"id": "m1", "name": mentor_name, "timezone": "Europe/Paris"}],
+        "activities": [
+            {"id": f"a{i}", "mentor_id": "m1", "activity_type_id": "t1", "status": "completed",
+             "started_at": f"2026-03-{1 + i % 24:02d}T10:00:00Z", "duration_minutes": 30}
+            for i in range(activities)
+        ],
+    }  # fmt: skip
+
+
+def write(path: Path, content: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(content))
+    return path
+
+
+@pytest.fixture
+async def proxy(postgres_url: str) -> AsyncIterator[Proxy]:
+    target = urlsplit(postgres_url.replace("+asyncpg", ""))
+    proxy = Proxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+@pytest.fixture
+async def proxied_client(
+    proxy: Proxy, postgres_url: str, engine: AsyncEngine
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app reaching PostgreSQL through the proxy, with a one-second time limit."""
+    netloc = urlsplit(postgres_url).netloc
+    host_port = netloc.rsplit("@", 1)[-1]
+    url = postgres_url.replace(host_port, f"127.0.0.1:{proxy.port}")
+    app = create_app(Settings(database_url=url, db_timeout=1.0))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+    await app.state.database.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_outage_answers_503_in_bounded_time_and_recovers(
+    proxy: Proxy, proxied_client: httpx.AsyncClient, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    await import_files(engine, [write(tmp_path / "d.json", document(3))])
+    assert (await proxied_client.get(SUMMARY)).json()["total_activities"] == 3
+    assert (await proxied_client.get("/readyz")).status_code == 200
+
+    proxy.sever()
+    for _ in range(2):  # the pooled connection dies, then a new one hangs
+        started = time.monotonic()
+        response = await proxied_client.get(SUMMARY)
+        assert time.monotonic() - started < 3.0
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+    answer = (await proxied_client.post("/graphql", json=GRAPHQL)).json()
+    assert answer["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert (await proxied_client.get("/readyz")).status_code == 503
+    assert (await proxied_client.get("/healthz")).status_code == 200
+
+    proxy.restore()
+    assert (await proxied_client.get(SUMMARY)).json()["total_activities"] == 3
+    answer = (await proxied_client.post("/graphql", json=GRAPHQL)).json()
+    assert answer["data"]["personalStats"]["totalActivities"] == 3
+
+
+async def test_health_endpoints(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_readyz_is_503_when_the_database_cannot_be_opened() -> None:
+    app = create_app(Settings(database_url="sqlite+aiosqlite:////no/such/dir/stats.db"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/readyz")
+        assert (await http.get("/healthz")).status_code == 200
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_reads_never_see_half_an_import(
+    engine: AsyncEngine, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await import_files(engine, [write(tmp_path / "first.json", document(0))])
+    big = write(tmp_path / "big.json", document(20_000, mentor_name="Mira Updated"))
+    importing = asyncio.create_task(import_files(engine, [big]))
+    seen: set[tuple[int, str]] = set()
+    while not importing.done():
+        body = (await client.get(SUMMARY)).json()
+        seen.add((body["total_activities"], body["mentor_name"]))
+        await asyncio.sleep(0)
+    await importing
+    body = (await client.get(SUMMARY)).json()
+    seen.add((body["total_activities"], body["mentor_name"]))
+    assert seen <= {(0, "Mira"), (20_000, "Mira Updated")}
+    assert (20_000, "Mira Updated") in seen
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def two_workers(database_url: str, engine: AsyncEngine, tmp_path: Path) -> Iterator[str]:
+    """`personal-stats serve --workers 2` on the test database; yields its base URL."""
+    port = free_port()
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "personal_stats.cli", "serve", "--port", str(port),
+             "--workers", "2"],
+            env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"the server did not become ready:\n{log.read_text()}")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_every_worker_sees_an_import_from_another_process(
+    two_workers: str, database_url: str, tmp_path: Path
+) -> None:
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "personal_stats.cli", "import"]
+    subprocess.run([*command, str(write(tmp_path / "a.json", document(2)))], env=env, check=True)
+    with httpx.Client(base_url=two_workers) as http:
+        assert {http.get(SUMMARY).json()["total_activities"] for _ in range(20)} == {2}
+        subprocess.run(
+            [*command, str(write(tmp_path / "b.json", document(5)))], env=env, check=True
+        )
+        # Fresh connections each time, so both workers answer.
+        totals = {httpx.get(two_workers + SUMMARY).json()["total_activities"] for _ in range(20)}
+    assert totals == {5}
+
+
+async def test_two_instances_share_one_database(
+    database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    instances = [create_app(Settings(database_url=database_url)) for _ in range(2)]
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        for app in instances
+    ]
+    await import_files(engine, [write(tmp_path / "a.json", document(1))])
+    assert [(await c.get(SUMMARY)).json()["total_activities"] for c in clients] == [1, 1]
+    await import_files(engine, [write(tmp_path / "b.json", document(4))])
+    assert [(await c.get(SUMMARY)).json()["total_activities"] for c in clients] == [4, 4]
+    for http, app in zip(clients, instances, strict=True):
+        await http.aclose()
+        database: Database = app.state.database
+        await database.dispose()
