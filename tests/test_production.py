@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from personal_stats.app import create_app
 from personal_stats.db import Database
 from personal_stats.ingest import import_files
+from personal_stats.schema import upgrade
 from personal_stats.settings import Settings
+from tests.conftest import reset_postgres
 from tests.proxy import Proxy
 
 SUMMARY = "/api/v1/personal-stats/m1?as_of=2026-03-25"
@@ -193,3 +195,43 @@ async def test_two_instances_share_one_database(
         await http.aclose()
         database: Database = app.state.database
         await database.dispose()
+
+
+DEMO = Path(__file__).parents[1] / "fixtures" / "demo.json"
+QUERIES = [
+    "?as_of=2026-03-25",
+    "?period=all_time&tz=Pacific/Kiritimati",
+    "/monthly-series?months=30&tz=America/Sao_Paulo&limit=100",
+    "/activity-breakdown?period=last_365_days",
+    "/contribution-history?tz=Asia/Kathmandu",
+]
+
+
+async def bodies(url: str, mentor_ids: list[str]) -> list[Any]:
+    app = create_app(Settings(database_url=url))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        found = [
+            (await http.get(f"/api/v1/personal-stats/{mentor_id}{query}")).json()
+            for mentor_id in mentor_ids
+            for query in QUERIES
+        ]
+    await app.state.database.dispose()
+    return found
+
+
+async def test_postgres_and_sqlite_give_identical_figures(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    for url in (sqlite_url, postgres_url):
+        database = Database(Settings(database_url=url))
+        await upgrade(database.engine)
+        if url == postgres_url:
+            await reset_postgres(database.engine)
+        await import_files(database.engine, [DEMO])
+        await database.dispose()
+    mentor_ids = [mentor["id"] for mentor in json.loads(DEMO.read_text())["mentors"]]
+    on_sqlite = await bodies(sqlite_url, mentor_ids)
+    assert all("status" not in body for body in on_sqlite)  # no error bodies
+    assert on_sqlite == await bodies(postgres_url, mentor_ids)
