@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from personal_stats import rest
+from personal_stats import docs, rest
 from personal_stats.db import Database
 from personal_stats.graphql.app import StatsGraphQL
 from personal_stats.graphql.schema import build_schema
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     app = Starlette(
         routes=[
             *rest.routes(),
+            *docs.routes(),
             Route("/graphql", StatsGraphQL(build_schema(), database)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

@@ -3,6 +3,7 @@
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,10 @@ from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from personal_stats.errors import ImportRejected
-from personal_stats.models import Activity, ActivityType, Mentor
+from personal_stats.models import Activity, ActivityType, DataVersion, Mentor
 from personal_stats.records import (
     KINDS,
     SECTIONS,
@@ -135,6 +136,11 @@ async def _write(connection: AsyncConnection, batch: Batch) -> ImportReport:
     await _upsert(connection, ActivityType.__table__, types)  # type: ignore[attr-defined]
     await _upsert(connection, Mentor.__table__, mentors)  # type: ignore[attr-defined]
     await _upsert(connection, Activity.__table__, activities)  # type: ignore[attr-defined]
+    await connection.execute(
+        update(DataVersion)
+        .where(col(DataVersion.id) == 1)
+        .values(version=col(DataVersion.version) + 1, changed_at=datetime.now(UTC))
+    )
     return ImportReport(len(types), len(mentors), len(activities))
 
 

@@ -64,3 +64,14 @@ class Activity(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(16), nullable=False))
     started_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     duration_minutes: int
+
+
+class DataVersion(SQLModel, table=True):
+    """One row, bumped by every import in its own transaction: HTTP validators and caches
+    are keyed on it."""
+
+    __tablename__ = "data_version"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0
+    changed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))

@@ -9,7 +9,7 @@ from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from personal_stats.models import Activity, ActivityType, Mentor
+from personal_stats.models import Activity, ActivityType, DataVersion, Mentor
 
 COMPLETED = "completed"
 CANCELLED = "cancelled"
@@ -120,3 +120,11 @@ async def peer_standing(
 async def activity_types(session: AsyncSession, ids: Collection[str]) -> dict[str, ActivityType]:
     result = await session.exec(select(ActivityType).where(col(ActivityType.id).in_(ids)))
     return {activity_type.id: activity_type for activity_type in result}
+
+
+async def data_version(session: AsyncSession) -> DataVersion:
+    """The version of the data and when it last changed."""
+    found = await session.get(DataVersion, 1)
+    if found is None:
+        raise LookupError("the data_version row is missing: run `personal-stats migrate`")
+    return found

@@ -1,9 +1,12 @@
 """The REST adapter: the contract's four routes. Parse, call the stats core, serialize."""
 
 import dataclasses
+import hashlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
+from email.utils import format_datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -60,8 +63,34 @@ def _parse(request: Request, *kinds: type[Args]) -> list[Any]:
 
 
 async def _answer(request: Request, call: Callable[[AsyncSession], Awaitable[Any]]) -> Response:
+    """Answer from the core, or 304 when the client's copy is still current."""
     async with request.app.state.database.session() as session:
-        return StatsJSONResponse(await call(session))
+        version, changed_at = await stats.get_data_version(session)
+        headers = {
+            "ETag": _etag(version, request),
+            "Cache-Control": "no-cache",
+            "Last-Modified": format_datetime(changed_at, usegmt=True),
+        }
+        if _matches(request.headers.get("if-none-match"), headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        return StatsJSONResponse(await call(session), headers=headers)
+
+
+def _etag(version: int, request: Request) -> str:
+    """A strong tag of the data version and the request. Without `as_of` the answer also
+    depends on today's date in some zone: every zone's date holds for a quarter of an hour,
+    since all offsets are whole quarters."""
+    today = "" if "as_of" in request.query_params else str(int(time.time() // 900))
+    query = sorted(request.query_params.multi_items())
+    key = repr((version, request.url.path, query, today)).encode()
+    return f'"{version}-{hashlib.sha256(key).hexdigest()[:32]}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
 
 
 async def summary(request: Request) -> Response:

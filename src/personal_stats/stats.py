@@ -306,3 +306,9 @@ def _paginate(items: list[T], page: PageArgs) -> Page[T]:
 def _raise_if(problems: list[Problem]) -> None:
     if problems:
         raise InvalidInput(problems)
+
+
+async def get_data_version(session: AsyncSession) -> tuple[int, datetime]:
+    """The data version (bumped by every import) and when it last changed."""
+    found = await queries.data_version(session)
+    return found.version, found.changed_at

@@ -1,0 +1,159 @@
+"""The OpenAPI 3.1 document of the REST endpoints, built from the code's own definitions:
+parameter bounds from `params`, response schemas from the core's result records."""
+
+from typing import Any
+
+from pydantic import TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
+
+from personal_stats import params, results
+from personal_stats.rest import BASE
+from personal_stats.windows import Period, known_timezones
+
+_DATE = {"type": "string", "format": "date", "pattern": r"^(19|2\d)\d{2}-\d{2}-\d{2}$"}
+_MONTH = {"type": "string", "pattern": r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"}
+
+
+def _integer(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}  # fmt: skip
+
+
+MENTOR_ID = {
+    "name": "mentor_id", "in": "path", "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+}  # fmt: skip
+AS_OF = _query("as_of", _DATE, "The day that counts as today (default: today in the zone).")
+TZ = _query("tz", {"type": "string", "enum": sorted(known_timezones())},
+            "IANA reporting time zone (default: the mentor's).")  # fmt: skip
+WINDOW = [
+    _query("period", {"type": "string", "enum": [p.value for p in Period]},
+           "Named window ending on as_of (default last_30_days)."),
+    _query("start_date", _DATE, "First day of a custom window (with end_date)."),
+    _query("end_date", _DATE, "Last day of a custom window (with start_date), not after as_of."),
+    AS_OF,
+    TZ,
+]  # fmt: skip
+PAGE = [
+    _query("page", _integer(1, params.MAX_PAGE), "Page number (default 1)."),
+    _query("limit", _integer(1, params.MAX_LIMIT), "Items per page (default 20)."),
+]
+MONTH_RANGE = [
+    _query("from", _MONTH, "First month (with to)."),
+    _query("to", _MONTH, "Last month (with from), not after as_of's month."),
+    _query("months", _integer(1, params.MAX_MONTHS), "That many months ending with as_of's month."),
+    AS_OF,
+    TZ,
+]  # fmt: skip
+_YEAR = _integer(params.MIN_YEAR, params.MAX_YEAR)
+YEAR_RANGE = [
+    _query("from_year", _YEAR, "First year (default: the first activity's)."),
+    _query("to_year", _YEAR, "Last year (default: as_of's year)."),
+    AS_OF,
+    TZ,
+]
+
+PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["param", "message"],
+                "properties": {"param": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+VALIDATORS = {
+    "ETag": {"description": "Strong validator of this answer", "schema": {"type": "string"}},
+    "Last-Modified": {"description": "When the data last changed", "schema": {"type": "string"}},
+    "Cache-Control": {"description": "Always no-cache: revalidate", "schema": {"type": "string"}},
+}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+def _operation(summary: str, parameters: list[dict[str, Any]], schema: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "operationId": schema[0].lower() + schema[1:],
+            "parameters": [MENTOR_ID, *parameters],
+            "responses": {
+                "200": {
+                    "description": "The answer",
+                    "headers": VALIDATORS,
+                    "content": {
+                        "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}
+                    },
+                },
+                "304": {"description": "Not modified since the ETag given in If-None-Match"},
+                "400": _problem("Malformed mentor id or invalid parameters"),
+                "404": _problem("No mentor with this id"),
+                "503": _problem("The database cannot be reached"),
+            },
+        }
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    named: dict[str, Any] = {
+        "PersonalStats": results.Summary,
+        "MonthlySeries": results.Page[results.MonthItem],
+        "ActivityBreakdown": results.Page[results.BreakdownItem],
+        "ContributionHistory": results.Page[results.YearItem],
+    }
+    mode: JsonSchemaMode = "serialization"
+    keyed, definitions = TypeAdapter.json_schemas(
+        [(name, mode, TypeAdapter(kind)) for name, kind in named.items()],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas: dict[str, Any] = dict(definitions.get("$defs", {}))
+    for (name, _), reference in keyed.items():
+        schemas[name] = schemas.pop(reference["$ref"].rsplit("/", 1)[-1])
+    schemas["Problem"] = PROBLEM
+    return schemas
+
+
+def openapi_document() -> dict[str, Any]:
+    path = f"{BASE}/{{mentor_id}}"
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Personal Stats Service",
+            "version": "1.0.0",
+            "description": "A mentor's summary card, monthly trend, activity breakdown and "
+            "contribution heatmap. GraphQL with the same figures is served at /graphql.",
+        },
+        "paths": {
+            path: _operation("Summary card", WINDOW, "PersonalStats"),
+            f"{path}/monthly-series": _operation(
+                "Activity per month", [*MONTH_RANGE, *PAGE], "MonthlySeries"
+            ),
+            f"{path}/activity-breakdown": _operation(
+                "Activity per type", [*WINDOW, *PAGE], "ActivityBreakdown"
+            ),
+            f"{path}/contribution-history": _operation(
+                "Activity per month over the years", [*YEAR_RANGE, *PAGE], "ContributionHistory"
+            ),
+        },
+        "components": {"schemas": _schemas()},
+    }
