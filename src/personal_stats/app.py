@@ -1,9 +1,13 @@
-"""The composition root: builds the database and both adapters into one Starlette app."""
+"""The composition root: builds the database, both adapters and the middleware into one
+Starlette app."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -12,15 +16,23 @@ from personal_stats import docs, rest
 from personal_stats.db import Database
 from personal_stats.graphql.app import StatsGraphQL
 from personal_stats.graphql.schema import build_schema
+from personal_stats.limits import BodySizeLimit
+from personal_stats.observability import (
+    AccessLog,
+    instrument_engine,
+    is_valid_request_id,
+    metrics,
+)
 from personal_stats.schema import upgrade
 from personal_stats.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Starlette:
     """The service: REST under /api/v1/personal-stats, GraphQL and GraphiQL at /graphql,
-    health at /healthz and /readyz."""
+    OpenAPI at /openapi.json and /docs, health at /healthz and /readyz, metrics at /metrics."""
     settings = settings or Settings()
     database = Database(settings)
+    instrument_engine(database.engine)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -40,9 +52,27 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         routes=[
             *rest.routes(),
             *docs.routes(),
-            Route("/graphql", StatsGraphQL(build_schema(), database)),
+            Route("/graphql", StatsGraphQL(build_schema(settings), database)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        middleware=[
+            Middleware(
+                CorrelationIdMiddleware,
+                header_name="X-Request-ID",
+                validator=is_valid_request_id,
+            ),
+            Middleware(AccessLog),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+                allow_headers=["Content-Type", "If-None-Match", "X-Request-ID"],
+                expose_headers=["ETag", "Last-Modified", "X-Request-ID"],
+                max_age=600,
+            ),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         ],
         exception_handlers=rest.EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -10,6 +10,7 @@ from pathlib import Path
 from personal_stats.db import create_engine
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import ImportReport, has_mentors, import_files
+from personal_stats.observability import logging_config
 from personal_stats.schema import current_revision, upgrade
 from personal_stats.settings import Settings
 
@@ -59,7 +60,8 @@ def _serve(options: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level=settings.log_level,
+        log_config=logging_config(settings.log_level),
+        access_log=False,  # the app writes its own access log
     )
     return 0
 

@@ -1,23 +1,19 @@
 """The REST adapter: the contract's four routes. Parse, call the stats core, serialize."""
 
-import dataclasses
 import hashlib
-import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import date
+from collections.abc import Awaitable, Callable
 from email.utils import format_datetime
-from http import HTTPStatus
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from personal_stats import stats
-from personal_stats.errors import InvalidInput, NotFound, Problem, StatsError, Unavailable
+from personal_stats.errors import InvalidInput, NotFound, StatsError, Unavailable
 from personal_stats.params import (
     Args,
     MonthRangeArgs,
@@ -26,25 +22,9 @@ from personal_stats.params import (
     YearRangeArgs,
     check_mentor_id,
 )
+from personal_stats.problems import StatsJSONResponse, problem
 
 BASE = "/api/v1/personal-stats"
-
-
-class StatsJSONResponse(JSONResponse):
-    """JSON of the core's records: dataclasses and dates become plain JSON."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(
-            content, default=_plain, ensure_ascii=False, separators=(",", ":")
-        ).encode()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
-    raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
 def _parse(request: Request, *kinds: type[Args]) -> list[Any]:
@@ -140,24 +120,6 @@ def routes() -> list[Route]:
     ]
 
 
-def problem(
-    status: int,
-    detail: str,
-    errors: list[Problem] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    """An RFC 9457 problem+json response."""
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-    }
-    if errors is not None:
-        body["errors"] = [{"param": e.param, "message": e.message} for e in errors]
-    return StatsJSONResponse(body, status, headers, media_type="application/problem+json")
-
-
 async def stats_error(_request: Request, error: Exception) -> Response:
     """The one place where the core's errors become HTTP responses."""
     if isinstance(error, InvalidInput):
@@ -171,7 +133,11 @@ async def stats_error(_request: Request, error: Exception) -> Response:
 
 async def http_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
-    detail = {404: "No such resource.", 405: "This resource only answers GET and HEAD."}
+    detail = {
+        404: "No such resource.",
+        405: "This resource does not answer this method.",
+        413: "The request body is over the size limit.",
+    }
     return problem(
         error.status_code, detail.get(error.status_code, error.detail), headers=error.headers
     )

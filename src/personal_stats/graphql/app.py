@@ -2,19 +2,41 @@
 
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import Schema
 from strawberry.asgi import GraphQL
 
 from personal_stats.db import Database
+from personal_stats.problems import problem
 
 
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
     def __init__(self, schema: Schema, database: Database) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self.database = database
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As Strawberry's, but request errors (malformed JSON, wrong content type, ...) are
+        answered as problem+json like every other error of the service."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if request.method == "POST" and media_type != "application/json":
+            detail = "GraphQL requests must be sent as application/json."
+            await problem(415, detail)(scope, receive, send)
+            return
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
+            response = problem(error.status_code, error.reason, headers=headers)
+        await response(scope, receive, send)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

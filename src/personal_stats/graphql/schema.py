@@ -5,10 +5,17 @@ from datetime import date
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry.exceptions import StrawberryInputCoercionError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -22,6 +29,7 @@ from personal_stats.graphql.types import (
     PersonalStats,
     StatsPeriod,
 )
+from personal_stats.observability import OperationMetrics
 from personal_stats.params import (
     DEFAULT_LIMIT,
     MonthRangeArgs,
@@ -31,6 +39,7 @@ from personal_stats.params import (
     parse_date,
     parse_month_args,
 )
+from personal_stats.settings import Settings
 
 R = TypeVar("R")
 CACHE_SIZE = 1024
@@ -262,12 +271,27 @@ class StatsSchema(strawberry.Schema):
             add_code(error)
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with its limits. Limiter rules are built once, here, so that the
+    validation cache keeps hitting (rules built per request would never match)."""
+    settings = settings or Settings()
+    rules: list[type[ASTValidationRule]] = [
+        depth_validator(settings.graphql_max_depth, should_ignore=None),
+        alias_validator(settings.graphql_max_aliases),
+    ]
+    if not settings.graphql_introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     return StatsSchema(
         query=Query,
-        config=StrawberryConfig(scalar_map={date: DATE}),
+        config=StrawberryConfig(
+            scalar_map={date: DATE},
+            disable_field_suggestions=not settings.graphql_field_suggestions,
+        ),
         extensions=[
+            lambda: MaxTokensLimiter(settings.graphql_max_tokens),
+            lambda: AddValidationRules(rules),
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
+            OperationMetrics,
         ],
     )

@@ -1,0 +1,246 @@
+"""HTTP behaviour around the answers: caching validators, CORS, request ids, access log,
+metrics, body and GraphQL limits."""
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from personal_stats.app import create_app
+from personal_stats.ingest import import_files
+from personal_stats.settings import Settings
+
+SUMMARY = "/api/v1/personal-stats/m1?as_of=2026-03-25"
+
+
+def document(minutes: int) -> dict[str, Any]:
+    return {
+        "activity_types": [{"id": "t1", "code": "talk", "name": "Talk"}],
+        "mentors": [{"id": "m1", "name": "Mira"}],
+        "activities": [{"id": "a1", "mentor_id": "m1", "activity_type_id": "t1",
+                        "status": "completed", "started_at": "2026-03-20T10:00:00Z",
+                        "duration_minutes": minutes}],
+    }  # fmt: skip
+
+
+async def load(engine: AsyncEngine, tmp_path: Path, minutes: int = 30) -> None:
+    path = tmp_path / f"d{minutes}.json"
+    path.write_text(json.dumps(document(minutes)))
+    await import_files(engine, [path])
+
+
+@pytest.fixture
+async def configured(database_url: str, engine: AsyncEngine) -> AsyncIterator[Any]:
+    """Build a client of an app with some settings changed."""
+    apps = []
+
+    def build(**settings: Any) -> httpx.AsyncClient:
+        app = create_app(Settings(database_url=database_url, **settings))
+        apps.append(app)
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+    yield build
+    for app in apps:
+        await app.state.database.dispose()
+
+
+async def test_etag_revalidation_and_change_after_import(
+    client: httpx.AsyncClient, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    await load(engine, tmp_path, minutes=30)
+    first = await client.get(SUMMARY)
+    etag = first.headers["etag"]
+    assert etag.startswith('"')  # strong, not W/
+    assert first.headers["cache-control"] == "no-cache"
+    assert first.headers["last-modified"].endswith(" GMT")
+    again = await client.get(SUMMARY, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    weak_and_listed = await client.get(SUMMARY, headers={"If-None-Match": f'"x", W/{etag}'})
+    assert weak_and_listed.status_code == 304
+    assert (await client.get(SUMMARY, headers={"If-None-Match": "*"})).status_code == 304
+    other = await client.get(SUMMARY + "&period=last_7_days")
+    assert other.headers["etag"] != etag
+
+    await load(engine, tmp_path, minutes=60)
+    changed = await client.get(SUMMARY, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert changed.json()["total_hours_logged"] == 1.0
+
+
+async def test_every_rest_answer_carries_validators(
+    client: httpx.AsyncClient, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    await load(engine, tmp_path)
+    for suffix in ("", "/monthly-series", "/activity-breakdown", "/contribution-history"):
+        response = await client.get(f"/api/v1/personal-stats/m1{suffix}")
+        assert response.status_code == 200
+        assert {"etag", "last-modified", "cache-control"} <= set(response.headers)
+
+
+async def test_cors_is_off_by_default(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz", headers={"Origin": "https://app.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_cors_allows_configured_origins(configured: Any) -> None:
+    async with configured(cors_origins=["https://app.example"]) as http:
+        preflight = await http.options(
+            "/graphql",
+            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "content-type"},
+        )  # fmt: skip
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+        simple = await http.get("/healthz", headers={"Origin": "https://app.example"})
+        assert simple.headers["access-control-allow-origin"] == "https://app.example"
+        assert "etag" in simple.headers["access-control-expose-headers"].lower()
+        stranger = await http.get("/healthz", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in stranger.headers
+
+
+def test_cors_origins_from_a_comma_separated_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERSONAL_STATS_CORS_ORIGINS", "https://a.example, https://b.example")
+    assert Settings().cors_origins == ["https://a.example", "https://b.example"]
+
+
+async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
+    given = await client.get("/healthz", headers={"X-Request-ID": "trace-42"})
+    assert given.headers["x-request-id"] == "trace-42"
+    made = await client.get("/healthz")
+    assert len(made.headers["x-request-id"]) >= 16
+    hostile = await client.get("/healthz", headers={"X-Request-ID": "a b<script>"})
+    assert hostile.headers["x-request-id"] != "a b<script>"
+
+
+async def test_one_access_log_line_per_request(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="personal_stats.access"):
+        await client.get("/api/v1/personal-stats/ghost", headers={"X-Request-ID": "r-1"})
+    (record,) = [r for r in caplog.records if r.name == "personal_stats.access"]
+    assert record.method == "GET"  # type: ignore[attr-defined]
+    assert record.path == "/api/v1/personal-stats/ghost"  # type: ignore[attr-defined]
+    assert record.route == "/api/v1/personal-stats/{mentor_id}"  # type: ignore[attr-defined]
+    assert record.status == 404  # type: ignore[attr-defined]
+    assert record.duration_ms > 0  # type: ignore[attr-defined]
+    assert record.request_id == "r-1"  # type: ignore[attr-defined]
+
+
+async def test_metrics(client: httpx.AsyncClient, engine: AsyncEngine, tmp_path: Path) -> None:
+    await load(engine, tmp_path)
+    await client.get(SUMMARY)
+    await client.post("/graphql", json={"query": '{ mentor(id: "m1") { name } }'})
+    await client.post("/graphql", json={"query": "{ nope }"})
+    text = (await client.get("/metrics")).text
+    assert (
+        'personal_stats_http_requests_total{method="GET",'
+        'route="/api/v1/personal-stats/{mentor_id}",status="200"}'
+    ) in text
+    assert (
+        'personal_stats_graphql_operation_duration_seconds_count{operation_type="query",outcome="ok"}'
+        in text
+    )
+    assert 'outcome="error"' in text
+    assert "personal_stats_db_query_duration_seconds_bucket" in text
+    assert "personal_stats_http_request_duration_seconds_bucket" in text
+
+
+async def test_body_over_the_limit_is_413(configured: Any) -> None:
+    async with configured(max_body_bytes=1024) as http:
+        big = {"query": '{ mentor(id: "m1") { name } }', "padding": "x" * 2000}
+        declared = await http.post("/graphql", json=big)
+        assert declared.status_code == 413
+        assert declared.headers["content-type"] == "application/problem+json"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(5):
+                yield b" " * 500
+
+        streamed = await http.post(
+            "/graphql", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert streamed.status_code == 413
+        assert streamed.json()["status"] == 413
+
+
+async def graphql_error(http: httpx.AsyncClient, query: str) -> str:
+    body = (await http.post("/graphql", json={"query": query})).json()
+    assert {error["extensions"]["code"] for error in body["errors"]} == {"BAD_USER_INPUT"}
+    return " ".join(error["message"] for error in body["errors"])
+
+
+async def test_graphql_depth_alias_and_token_limits(configured: Any) -> None:
+    async with configured(
+        graphql_max_depth=3, graphql_max_aliases=2, graphql_max_tokens=40
+    ) as http:
+        deep = (
+            '{ mentor(id: "m1") { contributionHistory { data { monthlyBreakdown { month } } } } }'
+        )
+        assert "exceeds maximum operation depth" in await graphql_error(http, deep)
+        aliases = (
+            '{ a: mentor(id: "m1") { id } b: mentor(id: "m1") { id } c: mentor(id: "m1") { id } }'
+        )
+        assert "aliases" in await graphql_error(http, aliases)
+        many_tokens = "{ " + " ".join(["__typename"] * 50) + " }"
+        assert "token" in (await graphql_error(http, many_tokens)).lower()
+        ok = await http.post("/graphql", json={"query": '{ mentor(id: "m1") { id } }'})
+        assert ok.json() == {"data": {"mentor": None}}
+
+
+async def test_limits_keep_the_validation_cache_working(configured: Any) -> None:
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    from personal_stats.graphql.schema import CACHE_SIZE
+
+    cache = _get_validate_cache(CACHE_SIZE)
+    async with configured() as http:
+        query = {"query": '{ mentor(id: "cache-check") { id name } }'}
+        await http.post("/graphql", json=query)
+        hits = cache.cache_info().hits
+        await http.post("/graphql", json=query)
+        assert cache.cache_info().hits == hits + 1
+
+
+async def test_introspection_and_suggestions_can_be_switched_off(configured: Any) -> None:
+    introspection = "{ __schema { queryType { name } } }"
+    async with configured() as http:
+        assert (await http.post("/graphql", json={"query": introspection})).json()["data"]
+        assert "Did you mean" in await graphql_error(http, '{ mentr(id: "m1") { id } }')
+    async with configured(graphql_introspection=False, graphql_field_suggestions=False) as http:
+        assert "introspection" in (await graphql_error(http, introspection)).lower()
+        assert "Did you mean" not in await graphql_error(http, '{ mentr(id: "m1") { id } }')
+
+
+async def test_batched_graphql_requests_are_refused(client: httpx.AsyncClient) -> None:
+    query = {"query": "{ __typename }"}
+    response = await client.post("/graphql", json=[query, query])
+    assert response.status_code == 400
+
+
+async def test_unexpected_errors_never_show_a_stack_trace(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    # A database whose schema was never created: every query fails unexpectedly.
+    app = create_app(Settings(database_url=database_url.replace("stats.db", "empty.db")))
+    if "postgresql" in database_url:
+        pytest.skip("needs a database without tables")
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        rest = await http.get(SUMMARY)
+        graphql = await http.post("/graphql", json={"query": '{ mentor(id: "m1") { id } }'})
+    await app.state.database.dispose()
+    assert rest.status_code in (500, 503)
+    assert "Traceback" not in rest.text
+    assert "sqlite" not in rest.text.lower()
+    assert rest.headers["content-type"] == "application/problem+json"
+    (error,) = graphql.json()["errors"]
+    assert error["extensions"]["code"] in ("INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE")
+    assert "sqlite" not in error["message"].lower()
