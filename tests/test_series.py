@@ -197,3 +197,12 @@ async def test_history_of_exactly_100_years(sessions: SessionFactory) -> None:
     page = await history(sessions, from_year=1927, page=PageArgs(limit=100))
     assert page.pagination.total == 100
     assert len(page.data) == 100
+
+
+async def test_a_page_far_past_the_end_is_empty(sessions: SessionFactory) -> None:
+    await add(sessions, mentor("m1"))
+    far = PageArgs(page=999_999, limit=1)
+    page = await series(sessions, page=far, months=1, as_of=date(2426, 7, 12))
+    assert (page.data, page.pagination.total) == ([], 1)
+    assert (await history(sessions, page=far)).data == []
+    assert (await breakdown(sessions, page=far)).data == []

@@ -26,6 +26,7 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 MENTOR_ID = {
     "name": "mentor_id", "in": "path", "required": True,
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    "examples": {"demo": {"summary": "James Park in the demo data", "value": "mentor_b2c91a"}},
 }  # fmt: skip
 AS_OF = _query("as_of", _DATE, "The day that counts as today (default: today in the zone).")
 TZ = _query("tz", {"type": "string", "enum": sorted(known_timezones())},

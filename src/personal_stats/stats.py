@@ -127,16 +127,16 @@ async def get_monthly_series(
     else:
         first, last = this_month.replace(month=1), this_month
     total = months_between(first, last)
-    page_first = add_months(first, page.offset)
-    count = max(0, min(page.limit, total - page.offset))
+    end = min(total, page.offset + page.limit)
+    months = [add_months(first, i) for i in range(page.offset, end)]
     tallies: dict[date, Tally] = defaultdict(Tally)
-    if count:
-        page_last = add_months(page_first, count) - ONE_DAY
-        activities = await _local_activities_on(session, reporting, page_first, page_last)
+    if months:
+        page_last = add_months(months[-1], 1) - ONE_DAY
+        activities = await _local_activities_on(session, reporting, months[0], page_last)
         for activity in activities:
             tallies[activity.day.replace(day=1)].add(activity)
     items = []
-    for month in (add_months(page_first, i) for i in range(count)):
+    for month in months:
         month_tally = tallies[month]
         items.append(
             MonthItem(
