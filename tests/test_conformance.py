@@ -3,6 +3,7 @@ document and GraphQL from its schema, with every check enabled (schemathesis.tom
 generation modes and the number of examples)."""
 
 import asyncio
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -12,16 +13,41 @@ from typing import Any
 
 import pytest
 import schemathesis
+from graphql import (
+    ArgumentNode,
+    EnumValueNode,
+    FieldNode,
+    IntValueNode,
+    ListValueNode,
+    NameNode,
+    StringValueNode,
+    ValueNode,
+    Visitor,
+    parse,
+    print_ast,
+    value_from_ast_untyped,
+    visit,
+)
 from schemathesis import GenerationMode, HookContext
 from schemathesis.generation.case import Case
 
 from personal_stats.app import create_app
 from personal_stats.db import Database
 from personal_stats.ingest import import_files
-from personal_stats.params import MAX_MONTHS, MAX_YEAR_SPAN
+from personal_stats.params import (
+    MAX_LIMIT,
+    MAX_MONTHS,
+    MAX_PAGE,
+    MAX_YEAR,
+    MAX_YEAR_SPAN,
+    MIN_YEAR,
+    is_valid_id,
+    parse_date,
+    parse_month,
+)
 from personal_stats.schema import upgrade
 from personal_stats.settings import Settings
-from personal_stats.windows import MAX_WINDOW_DAYS, add_months
+from personal_stats.windows import MAX_WINDOW_DAYS, add_months, is_known_timezone
 
 DEMO = Path(__file__).parents[1] / "fixtures" / "demo.json"
 # Schemathesis reads both schemas when the module is collected; neither read touches the
@@ -73,10 +99,92 @@ def valid_query(query: dict[str, Any], path: str) -> dict[str, Any]:
     return query
 
 
-@rest.hook
-def map_case(_context: HookContext, case: Case) -> Case:
+@rest.hook("map_case")
+def keep_rules(_context: HookContext, case: Case) -> Case:
     if case.meta is not None and case.meta.generation.mode is GenerationMode.POSITIVE:
         case.query = valid_query(case.query or {}, case.operation.path)
+    return case
+
+
+GRAPHQL_NAMES = {"startDate": "start_date", "endDate": "end_date", "asOf": "as_of",
+                 "fromYear": "from_year", "toYear": "to_year"}  # fmt: skip
+DEMO_MENTOR = "mentor_b2c91a"
+DEMO_MENTORS = sorted(mentor["id"] for mentor in json.loads(DEMO.read_text())["mentors"])
+HISTORY_FIELDS = {"contributionHistory": "/contribution-history"}
+
+
+def sane_value(name: str, value: Any) -> Any:
+    """A value the argument's own checks accept (the GraphQL schema states only types), or
+    None to leave the argument out."""
+    if value is None:
+        return None
+    if name == "mentorId":  # the four questions are asked about existing mentors
+        return DEMO_MENTORS[sum(map(ord, str(value))) % len(DEMO_MENTORS)]
+    if name == "id":  # an unknown mentor is null, not an error
+        return value if is_valid_id(str(value)) else DEMO_MENTOR
+    if name == "ids":
+        return [i if is_valid_id(str(i)) else DEMO_MENTOR for i in value][:100]
+    if name == "tz":
+        return value if is_known_timezone(value) else None
+    if name in ("startDate", "endDate", "asOf"):
+        try:
+            return parse_date(value).isoformat()
+        except (TypeError, ValueError):
+            return None
+    if name in ("from", "to"):
+        try:
+            return f"{parse_month(value):%Y-%m}"
+        except (TypeError, ValueError):
+            return None
+    bounds = {"page": (1, MAX_PAGE), "limit": (1, MAX_LIMIT), "months": (1, MAX_MONTHS),
+              "fromYear": (MIN_YEAR, MAX_YEAR), "toYear": (MIN_YEAR, MAX_YEAR)}  # fmt: skip
+    if name in bounds:
+        low, high = bounds[name]
+        return min(max(int(value), low), high)
+    return value
+
+
+def valid_arguments(field: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The GraphQL counterpart of `valid_query`."""
+    sane = {name: sane_value(name, value) for name, value in arguments.items()}
+    query = {GRAPHQL_NAMES.get(k, k): v for k, v in sane.items() if v is not None}
+    if "period" in query:
+        query["period"] = query["period"].lower()
+    query = valid_query(query, HISTORY_FIELDS.get(field, ""))
+    back = {v: k for k, v in GRAPHQL_NAMES.items()}
+    if "period" in query:
+        query["period"] = query["period"].upper()
+    return {back.get(k, k): v for k, v in query.items()}
+
+
+def literal(name: str, value: Any) -> ValueNode:
+    if isinstance(value, list):
+        return ListValueNode(values=tuple(literal(name, item) for item in value))
+    if name == "period":
+        return EnumValueNode(value=value)
+    if isinstance(value, int):
+        return IntValueNode(value=str(value))
+    return StringValueNode(value=str(value))
+
+
+class KeepRules(Visitor):
+    def enter_field(self, node: FieldNode, *_: Any) -> FieldNode | None:
+        if not node.arguments:
+            return None
+        given = {a.name.value: value_from_ast_untyped(a.value) for a in node.arguments}
+        fixed = valid_arguments(node.name.value, given)
+        arguments = tuple(
+            ArgumentNode(name=NameNode(value=name), value=literal(name, value))
+            for name, value in fixed.items()
+        )
+        return FieldNode(alias=node.alias, name=node.name, arguments=arguments,
+                         directives=node.directives, selection_set=node.selection_set)  # fmt: skip
+
+
+@graphql.hook("map_case")
+def keep_argument_rules(_context: HookContext, case: Case) -> Case:
+    if case.meta is not None and case.meta.generation.mode is GenerationMode.POSITIVE:
+        case.body = print_ast(visit(parse(case.body), KeepRules()))
     return case
 
 
@@ -94,11 +202,25 @@ def demo_data() -> Iterator[None]:
     shutil.rmtree(DATABASE_DIR, ignore_errors=True)
 
 
+CASES = {"rest": 0, "graphql": 0}
+MIN_CASES = 1_000
+
+
 @rest.parametrize()
 def test_rest_conforms_to_its_openapi_document(case: Case) -> None:
+    CASES["rest"] += 1
     case.call_and_validate()
 
 
 @graphql.parametrize()
 def test_graphql_conforms_to_its_schema(case: Case) -> None:
+    CASES["graphql"] += 1
     case.call_and_validate()
+
+
+def test_enough_cases_ran() -> None:
+    """Runs last in this module: the generated cases above add up to at least 1,000."""
+    if not all(CASES.values()):
+        pytest.skip("the conformance tests were not all selected")
+    print(f"schemathesis cases: {CASES}")
+    assert sum(CASES.values()) >= MIN_CASES
