@@ -244,3 +244,22 @@ async def test_unexpected_errors_never_show_a_stack_trace(
     (error,) = graphql.json()["errors"]
     assert error["extensions"]["code"] in ("INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE")
     assert "sqlite" not in error["message"].lower()
+
+
+async def test_openapi_document_and_offline_docs(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    assert document["openapi"] == "3.1.0"
+    assert len(document["paths"]) == 4
+    summary = document["paths"]["/api/v1/personal-stats/{mentor_id}"]["get"]
+    parameters = {p["name"]: p["schema"] for p in summary["parameters"]}
+    assert parameters["period"]["enum"][0] == "last_7_days"
+    assert "Europe/Paris" in parameters["tz"]["enum"]
+    rate = document["components"]["schemas"]["PersonalStats"]["properties"]["completion_rate"]
+    assert {"type": "null"} in rate["anyOf"]
+    assert "application/problem+json" in summary["responses"]["400"]["content"]
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "http" not in page.text.replace("/openapi.json", "")  # no CDN
+    for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
+        assert f"/docs/assets/{asset}" in page.text
+        assert (await client.get(f"/docs/assets/{asset}")).status_code == 200
