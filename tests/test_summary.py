@@ -298,3 +298,33 @@ async def test_window_of_exactly_3660_days_is_accepted(sessions: SessionFactory)
     assert (AS_OF - result.start_date).days + 1 == 3660
     with pytest.raises(InvalidInput):
         await summary(sessions, start_date=start - timedelta(days=1), end_date=AS_OF)
+
+
+async def test_cached_peer_distribution_follows_the_data_version(
+    sessions: SessionFactory, engine: object, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from personal_stats.ingest import import_files
+    from personal_stats.peers import PeerIndex
+
+    await add(sessions, mentor("me"), mentor("peer"), activity("me", "2026-03-24T10:00:00Z"))
+    peers = PeerIndex()
+    args = WindowArgs(as_of=AS_OF)
+
+    async def rank() -> int | None:
+        async with sessions() as session:
+            found = await stats.get_summary(session, mentor_id="me", args=args, peers=peers)
+        return found.peer_rank_percentile
+
+    assert await rank() == 100  # the peer has none
+    assert await rank() == 100  # from the cache
+    document = Path(str(tmp_path)) / "more.json"
+    document.write_text(
+        '{"activities": [{"id": "x1", "mentor_id": "peer", "activity_type_id": "t1",'
+        ' "status": "completed", "started_at": "2026-03-24T11:00:00Z", "duration_minutes": 5},'
+        ' {"id": "x2", "mentor_id": "peer", "activity_type_id": "t1",'
+        ' "status": "completed", "started_at": "2026-03-24T12:00:00Z", "duration_minutes": 5}]}'
+    )
+    await import_files(engine, [document])  # type: ignore[arg-type]
+    assert await rank() == 0  # the peer now has two: the cached distribution was not used

@@ -23,6 +23,7 @@ from personal_stats.observability import (
     is_valid_request_id,
     metrics,
 )
+from personal_stats.peers import PeerIndex
 from personal_stats.schema import upgrade
 from personal_stats.settings import Settings
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     OpenAPI at /openapi.json and /docs, health at /healthz and /readyz, metrics at /metrics."""
     settings = settings or Settings()
     database = Database(settings)
+    peers = PeerIndex()
     instrument_engine(database.engine)
 
     @asynccontextmanager
@@ -52,7 +54,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         routes=[
             *rest.routes(),
             *docs.routes(),
-            Route("/graphql", StatsGraphQL(build_schema(settings), database)),
+            Route("/graphql", StatsGraphQL(build_schema(settings), database, peers)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
@@ -78,4 +80,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         lifespan=lifespan,
     )
     app.state.database = database
+    app.state.peers = peers
     return app

@@ -1,10 +1,12 @@
-"""The `personal-stats` command: serve, import, migrate and export-schema."""
+"""The `personal-stats` command: serve, import, seed, migrate and export-schema."""
 
 import argparse
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from personal_stats.db import create_engine
@@ -12,6 +14,7 @@ from personal_stats.errors import ImportRejected
 from personal_stats.ingest import ImportReport, has_mentors, import_files
 from personal_stats.observability import logging_config
 from personal_stats.schema import current_revision, upgrade
+from personal_stats.seed import Plan, seed
 from personal_stats.settings import Settings
 
 
@@ -37,6 +40,16 @@ def _parser() -> argparse.ArgumentParser:
         "--if-empty", action="store_true", help="do nothing when the database has mentors"
     )
     load.set_defaults(run=_import)
+
+    seed = commands.add_parser("seed", help="write deterministic synthetic data")
+    seed.add_argument("--mentors", type=_positive, required=True, help="how many mentors")
+    seed.add_argument("--years", type=_positive, required=True, help="years of history")
+    seed.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    seed.add_argument(
+        "--end", type=date.fromisoformat, default=date(2026, 11, 28),
+        help="last day of the history, YYYY-MM-DD (default 2026-11-28)",
+    )  # fmt: skip
+    seed.set_defaults(run=_seed)
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema to the newest")
     migrate.set_defaults(run=_migrate)
@@ -66,7 +79,33 @@ def _serve(options: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seed(options: argparse.Namespace) -> int:
+    plan = Plan(options.mentors, options.years, options.seed, options.end)
+
+    async def run() -> int:
+        engine = create_engine(Settings())
+        try:
+            await upgrade(engine)
+            return await seed(engine, plan, show_progress=sys.stderr.isatty())
+        finally:
+            await engine.dispose()
+
+    started = time.perf_counter()
+    written = asyncio.run(run())
+    seconds = time.perf_counter() - started
+    print(f"seeded {plan.mentors} mentors and {written} activities in {seconds:.1f} s")
+    return 0
+
+
 def _import(options: argparse.Namespace) -> int:
+    started = time.perf_counter()
     try:
         report = asyncio.run(_import_files(options.files, options.if_empty))
     except ImportRejected as rejected:
@@ -78,9 +117,10 @@ def _import(options: argparse.Namespace) -> int:
     if report is None:
         print("the database already has mentors; nothing imported")
     else:
+        seconds = time.perf_counter() - started
         print(
             f"imported {report.activity_types} activity types, {report.mentors} mentors, "
-            f"{report.activities} activities"
+            f"{report.activities} activities in {seconds:.1f} s"
         )
     return 0
 
@@ -91,7 +131,7 @@ async def _import_files(files: list[Path], if_empty: bool) -> ImportReport | Non
         await upgrade(engine)
         if if_empty and await has_mentors(engine):
             return None
-        return await import_files(engine, files)
+        return await import_files(engine, files, show_progress=sys.stderr.isatty())
     finally:
         await engine.dispose()
 

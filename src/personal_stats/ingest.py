@@ -1,57 +1,37 @@
-"""Import files: read, validate every record, then upsert them all in one transaction."""
+"""Import files: stream, validate every record, upsert, all in one transaction.
 
-import json
+Activities are written in batches as they are read, so memory stays flat however large the
+file; mentors and activity types (few) are kept until the end. References are checked once
+everything has been read, with foreign keys deferred to the commit. The first problem stops
+the writing, reading goes on to report every problem, and the transaction is rolled back:
+nothing is written unless everything is valid.
+"""
+
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import ijson  # type: ignore[import-untyped]
 from pydantic import ValidationError
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
+from rich.progress import Progress
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlmodel import col, select, update
+from sqlmodel import col, select
 
 from personal_stats.errors import ImportRejected
-from personal_stats.models import Activity, ActivityType, DataVersion, Mentor
+from personal_stats.models import ActivityType, Mentor
 from personal_stats.records import (
-    KINDS,
+    LINE,
     SECTIONS,
     ActivityRecord,
     ActivityTypeRecord,
-    Record,
+    MentorRecord,
     messages,
 )
+from personal_stats.storage import ActivityRow, write_activities, write_reference_data
 
-WRITE_BATCH = 5000
-
-
-@dataclass
-class Batch:
-    """Valid records by kind and id (a later record with the same id wins), each with the
-    location it was read from."""
-
-    records: dict[str, dict[str, tuple[str, Record]]] = field(
-        default_factory=lambda: {kind: {} for kind in KINDS}
-    )
-    problems: list[str] = field(default_factory=list)
-
-    def add(self, kind: str, location: str, raw: Any) -> None:
-        if not isinstance(raw, dict):
-            self.problems.append(f"{location}: must be a JSON object")
-            return
-        try:
-            record = KINDS[kind].model_validate(raw)
-        except ValidationError as error:
-            for path, message in messages(error):
-                self.problems.append(f"{location}.{path}: {message}")
-            return
-        self.records[kind][record.id] = (location, record)  # type: ignore[attr-defined]
-
-    def of(self, kind: str) -> dict[str, tuple[str, Any]]:
-        return self.records[kind]
+BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -61,139 +41,216 @@ class ImportReport:
     activities: int
 
 
-def read_files(paths: Sequence[Path]) -> Batch:
-    """Read and validate every record of the files; problems are collected, not raised.
-    Locations name the file when there are several."""
-    batch = Batch()
-    for path in paths:
-        prefix = f"{path}: " if len(paths) > 1 else ""
-        try:
-            if path.suffix == ".jsonl":
-                _read_lines(path, prefix, batch)
-            else:
-                _read_document(path, prefix, batch)
-        except OSError as error:
-            batch.problems.append(f"{prefix}cannot read: {error.strerror or error}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            batch.problems.append(f"{prefix}not valid JSON: {error}")
-    return batch
+@dataclass
+class Reference:
+    """Where an id was first referenced, and how many activities reference it."""
+
+    location: str
+    count: int = 0
 
 
-def _read_document(path: Path, prefix: str, batch: Batch) -> None:
-    with path.open("rb") as file:
-        document = json.load(file)
-    if not isinstance(document, dict):
-        batch.problems.append(f"{prefix}the document must be a JSON object")
-        return
-    for section, kind in SECTIONS.items():
-        items = document.get(section)
-        if items is None:
-            continue
-        if not isinstance(items, list):
-            batch.problems.append(f"{prefix}{section}: must be a list")
-            continue
-        for index, raw in enumerate(items):
-            batch.add(kind, f"{prefix}{section}[{index}]", raw)
+@dataclass
+class Importer:
+    connection: AsyncConnection
+    types: dict[str, tuple[str, ActivityTypeRecord]] = field(default_factory=dict)
+    mentors: dict[str, tuple[str, MentorRecord]] = field(default_factory=dict)
+    mentor_refs: dict[str, Reference] = field(default_factory=dict)
+    type_refs: dict[str, Reference] = field(default_factory=dict)
+    batch: list[ActivityRow] = field(default_factory=list)
+    activities: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    async def add(self, location: str, record: Any) -> None:
+        if isinstance(record, ActivityRecord):
+            self.activities += 1
+            _refer(self.mentor_refs, record.mentor_id, f"{location}.mentor_id")
+            _refer(self.type_refs, record.activity_type_id, f"{location}.activity_type_id")
+            self.batch.append(
+                ActivityRow(record.id, record.mentor_id, record.activity_type_id, record.status,
+                            record.started_at, record.duration_minutes)
+            )  # fmt: skip
+            if len(self.batch) >= BATCH:
+                await self.flush()
+        elif isinstance(record, MentorRecord):
+            self.mentors[record.id] = (location, record)
+        else:
+            self.types[record.id] = (location, record)
+
+    def reject(self, location: str, error: ValidationError, *, in_line: bool = False) -> None:
+        for path, message in messages(error, in_line=in_line):
+            self.problems.append(f"{location}.{path}: {message}")
+
+    async def flush(self) -> None:
+        if self.batch and not self.problems:  # after the first problem, only read on
+            await write_activities(self.connection, self.batch)
+        self.batch.clear()
+
+    async def finish(self) -> ImportReport:
+        await self.flush()
+        self.problems += await self._reference_problems()
+        if self.problems:
+            raise ImportRejected(self.problems)
+        types = [(r.id, r.code, r.name) for _, r in self.types.values()]
+        mentors = [(r.id, r.name, r.timezone or "UTC") for _, r in self.mentors.values()]
+        await write_reference_data(self.connection, types, mentors)
+        return ImportReport(len(types), len(mentors), self.activities)
+
+    async def _reference_problems(self) -> list[str]:
+        """Unknown mentors and activity types, and activity-type codes used twice."""
+        rows = await self.connection.execute(select(col(ActivityType.id), col(ActivityType.code)))
+        stored_types: dict[str, str] = {row[0]: row[1] for row in rows}
+        problems = []
+        code_owner = {code: type_id for type_id, code in stored_types.items()}
+        for type_id, (location, record) in self.types.items():
+            if code_owner.get(stored_types.get(type_id, "")) == type_id:
+                del code_owner[stored_types[type_id]]
+            owner = code_owner.setdefault(record.code, type_id)
+            if owner != type_id:
+                problems.append(
+                    f"{location}.code: {record.code!r} is already the code of {owner!r}"
+                )
+        unknown_mentors = self.mentor_refs.keys() - self.mentors.keys()
+        if unknown_mentors:
+            stored = await self.connection.execute(
+                select(col(Mentor.id)).where(col(Mentor.id).in_(unknown_mentors))
+            )
+            unknown_mentors -= set(stored.scalars())
+        problems += _unknown(self.mentor_refs, unknown_mentors, "mentor")
+        unknown_types = self.type_refs.keys() - self.types.keys() - stored_types.keys()
+        problems += _unknown(self.type_refs, unknown_types, "activity type")
+        return problems
 
 
-def _read_lines(path: Path, prefix: str, batch: Batch) -> None:
-    with path.open(encoding="utf-8") as file:
-        for number, line in enumerate(file, start=1):
-            if not line.strip():
-                continue
-            location = f"{prefix}line {number}"
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as error:
-                batch.problems.append(f"{location}: not valid JSON: {error.msg}")
-                continue
-            kind = raw.get("record") if isinstance(raw, dict) else None
-            if kind not in KINDS:
-                kinds = ", ".join(KINDS)
-                batch.problems.append(f"{location}.record: must be one of {kinds}")
-                continue
-            batch.add(kind, location, raw)
+def _refer(references: dict[str, Reference], key: str, location: str) -> None:
+    reference = references.get(key)
+    if reference is None:
+        reference = references[key] = Reference(location)
+    reference.count += 1
 
 
-async def import_files(engine: AsyncEngine, paths: Sequence[Path]) -> ImportReport:
+def _unknown(references: dict[str, Reference], ids: set[str], kind: str) -> list[str]:
+    problems = []
+    for key in sorted(ids, key=lambda k: references[k].location):
+        reference = references[key]
+        more = f" (and {reference.count - 1} more activities)" if reference.count > 1 else ""
+        problems.append(f"{reference.location}: no {kind} with id {key!r}{more}")
+    return problems
+
+
+async def import_files(
+    engine: AsyncEngine, paths: Sequence[Path], *, show_progress: bool = False
+) -> ImportReport:
     """Import the files atomically: every problem is reported and nothing is written, or
     every record is upserted by id."""
-    batch = read_files(paths)
     async with engine.connect() as connection:
         connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
         async with connection.begin():
-            return await _write(connection, batch)
+            await _defer_foreign_keys(connection)
+            importer = Importer(connection)
+            with Progress(disable=not show_progress, transient=True) as progress:
+                for path in paths:
+                    prefix = f"{path}: " if len(paths) > 1 else ""
+                    task = progress.add_task(f"importing {path.name}", total=_size(path))
+
+                    def advance(done: int, task: Any = task) -> None:
+                        progress.update(task, completed=done)
+
+                    await _read(importer, path, prefix, advance)
+            return await importer.finish()
 
 
-async def _write(connection: AsyncConnection, batch: Batch) -> ImportReport:
-    """Check references against the database, then upsert, inside the caller's transaction."""
-    batch.problems.extend(await _reference_problems(connection, batch))
-    if batch.problems:
-        raise ImportRejected(batch.problems)
-    types = [record for _, record in batch.of("activity_type").values()]
-    mentors = [record for _, record in batch.of("mentor").values()]
-    activities = [record for _, record in batch.of("activity").values()]
-    await _upsert(connection, ActivityType.__table__, types)  # type: ignore[attr-defined]
-    await _upsert(connection, Mentor.__table__, mentors)  # type: ignore[attr-defined]
-    await _upsert(connection, Activity.__table__, activities)  # type: ignore[attr-defined]
-    await connection.execute(
-        update(DataVersion)
-        .where(col(DataVersion.id) == 1)
-        .values(version=col(DataVersion.version) + 1, changed_at=datetime.now(UTC))
-    )
-    return ImportReport(len(types), len(mentors), len(activities))
+async def _defer_foreign_keys(connection: AsyncConnection) -> None:
+    """Records may come in any order: check references when the import commits."""
+    if connection.dialect.name == "sqlite":
+        await connection.execute(text("PRAGMA defer_foreign_keys = ON"))
+    else:
+        await connection.execute(text("SET CONSTRAINTS ALL DEFERRED"))
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+async def _read(importer: Importer, path: Path, prefix: str, advance: Any) -> None:
+    try:
+        with path.open("rb") as file:
+            if path.suffix == ".jsonl":
+                await _read_lines(importer, file, prefix, advance)
+            else:
+                await _read_document(importer, path, prefix)
+    except OSError as error:
+        importer.problems.append(f"{prefix}cannot read: {error.strerror or error}")
+    except (ijson.JSONError, UnicodeDecodeError) as error:
+        importer.problems.append(f"{prefix}not valid JSON: {error}")
+
+
+async def _read_lines(importer: Importer, file: BinaryIO, prefix: str, advance: Any) -> None:
+    done = 0
+    for number, line in enumerate(file, start=1):
+        done += len(line)
+        if not line.strip():
+            continue
+        location = f"{prefix}line {number}"
+        try:
+            record = LINE.validate_json(line)
+        except ValidationError as error:
+            if error.errors()[0]["type"] == "json_invalid":
+                importer.problems.append(f"{location}: not valid JSON: {error.errors()[0]['msg']}")
+            else:
+                importer.reject(location, error, in_line=True)
+            continue
+        await importer.add(location, record)
+        if number % BATCH == 0:
+            advance(done)
+
+
+async def _read_document(importer: Importer, path: Path, prefix: str) -> None:
+    """One streaming pass over the document per section, so no section is held whole."""
+    for section, adapter in SECTIONS.items():
+        with path.open("rb") as file:
+            for index, raw in enumerate(_items(file, section, importer, prefix)):
+                location = f"{prefix}{section}[{index}]"
+                if not isinstance(raw, dict):
+                    importer.problems.append(f"{location}: must be a JSON object")
+                    continue
+                try:
+                    record = adapter.validate_python(raw)
+                except ValidationError as error:
+                    importer.reject(location, error)
+                    continue
+                await importer.add(location, record)
+        if f"{prefix}the document must be a JSON object" in importer.problems:
+            return
+
+
+def _items(file: BinaryIO, section: str, importer: Importer, prefix: str) -> Iterator[Any]:
+    """The items of the document's top-level list `section`, built one at a time."""
+    item = f"{section}.item"
+    builder: Any = None
+    for number, (path, event, value) in enumerate(ijson.parse(file, use_float=True)):
+        if number == 0 and event != "start_map":
+            importer.problems.append(f"{prefix}the document must be a JSON object")
+            return
+        if builder is not None:
+            builder.event(event, value)
+            if path == item and event in ("end_map", "end_array"):
+                yield builder.value
+                builder = None
+        elif path == item:
+            if event in ("start_map", "start_array"):
+                builder = ijson.ObjectBuilder()
+                builder.event(event, value)
+            else:
+                yield value
+        elif path == section and event not in ("start_array", "end_array", "null"):
+            importer.problems.append(f"{prefix}{section}: must be a list")
+            return
 
 
 async def has_mentors(engine: AsyncEngine) -> bool:
     async with engine.connect() as connection:
         found = await connection.execute(select(col(Mentor.id)).limit(1))
         return found.first() is not None
-
-
-async def _reference_problems(connection: AsyncConnection, batch: Batch) -> list[str]:
-    """Unknown mentors and activity types, and activity-type codes used twice."""
-    type_rows = await connection.execute(select(col(ActivityType.id), col(ActivityType.code)))
-    stored_types: dict[str, str] = {row[0]: row[1] for row in type_rows}
-    stored_mentors = set((await connection.execute(select(col(Mentor.id)))).scalars())
-    problems = []
-    code_owner = {code: type_id for type_id, code in stored_types.items()}
-    for type_id, (location, record) in batch.of("activity_type").items():
-        assert isinstance(record, ActivityTypeRecord)
-        if code_owner.get(stored_types.get(type_id, "")) == type_id:
-            del code_owner[stored_types[type_id]]
-        owner = code_owner.setdefault(record.code, type_id)
-        if owner != type_id:
-            problems.append(f"{location}.code: {record.code!r} is already the code of {owner!r}")
-    type_ids = stored_types.keys() | batch.of("activity_type").keys()
-    mentor_ids = stored_mentors | batch.of("mentor").keys()
-    for location, record in batch.of("activity").values():
-        assert isinstance(record, ActivityRecord)
-        if record.mentor_id not in mentor_ids:
-            problems.append(f"{location}.mentor_id: no mentor with id {record.mentor_id!r}")
-        if record.activity_type_id not in type_ids:
-            problems.append(
-                f"{location}.activity_type_id: no activity type with id {record.activity_type_id!r}"
-            )
-    return problems
-
-
-async def _upsert(connection: AsyncConnection, table: Table, records: list[Any]) -> None:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={
-            column.name: statement.excluded[column.name]
-            for column in table.c
-            if column.name != "id"
-        },
-    )
-    columns = [column.name for column in table.c]
-    rows = ({name: getattr(record, name) for name in columns} for record in records)
-    for chunk in _chunks(rows, WRITE_BATCH):
-        await connection.execute(statement, chunk)
-
-
-def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    while chunk := list(islice(rows, size)):
-        yield chunk

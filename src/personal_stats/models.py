@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Dialect, Index, String
+from sqlalchemy import Column, DateTime, Dialect, ForeignKey, Index, String
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -33,6 +33,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _reference(target: str) -> Column[str]:
+    key = ForeignKey(target, deferrable=True, initially="IMMEDIATE")
+    return Column(String(ID_LENGTH), key, nullable=False)
+
+
 class ActivityType(SQLModel, table=True):
     __tablename__ = "activity_type"
 
@@ -59,8 +64,9 @@ class Activity(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=ID_LENGTH)
-    mentor_id: str = Field(foreign_key="mentor.id", max_length=ID_LENGTH)
-    activity_type_id: str = Field(foreign_key="activity_type.id", max_length=ID_LENGTH)
+    # Deferrable, so that an import may hold activities before their mentor.
+    mentor_id: str = Field(sa_column=_reference("mentor.id"))
+    activity_type_id: str = Field(sa_column=_reference("activity_type.id"))
     status: str = Field(sa_column=Column(String(16), nullable=False))
     started_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     duration_minutes: int

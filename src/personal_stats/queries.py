@@ -1,11 +1,12 @@
 """The SQL the stats core runs. Every query is bounded by one mentor's rows in a time range,
-except the peer standing, which counts all mentors' completed activities in the window."""
+except the peer distribution, which counts all mentors' completed activities in a window
+(and is cached: see `peers`)."""
 
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,13 +23,6 @@ class ActivityRow:
     completed: bool
     minutes: int
     type_id: str
-
-
-@dataclass(frozen=True)
-class PeerStanding:
-    peers: int
-    below: int
-    equal: int
 
 
 async def get_mentor(session: AsyncSession, mentor_id: str) -> Mentor | None:
@@ -85,36 +79,22 @@ async def completed_before(
         end = instants[-1]
 
 
-async def peer_standing(
-    session: AsyncSession, mentor_id: str, start: datetime, end: datetime, completed: int
-) -> PeerStanding:
-    """How the other mentors' completed counts in [start, end) compare with `completed`."""
-    peers = (await session.exec(select(func.count()).where(Mentor.id != mentor_id))).one()
-    per_peer = (
-        select(func.count().label("n"))
+async def completed_counts(session: AsyncSession, start: datetime, end: datetime) -> list[int]:
+    """Completed activities in [start, end) of each mentor who has any."""
+    query = (
+        select(func.count())
         .where(
             Activity.status == COMPLETED,
             col(Activity.started_at) >= start,
             col(Activity.started_at) < end,
-            Activity.mentor_id != mentor_id,
         )
         .group_by(col(Activity.mentor_id))
-        .subquery()
     )
-    n = per_peer.c.n
-    below, equal, active = (
-        await session.exec(
-            select(
-                func.coalesce(func.sum(case((n < completed, 1), else_=0)), 0),
-                func.coalesce(func.sum(case((n == completed, 1), else_=0)), 0),
-                func.count(),
-            ).select_from(per_peer)
-        )
-    ).one()
-    idle = peers - active
-    if completed == 0:
-        return PeerStanding(peers, below, equal + idle)
-    return PeerStanding(peers, below + idle, equal)
+    return list(await session.exec(query))
+
+
+async def mentor_count(session: AsyncSession) -> int:
+    return (await session.exec(select(func.count()).select_from(Mentor))).one()
 
 
 async def activity_types(session: AsyncSession, ids: Collection[str]) -> dict[str, ActivityType]:

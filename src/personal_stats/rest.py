@@ -76,7 +76,10 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 async def summary(request: Request) -> Response:
     (args,) = _parse(request, WindowArgs)
     mentor_id = request.path_params["mentor_id"]
-    return await _answer(request, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args))
+    peers = request.app.state.peers
+    return await _answer(
+        request, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args, peers=peers)
+    )
 
 
 async def monthly_series(request: Request) -> Response:

@@ -22,6 +22,7 @@ from personal_stats.params import (
     YearRangeArgs,
     check_mentor_id,
 )
+from personal_stats.peers import PeerIndex
 from personal_stats.results import (
     BreakdownItem,
     MonthCount,
@@ -75,8 +76,10 @@ async def find_mentors(session: AsyncSession, *, mentor_ids: Sequence[str]) -> l
     return [found.get(mentor_id) for mentor_id in mentor_ids]
 
 
-async def get_summary(session: AsyncSession, *, mentor_id: str, args: WindowArgs) -> Summary:
-    """The summary card of a mentor for a window."""
+async def get_summary(
+    session: AsyncSession, *, mentor_id: str, args: WindowArgs, peers: PeerIndex | None = None
+) -> Summary:
+    """The summary card of a mentor for a window; `peers` caches peer distributions."""
     reporting = await _start(session, mentor_id, args)
     window = await _window(session, reporting, args)
     start, end = instants(window.start_date, window.end_date, reporting.tz)
@@ -84,7 +87,7 @@ async def get_summary(session: AsyncSession, *, mentor_id: str, args: WindowArgs
     types = await queries.activity_types(session, {a.type_id for a in activities})
     completed_days = {a.day for a in activities if a.completed}
     counts = figures.tally(activities)
-    standing = await queries.peer_standing(session, mentor_id, start, end, counts.completed)
+    standing = await (peers or PeerIndex(maxsize=0)).standing(session, start, end, counts.completed)
     return Summary(
         mentor_id=mentor_id,
         mentor_name=reporting.mentor.name,

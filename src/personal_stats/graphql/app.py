@@ -11,13 +11,15 @@ from strawberry import Schema
 from strawberry.asgi import GraphQL
 
 from personal_stats.db import Database
+from personal_stats.peers import PeerIndex
 from personal_stats.problems import problem
 
 
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
-    def __init__(self, schema: Schema, database: Database) -> None:
+    def __init__(self, schema: Schema, database: Database, peers: PeerIndex) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self.database = database
+        self.peers = peers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As Strawberry's, but request errors (malformed JSON, wrong content type, ...) are
@@ -41,4 +43,9 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> dict[str, Any]:
-        return {"request": request, "response": response, "database": self.database}
+        return {
+            "request": request,
+            "response": response,
+            "database": self.database,
+            "peers": self.peers,
+        }

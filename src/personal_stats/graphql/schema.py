@@ -63,7 +63,10 @@ def _window(
 
 
 async def _personal_stats(info: Info, mentor_id: str, args: WindowArgs) -> PersonalStats:
-    summary = await _run(info, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args))
+    peers = info.context["peers"]
+    summary = await _run(
+        info, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args, peers=peers)
+    )
     return PersonalStats.from_model(summary)
 
 
