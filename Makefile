@@ -2,7 +2,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint schema demo clean
+.PHONY: run test lint schema demo clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,8 @@ test: $(VENV)/.installed-dev
 
 ## Lint, format check and strict type check.
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests fixtures
-	$(BIN)/ruff format --check src tests fixtures
+	$(BIN)/ruff check src tests fixtures bench
+	$(BIN)/ruff format --check src tests fixtures bench
 	$(BIN)/mypy
 
 ## Regenerate schema.graphql from the code.
@@ -41,3 +41,8 @@ demo: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache personal_stats.db*
+
+## Benchmark S and L on SQLite and PostgreSQL; writes bench/README.md (needs wrk).
+bench: $(VENV)/.installed-dev
+	command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python bench/run.py

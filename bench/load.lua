@@ -1,0 +1,55 @@
+-- wrk script: random mentors and realistic parameters for one endpoint.
+-- Configured by environment variables: BENCH_TARGET (healthz, summary, series, breakdown,
+-- history, gql-summary, gql-series, gql-breakdown, gql-history) and BENCH_MENTORS.
+local target = os.getenv("BENCH_TARGET") or "summary"
+local mentors = tonumber(os.getenv("BENCH_MENTORS") or "100")
+local base = "/api/v1/personal-stats/"
+
+local windows = { "", "?period=last_7_days", "?period=last_90_days", "?period=year_to_date",
+                  "?period=month_to_date", "?period=last_365_days", "?period=all_time" }
+local gql_periods = { "LAST_30_DAYS", "LAST_7_DAYS", "LAST_90_DAYS", "YEAR_TO_DATE",
+                      "MONTH_TO_DATE", "LAST_365_DAYS", "ALL_TIME" }
+local series = { "", "?months=12", "?months=24" }
+local pages = { "", "?limit=5" }
+
+local summary_fields = "mentorName period startDate endDate totalActivities completedActivities " ..
+  "cancelledActivities completionRate avgSessionDurationMinutes totalHoursLogged " ..
+  "mostCommonActivityType mostActiveWeekday peerRankPercentile streakDays longestStreakDays activeDays"
+
+local function pick(list) return list[math.random(#list)] end
+local function mentor() return string.format("mentor_%06d", math.random(0, mentors - 1)) end
+
+local function graphql(query)
+  local body = '{"query": "' .. query:gsub('"', '\\"') .. '"}'
+  return wrk.format("POST", "/graphql", { ["Content-Type"] = "application/json" }, body)
+end
+
+init = function(args) math.randomseed(os.time() + math.floor(os.clock() * 1e6)) end
+
+request = function()
+  if target == "healthz" then return wrk.format("GET", "/healthz") end
+  if target == "summary" then return wrk.format("GET", base .. mentor() .. pick(windows)) end
+  if target == "series" then return wrk.format("GET", base .. mentor() .. "/monthly-series" .. pick(series)) end
+  if target == "breakdown" then return wrk.format("GET", base .. mentor() .. "/activity-breakdown" .. pick(windows)) end
+  if target == "history" then return wrk.format("GET", base .. mentor() .. "/contribution-history" .. pick(pages)) end
+  local id = mentor()
+  if target == "gql-summary" then
+    return graphql('{ personalStats(mentorId: "' .. id .. '", period: ' .. pick(gql_periods) .. ') { ' .. summary_fields .. ' } }')
+  end
+  if target == "gql-series" then
+    return graphql('{ monthlySeries(mentorId: "' .. id .. '", months: 12) { data { year month monthLabel totalActivities completedActivities totalHours } pagination { total } } }')
+  end
+  if target == "gql-breakdown" then
+    return graphql('{ activityBreakdown(mentorId: "' .. id .. '", period: ' .. pick(gql_periods) .. ') { data { activityTypeId activityTypeName count percentage avgDurationMinutes totalHours } pagination { total } } }')
+  end
+  return graphql('{ contributionHistory(mentorId: "' .. id .. '") { data { year totalActivities totalHours monthlyBreakdown { month count } peakMonth zeroActivityMonths } } }')
+end
+
+-- Print the figures the harness parses, after wrk's own report.
+done = function(summary, latency, requests)
+  local seconds = summary.duration / 1e6
+  io.write(string.format("BENCH requests=%d errors=%d non2xx=%d rps=%.1f p50_ms=%.2f p99_ms=%.2f\n",
+    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write +
+    summary.errors.timeout, summary.errors.status, summary.requests / seconds,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
