@@ -305,16 +305,16 @@ async def test_cached_peer_distribution_follows_the_data_version(
 ) -> None:
     from pathlib import Path
 
+    from personal_stats.cache import StatsCache
     from personal_stats.ingest import import_files
-    from personal_stats.peers import PeerIndex
 
     await add(sessions, mentor("me"), mentor("peer"), activity("me", "2026-03-24T10:00:00Z"))
-    peers = PeerIndex()
+    cache = StatsCache()
     args = WindowArgs(as_of=AS_OF)
 
     async def rank() -> int | None:
         async with sessions() as session:
-            found = await stats.get_summary(session, mentor_id="me", args=args, peers=peers)
+            found = await stats.get_summary(session, mentor_id="me", args=args, cache=cache)
         return found.peer_rank_percentile
 
     assert await rank() == 100  # the peer has none

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from personal_stats import docs, rest
+from personal_stats.cache import StatsCache
 from personal_stats.db import Database
 from personal_stats.graphql.app import StatsGraphQL
 from personal_stats.graphql.schema import build_schema
@@ -23,7 +24,6 @@ from personal_stats.observability import (
     is_valid_request_id,
     metrics,
 )
-from personal_stats.peers import PeerIndex
 from personal_stats.schema import upgrade
 from personal_stats.settings import Settings
 
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     OpenAPI at /openapi.json and /docs, health at /healthz and /readyz, metrics at /metrics."""
     settings = settings or Settings()
     database = Database(settings)
-    peers = PeerIndex()
+    cache = StatsCache()
     instrument_engine(database.engine)
 
     @asynccontextmanager
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         routes=[
             *rest.routes(),
             *docs.routes(),
-            Route("/graphql", StatsGraphQL(build_schema(settings), database, peers)),
+            Route("/graphql", StatsGraphQL(build_schema(settings), database, cache)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
@@ -80,5 +80,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         lifespan=lifespan,
     )
     app.state.database = database
-    app.state.peers = peers
+    app.state.cache = cache
     return app

@@ -17,20 +17,23 @@ SessionFactory = async_sessionmaker[AsyncSession]
 UNREACHABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """An async engine whose every wait on the database is bounded by `db_timeout`."""
+def create_engine(settings: Settings, *, snapshot_reads: bool = False) -> AsyncEngine:
+    """An async engine whose every wait on the database is bounded by `db_timeout`. With
+    `snapshot_reads`, PostgreSQL transactions default to REPEATABLE READ (one snapshot per
+    request) without a round trip to set it; imports keep READ COMMITTED."""
     url, timeout = settings.database_url, settings.db_timeout
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": timeout})
         event.listen(engine.sync_engine, "connect", _configure_sqlite(timeout))
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
+    connect_args: dict[str, Any] = {"timeout": timeout, "command_timeout": timeout}
+    if snapshot_reads:
+        connect_args["server_settings"] = {"default_transaction_isolation": "repeatable read"}
+    # No pre-ping: a connection that died is invalidated by the error it raises (the request
+    # gets a 503), and the pool connects afresh for the next one.
     return create_async_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=settings.pool_size,
-        pool_timeout=timeout,
-        connect_args={"timeout": timeout, "command_timeout": timeout},
+        url, pool_size=settings.pool_size, pool_timeout=timeout, connect_args=connect_args
     )
 
 
@@ -58,14 +61,11 @@ class Database:
     """The engine and the sessions of one process."""
 
     def __init__(self, settings: Settings) -> None:
-        self.engine = create_engine(settings)
-        self.timeout = settings.db_timeout
         # Reads see one snapshot for the whole request: never half of a concurrent import.
-        readers = self.engine
-        if self.engine.dialect.name == "postgresql":
-            readers = self.engine.execution_options(isolation_level="REPEATABLE READ")
+        self.engine = create_engine(settings, snapshot_reads=True)
+        self.timeout = settings.db_timeout
         self.sessions: SessionFactory = async_sessionmaker(
-            readers, class_=AsyncSession, expire_on_commit=False
+            self.engine, class_=AsyncSession, expire_on_commit=False
         )
 
     @asynccontextmanager

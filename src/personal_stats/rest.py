@@ -76,9 +76,9 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 async def summary(request: Request) -> Response:
     (args,) = _parse(request, WindowArgs)
     mentor_id = request.path_params["mentor_id"]
-    peers = request.app.state.peers
+    cache = request.app.state.cache
     return await _answer(
-        request, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args, peers=peers)
+        request, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args, cache=cache)
     )
 
 
@@ -95,7 +95,9 @@ async def activity_breakdown(request: Request) -> Response:
     mentor_id = request.path_params["mentor_id"]
     return await _answer(
         request,
-        lambda s: stats.get_activity_breakdown(s, mentor_id=mentor_id, args=args, page=page),
+        lambda s: stats.get_activity_breakdown(
+            s, mentor_id=mentor_id, args=args, page=page, cache=request.app.state.cache
+        ),
     )
 
 

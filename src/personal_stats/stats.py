@@ -12,9 +12,9 @@ from datetime import date, datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from personal_stats import figures, queries
+from personal_stats.cache import StatsCache
 from personal_stats.errors import InvalidInput, NotFound, Problem
 from personal_stats.figures import ONE_DAY, LocalActivity, Tally
-from personal_stats.models import Mentor
 from personal_stats.params import (
     MonthRangeArgs,
     PageArgs,
@@ -22,7 +22,7 @@ from personal_stats.params import (
     YearRangeArgs,
     check_mentor_id,
 )
-from personal_stats.peers import PeerIndex
+from personal_stats.queries import MentorRow
 from personal_stats.results import (
     BreakdownItem,
     MonthCount,
@@ -55,18 +55,20 @@ MAX_MENTORS_PER_QUERY = 100
 class Reporting:
     """Whom a request reports on, in which time zone, and which day counts as today."""
 
-    mentor: Mentor
+    mentor: MentorRow
     tz: str
     as_of: date
 
 
-async def find_mentor(session: AsyncSession, *, mentor_id: str) -> Mentor | None:
+async def find_mentor(session: AsyncSession, *, mentor_id: str) -> MentorRow | None:
     """The mentor with this id, or None."""
     check_mentor_id(mentor_id, "id")
     return await queries.get_mentor(session, mentor_id)
 
 
-async def find_mentors(session: AsyncSession, *, mentor_ids: Sequence[str]) -> list[Mentor | None]:
+async def find_mentors(
+    session: AsyncSession, *, mentor_ids: Sequence[str]
+) -> list[MentorRow | None]:
     """The mentors with these ids, in order, None for each unknown id."""
     if len(mentor_ids) > MAX_MENTORS_PER_QUERY:
         raise InvalidInput.one("ids", f"at most {MAX_MENTORS_PER_QUERY} ids per request")
@@ -77,17 +79,18 @@ async def find_mentors(session: AsyncSession, *, mentor_ids: Sequence[str]) -> l
 
 
 async def get_summary(
-    session: AsyncSession, *, mentor_id: str, args: WindowArgs, peers: PeerIndex | None = None
+    session: AsyncSession, *, mentor_id: str, args: WindowArgs, cache: StatsCache | None = None
 ) -> Summary:
-    """The summary card of a mentor for a window; `peers` caches peer distributions."""
+    """The summary card of a mentor for a window."""
+    cache = cache or StatsCache(maxsize=0)
     reporting = await _start(session, mentor_id, args)
     window = await _window(session, reporting, args)
     start, end = instants(window.start_date, window.end_date, reporting.tz)
     activities = await _local_activities(session, reporting, start, end)
-    types = await queries.activity_types(session, {a.type_id for a in activities})
+    types = await cache.activity_types(session)
     completed_days = {a.day for a in activities if a.completed}
     counts = figures.tally(activities)
-    standing = await (peers or PeerIndex(maxsize=0)).standing(session, start, end, counts.completed)
+    standing = await cache.standing(session, start, end, counts.completed)
     return Summary(
         mentor_id=mentor_id,
         mentor_name=reporting.mentor.name,
@@ -155,9 +158,15 @@ async def get_monthly_series(
 
 
 async def get_activity_breakdown(
-    session: AsyncSession, *, mentor_id: str, args: WindowArgs, page: PageArgs
+    session: AsyncSession,
+    *,
+    mentor_id: str,
+    args: WindowArgs,
+    page: PageArgs,
+    cache: StatsCache | None = None,
 ) -> Page[BreakdownItem]:
     """Activity per activity type in a window, most frequent first."""
+    cache = cache or StatsCache(maxsize=0)
     reporting = await _start(session, mentor_id, args, page)
     window = await _window(session, reporting, args)
     start, end = instants(window.start_date, window.end_date, reporting.tz)
@@ -165,7 +174,7 @@ async def get_activity_breakdown(
     by_type: dict[str, Tally] = defaultdict(Tally)
     for activity in activities:
         by_type[activity.type_id].add(activity)
-    types = await queries.activity_types(session, by_type.keys())
+    types = await cache.activity_types(session)
     items = [
         BreakdownItem(
             activity_type_id=type_id,
@@ -313,5 +322,4 @@ def _raise_if(problems: list[Problem]) -> None:
 
 async def get_data_version(session: AsyncSession) -> tuple[int, datetime]:
     """The data version (bumped by every import) and when it last changed."""
-    found = await queries.data_version(session)
-    return found.version, found.changed_at
+    return await queries.data_version(session)

@@ -10,16 +10,16 @@ from starlette.websockets import WebSocket
 from strawberry import Schema
 from strawberry.asgi import GraphQL
 
+from personal_stats.cache import StatsCache
 from personal_stats.db import Database
-from personal_stats.peers import PeerIndex
 from personal_stats.problems import problem
 
 
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
-    def __init__(self, schema: Schema, database: Database, peers: PeerIndex) -> None:
+    def __init__(self, schema: Schema, database: Database, cache: StatsCache) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self.database = database
-        self.peers = peers
+        self.cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As Strawberry's, but request errors (malformed JSON, wrong content type, ...) are
@@ -47,5 +47,5 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             "request": request,
             "response": response,
             "database": self.database,
-            "peers": self.peers,
+            "cache": self.cache,
         }

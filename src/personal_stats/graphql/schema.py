@@ -19,7 +19,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
-from personal_stats import models, stats
+from personal_stats import stats
 from personal_stats.db import Database
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.types import (
@@ -39,6 +39,7 @@ from personal_stats.params import (
     parse_date,
     parse_month_args,
 )
+from personal_stats.queries import MentorRow
 from personal_stats.settings import Settings
 
 R = TypeVar("R")
@@ -63,9 +64,9 @@ def _window(
 
 
 async def _personal_stats(info: Info, mentor_id: str, args: WindowArgs) -> PersonalStats:
-    peers = info.context["peers"]
+    cache = info.context["cache"]
     summary = await _run(
-        info, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args, peers=peers)
+        info, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args, cache=cache)
     )
     return PersonalStats.from_model(summary)
 
@@ -82,8 +83,12 @@ async def _monthly_series(
 async def _activity_breakdown(
     info: Info, mentor_id: str, args: WindowArgs, page: PageArgs
 ) -> ActivityBreakdownPage:
+    cache = info.context["cache"]
     result = await _run(
-        info, lambda s: stats.get_activity_breakdown(s, mentor_id=mentor_id, args=args, page=page)
+        info,
+        lambda s: stats.get_activity_breakdown(
+            s, mentor_id=mentor_id, args=args, page=page, cache=cache
+        ),
     )
     return ActivityBreakdownPage.from_model(result)
 
@@ -108,7 +113,7 @@ class Mentor:
     timezone: str
 
     @classmethod
-    def from_model(cls, mentor: models.Mentor) -> "Mentor":
+    def from_model(cls, mentor: MentorRow) -> "Mentor":
         return cls(id=strawberry.ID(mentor.id), name=mentor.name, timezone=mentor.timezone)
 
     @strawberry.field

@@ -1,9 +1,9 @@
-"""Peer standing: where a mentor's completed count falls among all mentors' for a window.
+"""Figures shared by the requests of one process: activity types, and peer distributions.
 
-The distribution of counts for one window costs one aggregate over the window's completed
-activities (an index-only range scan); kept sorted, each mentor's standing is then two binary
-searches. Distributions are cached per process under the data version, which every import
-bumps, so a cached one is never older than the data the request reads.
+The distribution of completed counts for a window costs one aggregate over the window's
+completed activities (an index-only range scan); kept sorted, each mentor's standing is then
+two binary searches. Everything is kept under the data version, which every import bumps and
+each request reads in its own snapshot, so nothing cached is older than what the request sees.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from personal_stats import queries
+from personal_stats.queries import TypeRow
 
-Key = tuple[int, datetime, datetime]
+Window = tuple[int, datetime, datetime]
 
 
 @dataclass(frozen=True)
@@ -28,25 +29,33 @@ class Standing:
     equal: int
 
 
-class PeerIndex:
-    """Sorted completed counts of every mentor, per (data version, window); LRU-bounded."""
+class StatsCache:
+    """Per-process cache keyed by the data version; peer distributions are LRU-bounded."""
 
     def __init__(self, maxsize: int = 128) -> None:
         self.maxsize = maxsize
-        self._distributions: OrderedDict[Key, array[int]] = OrderedDict()
+        self._distributions: OrderedDict[Window, array[int]] = OrderedDict()
+        self._types: tuple[int, dict[str, TypeRow]] | None = None
+
+    async def activity_types(self, session: AsyncSession) -> dict[str, TypeRow]:
+        version, _ = await queries.data_version(session)
+        if self._types is None or self._types[0] != version:
+            self._types = (version, await queries.activity_types(session))
+        return self._types[1]
 
     async def standing(
         self, session: AsyncSession, start: datetime, end: datetime, completed: int
     ) -> Standing:
         """How many other mentors completed fewer, and how many as many, in [start, end)."""
-        version = (await queries.data_version(session)).version
+        version, _ = await queries.data_version(session)
         key = (version, start, end)
         counts = self._distributions.get(key)
         if counts is None:
             counts = await distribution(session, start, end)
-            self._distributions[key] = counts
-            if len(self._distributions) > self.maxsize:
-                self._distributions.popitem(last=False)
+            if self.maxsize:
+                self._distributions[key] = counts
+                if len(self._distributions) > self.maxsize:
+                    self._distributions.popitem(last=False)
         else:
             self._distributions.move_to_end(key)
         return standing_in(counts, completed)
