@@ -2,8 +2,11 @@
 
 The distribution of completed counts for a window costs one aggregate over the window's
 completed activities (an index-only range scan); kept sorted, each mentor's standing is then
-two binary searches. Everything is kept under the data version, which every import bumps and
-each request reads in its own snapshot, so nothing cached is older than what the request sees.
+two binary searches. Windows longer than a year (all_time starts at each mentor's own first
+activity, so those rarely repeat) are counted instead from an in-memory index of every
+mentor's completed instants, built once per data version: two binary searches per mentor.
+Everything is kept under the data version, which every import bumps and each request reads
+in its own snapshot, so nothing cached is older than what the request sees.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +23,7 @@ from personal_stats import queries
 from personal_stats.queries import TypeRow
 
 Window = tuple[int, datetime, datetime]
+LONG_WINDOW = timedelta(days=400)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class StatsCache:
         self.maxsize = maxsize
         self._distributions: OrderedDict[Window, array[int]] = OrderedDict()
         self._types: tuple[int, dict[str, TypeRow]] | None = None
+        self._instants: tuple[int, InstantIndex] | None = None
 
     async def activity_types(self, session: AsyncSession) -> dict[str, TypeRow]:
         version, _ = await queries.data_version(session)
@@ -51,7 +56,10 @@ class StatsCache:
         key = (version, start, end)
         counts = self._distributions.get(key)
         if counts is None:
-            counts = await distribution(session, start, end)
+            if end - start > LONG_WINDOW:
+                counts = (await self._instant_index(session, version)).distribution(start, end)
+            else:
+                counts = await distribution(session, start, end)
             if self.maxsize:
                 self._distributions[key] = counts
                 if len(self._distributions) > self.maxsize:
@@ -59,6 +67,34 @@ class StatsCache:
         else:
             self._distributions.move_to_end(key)
         return standing_in(counts, completed)
+
+    async def _instant_index(self, session: AsyncSession, version: int) -> InstantIndex:
+        if self._instants is None or self._instants[0] != version:
+            self._instants = (version, await InstantIndex.load(session))
+        return self._instants[1]
+
+
+class InstantIndex:
+    """Every mentor's completed instants (epoch seconds), sorted, mentor by mentor."""
+
+    def __init__(self, mentors: int, instants: list[array[int]]) -> None:
+        self.mentors = mentors
+        self.instants = instants
+
+    @classmethod
+    async def load(cls, session: AsyncSession) -> InstantIndex:
+        by_mentor: dict[str, array[int]] = {}
+        for mentor_id, second in await queries.completed_instants(session):
+            found = by_mentor.get(mentor_id)
+            if found is None:
+                found = by_mentor[mentor_id] = array("q")
+            found.append(second)
+        return cls(await queries.mentor_count(session), list(by_mentor.values()))
+
+    def distribution(self, start: datetime, end: datetime) -> array[int]:
+        low, high = int(start.timestamp()), int(end.timestamp())
+        active = [bisect_left(x, high) - bisect_left(x, low) for x in self.instants]
+        return array("l", [0] * (self.mentors - len(active)) + sorted(active))
 
 
 async def distribution(session: AsyncSession, start: datetime, end: datetime) -> array[int]:

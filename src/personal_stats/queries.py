@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, func, select
+from sqlalchemy import Executable, Table, bindparam, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from personal_stats.models import Activity, ActivityType, DataVersion, Mentor
@@ -156,3 +156,16 @@ async def mentor_count(session: AsyncSession) -> int:
 async def activity_types(session: AsyncSession) -> dict[str, TypeRow]:
     """Every activity type (a short list)."""
     return {row[0]: TypeRow(*row) for row in await _execute(session, _ACTIVITY_TYPES)}
+
+
+async def completed_instants(session: AsyncSession) -> list[tuple[str, int]]:
+    """(mentor id, epoch second) of every completed activity, in time order."""
+    if session.bind and session.bind.dialect.name == "sqlite":
+        second = "CAST(strftime('%s', started_at) AS INTEGER)"
+    else:
+        second = "CAST(floor(extract(epoch FROM started_at)) AS BIGINT)"
+    statement = text(
+        f"SELECT mentor_id, {second} FROM activity WHERE status = :status ORDER BY started_at"
+    )
+    rows = await _execute(session, statement, {"status": COMPLETED})
+    return [(mentor_id, second) for mentor_id, second in rows]
