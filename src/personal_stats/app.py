@@ -34,12 +34,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     settings = settings or Settings()
     database = Database(settings)
     cache = StatsCache()
+    cache.sessions = database.sessions
     instrument_engine(database.engine)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if migrate:
             await upgrade(database.engine)
+        await cache.prepare()
         yield
         await database.dispose()
 

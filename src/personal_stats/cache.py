@@ -2,20 +2,23 @@
 
 The distribution of completed counts for a window costs one aggregate over the window's
 completed activities (an index-only range scan); kept sorted, each mentor's standing is then
-two binary searches. Windows longer than a year (all_time starts at each mentor's own first
-activity, so those rarely repeat) are counted instead from an in-memory index of every
-mentor's completed instants, built once per data version: two binary searches per mentor.
+two binary searches. Once it is built (in the background, once per data version), an
+in-memory index of every mentor's completed instants counts any window with two binary
+searches per mentor instead: windows that rarely repeat, such as all_time (which starts at
+each mentor's own first activity), never scan the table.
 Everything is kept under the data version, which every import bumps and each request reads
 in its own snapshot, so nothing cached is older than what the request sees.
 """
 
 from __future__ import annotations
 
+import asyncio
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,7 +26,6 @@ from personal_stats import queries
 from personal_stats.queries import TypeRow
 
 Window = tuple[int, datetime, datetime]
-LONG_WINDOW = timedelta(days=400)
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,11 @@ class StatsCache:
 
     def __init__(self, maxsize: int = 128) -> None:
         self.maxsize = maxsize
-        self._distributions: OrderedDict[Window, array[int]] = OrderedDict()
+        self._distributions: OrderedDict[Window, asyncio.Future[array[int]]] = OrderedDict()
         self._types: tuple[int, dict[str, TypeRow]] | None = None
         self._instants: tuple[int, InstantIndex] | None = None
+        self._building: tuple[int, asyncio.Task[InstantIndex]] | None = None
+        self.sessions: Callable[[], AsyncSession] | None = None  # enables the instant index
 
     async def activity_types(self, session: AsyncSession) -> dict[str, TypeRow]:
         version, _ = await queries.data_version(session)
@@ -54,24 +58,60 @@ class StatsCache:
         """How many other mentors completed fewer, and how many as many, in [start, end)."""
         version, _ = await queries.data_version(session)
         key = (version, start, end)
-        counts = self._distributions.get(key)
-        if counts is None:
-            if end - start > LONG_WINDOW:
-                counts = (await self._instant_index(session, version)).distribution(start, end)
-            else:
-                counts = await distribution(session, start, end)
+        pending = self._distributions.get(key)
+        if pending is None:
+            # One computation per window: concurrent requests for it wait for the first.
+            pending = asyncio.get_running_loop().create_future()
             if self.maxsize:
-                self._distributions[key] = counts
+                self._distributions[key] = pending
                 if len(self._distributions) > self.maxsize:
                     self._distributions.popitem(last=False)
+            try:
+                pending.set_result(await self._distribution(session, version, start, end))
+            except BaseException as error:
+                self._distributions.pop(key, None)
+                pending.cancel() if isinstance(
+                    error, asyncio.CancelledError
+                ) else pending.set_exception(error)
+                raise
         else:
             self._distributions.move_to_end(key)
-        return standing_in(counts, completed)
+        return standing_in(await asyncio.shield(pending), completed)
 
-    async def _instant_index(self, session: AsyncSession, version: int) -> InstantIndex:
-        if self._instants is None or self._instants[0] != version:
-            self._instants = (version, await InstantIndex.load(session))
-        return self._instants[1]
+    async def _distribution(
+        self, session: AsyncSession, version: int, start: datetime, end: datetime
+    ) -> array[int]:
+        index = self._instant_index(version)
+        if index is not None:
+            return index.distribution(start, end)
+        return await distribution(session, start, end)
+
+    async def prepare(self) -> None:
+        """Start building the instant index of the current data version (at start-up)."""
+        if self.sessions is not None:
+            async with self.sessions() as session:
+                version, _ = await queries.data_version(session)
+            self._instant_index(version)
+
+    def _instant_index(self, version: int) -> InstantIndex | None:
+        """The index of this data version, or None while it is being built (in the
+        background, in its own session, so no request waits for it)."""
+        if self._instants is not None and self._instants[0] == version:
+            return self._instants[1]
+        if self.sessions is None:
+            return None
+        if self._building is None or self._building[0] != version:
+            self._building = (version, asyncio.create_task(self._build(version)))
+        return None
+
+    async def _build(self, version: int) -> InstantIndex:
+        assert self.sessions is not None
+        async with self.sessions() as session:
+            current, _ = await queries.data_version(session)
+            index = await InstantIndex.load(session)
+        if current == version:
+            self._instants = (version, index)
+        return index
 
 
 class InstantIndex:
@@ -84,11 +124,12 @@ class InstantIndex:
     @classmethod
     async def load(cls, session: AsyncSession) -> InstantIndex:
         by_mentor: dict[str, array[int]] = {}
-        for mentor_id, second in await queries.completed_instants(session):
-            found = by_mentor.get(mentor_id)
-            if found is None:
-                found = by_mentor[mentor_id] = array("q")
-            found.append(second)
+        async for rows in queries.completed_instants(session):
+            for mentor_id, second in rows:
+                found = by_mentor.get(mentor_id)
+                if found is None:
+                    found = by_mentor[mentor_id] = array("q")
+                found.append(second)
         return cls(await queries.mentor_count(session), list(by_mentor.values()))
 
     def distribution(self, start: datetime, end: datetime) -> array[int]:

@@ -23,7 +23,10 @@ def create_engine(settings: Settings, *, snapshot_reads: bool = False) -> AsyncE
     request) without a round trip to set it; imports keep READ COMMITTED."""
     url, timeout = settings.database_url, settings.db_timeout
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": timeout})
+        # Few connections: each is a thread, and SQLite reads do not need many.
+        engine = create_async_engine(
+            url, connect_args={"timeout": timeout}, pool_size=4, max_overflow=4
+        )
         event.listen(engine.sync_engine, "connect", _configure_sqlite(timeout))
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
@@ -46,6 +49,7 @@ def _configure_sqlite(timeout: float) -> Any:
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for an import
         cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA cache_size=-16384")  # 16 MiB of pages per connection
         cursor.close()
 
     return configure

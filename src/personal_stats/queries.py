@@ -158,8 +158,9 @@ async def activity_types(session: AsyncSession) -> dict[str, TypeRow]:
     return {row[0]: TypeRow(*row) for row in await _execute(session, _ACTIVITY_TYPES)}
 
 
-async def completed_instants(session: AsyncSession) -> list[tuple[str, int]]:
-    """(mentor id, epoch second) of every completed activity, in time order."""
+async def completed_instants(session: AsyncSession) -> AsyncIterator[list[tuple[str, int]]]:
+    """(mentor id, epoch second) of every completed activity, in time order, in chunks (so
+    the whole table is never held at once)."""
     if session.bind and session.bind.dialect.name == "sqlite":
         second = "CAST(strftime('%s', started_at) AS INTEGER)"
     else:
@@ -167,5 +168,7 @@ async def completed_instants(session: AsyncSession) -> list[tuple[str, int]]:
     statement = text(
         f"SELECT mentor_id, {second} FROM activity WHERE status = :status ORDER BY started_at"
     )
-    rows = await _execute(session, statement, {"status": COMPLETED})
-    return [(mentor_id, second) for mentor_id, second in rows]
+    connection = await session.connection()
+    result = await connection.stream(statement, {"status": COMPLETED})
+    async for rows in result.partitions(50_000):
+        yield [(mentor_id, second) for mentor_id, second in rows]
