@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.app import create_app
+from personal_stats.app import close, create_app
 from personal_stats.db import Database, SessionFactory
 from personal_stats.schema import upgrade
 from personal_stats.settings import Settings
@@ -85,4 +85,4 @@ async def client(database: Database, database_url: str) -> AsyncIterator[httpx.A
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
-    await app.state.database.dispose()
+    await close(app)

@@ -73,3 +73,4 @@ async def test_long_windows_use_the_index_once_built_and_follow_the_version(
         await bump_data_version(await session.connection())
         await session.commit()
     assert await standing() == (1, 0, 0)  # a new version: neither cache is used
+    await cache.close()

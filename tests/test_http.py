@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.app import create_app
+from personal_stats.app import close, create_app
 from personal_stats.ingest import import_files
 from personal_stats.settings import Settings
 
@@ -46,7 +46,7 @@ async def configured(database_url: str, engine: AsyncEngine) -> AsyncIterator[An
 
     yield build
     for app in apps:
-        await app.state.database.dispose()
+        await close(app)
 
 
 async def test_etag_revalidation_and_change_after_import(
@@ -232,7 +232,7 @@ async def test_unexpected_errors_never_show_a_stack_trace(tmp_path: Path) -> Non
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         rest = await http.get(SUMMARY)
         graphql = await http.post("/graphql", json={"query": '{ mentor(id: "m1") { id } }'})
-    await app.state.database.dispose()
+    await close(app)
     assert rest.status_code in (500, 503)
     assert "Traceback" not in rest.text
     assert "sqlite" not in rest.text.lower()

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.app import create_app
+from personal_stats.app import close, create_app
 from personal_stats.db import Database
 from personal_stats.ingest import import_files
 from personal_stats.schema import upgrade
@@ -66,7 +66,7 @@ async def proxied_client(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
-    await app.state.database.dispose()
+    await close(app)
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -193,8 +193,7 @@ async def test_two_instances_share_one_database(
     assert [(await c.get(SUMMARY)).json()["total_activities"] for c in clients] == [4, 4]
     for http, app in zip(clients, instances, strict=True):
         await http.aclose()
-        database: Database = app.state.database
-        await database.dispose()
+        await close(app)
 
 
 DEMO = Path(__file__).parents[1] / "fixtures" / "demo.json"
@@ -216,7 +215,7 @@ async def bodies(url: str, mentor_ids: list[str]) -> list[Any]:
             for mentor_id in mentor_ids
             for query in QUERIES
         ]
-    await app.state.database.dispose()
+    await close(app)
     return found
 
 

@@ -38,12 +38,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     instrument_engine(database.engine)
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if migrate:
             await upgrade(database.engine)
         await cache.prepare()
         yield
-        await database.dispose()
+        await close(app)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -84,3 +84,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     app.state.database = database
     app.state.cache = cache
     return app
+
+
+async def close(app: Starlette) -> None:
+    """Release what `create_app` acquired: background work first, then the database."""
+    await app.state.cache.close()
+    await app.state.database.dispose()

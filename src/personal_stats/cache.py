@@ -40,7 +40,8 @@ class StatsCache:
 
     def __init__(self, maxsize: int = 128) -> None:
         self.maxsize = maxsize
-        self._distributions: OrderedDict[Window, asyncio.Future[array[int]]] = OrderedDict()
+        self._distributions: OrderedDict[Window, array[int]] = OrderedDict()
+        self._pending: dict[Window, asyncio.Future[array[int]]] = {}
         self._types: tuple[int, dict[str, TypeRow]] | None = None
         self._instants: tuple[int, InstantIndex] | None = None
         self._building: tuple[int, asyncio.Task[InstantIndex]] | None = None
@@ -58,25 +59,31 @@ class StatsCache:
         """How many other mentors completed fewer, and how many as many, in [start, end)."""
         version, _ = await queries.data_version(session)
         key = (version, start, end)
-        pending = self._distributions.get(key)
-        if pending is None:
-            # One computation per window: concurrent requests for it wait for the first.
-            pending = asyncio.get_running_loop().create_future()
-            if self.maxsize:
-                self._distributions[key] = pending
-                if len(self._distributions) > self.maxsize:
-                    self._distributions.popitem(last=False)
-            try:
-                pending.set_result(await self._distribution(session, version, start, end))
-            except BaseException as error:
-                self._distributions.pop(key, None)
-                pending.cancel() if isinstance(
-                    error, asyncio.CancelledError
-                ) else pending.set_exception(error)
-                raise
-        else:
+        counts = self._distributions.get(key)
+        if counts is not None:
             self._distributions.move_to_end(key)
-        return standing_in(await asyncio.shield(pending), completed)
+            return standing_in(counts, completed)
+        pending = self._pending.get(key)
+        if pending is not None:  # another request is counting this window: wait for it
+            return standing_in(await asyncio.shield(pending), completed)
+        pending = self._pending[key] = asyncio.get_running_loop().create_future()
+        try:
+            counts = await self._distribution(session, version, start, end)
+        except BaseException as error:
+            if isinstance(error, Exception):
+                pending.set_exception(error)
+                pending.exception()  # retrieved here; waiters still get it
+            else:
+                pending.cancel()
+            raise
+        finally:
+            del self._pending[key]
+        pending.set_result(counts)
+        if self.maxsize:
+            self._distributions[key] = counts
+            if len(self._distributions) > self.maxsize:
+                self._distributions.popitem(last=False)
+        return standing_in(counts, completed)
 
     async def _distribution(
         self, session: AsyncSession, version: int, start: datetime, end: datetime
@@ -85,6 +92,14 @@ class StatsCache:
         if index is not None:
             return index.distribution(start, end)
         return await distribution(session, start, end)
+
+    async def close(self) -> None:
+        """Stop a background build (before the database it reads from goes away)."""
+        if self._building is not None:
+            task = self._building[1]
+            self._building = None
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def prepare(self) -> None:
         """Start building the instant index of the current data version (at start-up)."""

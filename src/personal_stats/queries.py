@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, func, select, text
+from sqlalchemy import Executable, Integer, Table, bindparam, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from personal_stats.models import Activity, ActivityType, DataVersion, Mentor
@@ -63,7 +63,7 @@ _COMPLETED_BEFORE = (
         _a.started_at < bindparam("end", type_=_a.started_at.type),
     )
     .order_by(_a.started_at.desc())
-    .limit(bindparam("batch"))
+    .limit(bindparam("batch", type_=Integer))
 )
 _COMPLETED_COUNTS = (
     select(func.count())

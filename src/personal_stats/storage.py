@@ -33,7 +33,8 @@ class ActivityRow:
 
 def sqlite_instant(instant: datetime) -> str:
     """An instant as the UTC text SQLAlchemy's SQLite DateTime stores (and compares)."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    utc = instant.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(sep=" ", timespec="microseconds")
 
 
 async def write_activities(connection: AsyncConnection, rows: Sequence[ActivityRow]) -> None:
