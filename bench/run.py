@@ -51,6 +51,7 @@ TARGETS = [
 POSTGRES = os.environ.get(
     "PERSONAL_STATS_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"
 )
+WARM_UP = 5  # seconds per endpoint before measuring: fills the per-window peer cache
 console = Console()
 
 
@@ -178,6 +179,7 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
     for _ in range(150):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                time.sleep(10)  # the peer index builds in the background after start-up
                 return server
         except httpx.TransportError:
             pass
@@ -217,7 +219,7 @@ def run(
             server = serve(database_url(backend, name), port)
             try:
                 for target in TARGETS:
-                    load(port, target, plan.mentors, 2, connections)  # warm-up
+                    load(port, target, plan.mentors, WARM_UP, connections)
                     figures = load(port, target, plan.mentors, seconds, connections)
                     result = Result(
                         backend,
@@ -266,8 +268,9 @@ def machine() -> str:
 
 RESULTS = """<!-- results: written by bench/run.py -->
 Measured {when} on {machine}.
-Each figure: {seconds} s of load with {connections} connections (2 wrk threads) after a 2 s
-warm-up, one server worker.
+Each figure: {seconds} s of load with {connections} connections (2 wrk threads) after a 5 s
+warm-up of the same endpoint, one server worker (the server starts 10 s before the first load,
+time to build the instant index of L).
 
 ### Import
 
