@@ -353,9 +353,7 @@ def main() -> None:
     results, rss = run(backends, options.seconds, options.connections)
     for key, value in rss.items():
         console.print(f"peak RSS {key}: {value:.0f} MB")
-    (HERE / "README.md").write_text(
-        report(results, rss, imported, options.seconds, options.connections)
-    )
+    write_report(report(results, rss, imported, options))
     console.print(f"wrote {HERE / 'README.md'}")
 
 
