@@ -1,6 +1,7 @@
 """Monthly series, breakdown and contribution history, against hand-worked expectations."""
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -14,37 +15,26 @@ from tests.helpers import activity, activity_type, add, mentor
 AS_OF = date(2026, 3, 25)
 
 
-async def series(sessions: SessionFactory, page: PageArgs | None = None, **args: object):
-    args.setdefault("as_of", AS_OF)
+async def ask(
+    question: Any, kind: Any, sessions: SessionFactory, page: PageArgs | None, args: dict[str, Any]
+) -> Any:
+    """One of the core's list questions about mentor m1, as of AS_OF unless given."""
     async with sessions() as session:
-        return await stats.get_monthly_series(
-            session,
-            mentor_id="m1",
-            args=MonthRangeArgs(**args),
-            page=page or PageArgs(),
+        return await question(
+            session, mentor_id="m1", args=kind(**{"as_of": AS_OF} | args), page=page or PageArgs()
         )
 
 
-async def history(sessions: SessionFactory, page: PageArgs | None = None, **args: object):
-    args.setdefault("as_of", AS_OF)
-    async with sessions() as session:
-        return await stats.get_contribution_history(
-            session,
-            mentor_id="m1",
-            args=YearRangeArgs(**args),
-            page=page or PageArgs(),
-        )
+async def series(sessions: SessionFactory, page: PageArgs | None = None, **args: Any) -> Any:
+    return await ask(stats.get_monthly_series, MonthRangeArgs, sessions, page, args)
 
 
-async def breakdown(sessions: SessionFactory, page: PageArgs | None = None, **args: object):
-    args.setdefault("as_of", AS_OF)
-    async with sessions() as session:
-        return await stats.get_activity_breakdown(
-            session,
-            mentor_id="m1",
-            args=WindowArgs(**args),
-            page=page or PageArgs(),
-        )
+async def history(sessions: SessionFactory, page: PageArgs | None = None, **args: Any) -> Any:
+    return await ask(stats.get_contribution_history, YearRangeArgs, sessions, page, args)
+
+
+async def breakdown(sessions: SessionFactory, page: PageArgs | None = None, **args: Any) -> Any:
+    return await ask(stats.get_activity_breakdown, WindowArgs, sessions, page, args)
 
 
 async def test_series_defaults_to_january_through_as_of_month(sessions: SessionFactory) -> None:

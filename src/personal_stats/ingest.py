@@ -29,7 +29,7 @@ from personal_stats.records import (
     MentorRecord,
     messages,
 )
-from personal_stats.storage import ActivityRow, write_activities, write_reference_data
+from personal_stats.storage import NewActivity, write_activities, write_reference_data
 
 BATCH = 10_000
 
@@ -56,7 +56,7 @@ class Importer:
     mentors: dict[str, tuple[str, MentorRecord]] = field(default_factory=dict)
     mentor_refs: dict[str, Reference] = field(default_factory=dict)
     type_refs: dict[str, Reference] = field(default_factory=dict)
-    batch: list[ActivityRow] = field(default_factory=list)
+    batch: list[NewActivity] = field(default_factory=list)
     activities: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -66,7 +66,7 @@ class Importer:
             _refer(self.mentor_refs, record.mentor_id, f"{location}.mentor_id")
             _refer(self.type_refs, record.activity_type_id, f"{location}.activity_type_id")
             self.batch.append(
-                ActivityRow(record.id, record.mentor_id, record.activity_type_id, record.status,
+                NewActivity(record.id, record.mentor_id, record.activity_type_id, record.status,
                             record.started_at, record.duration_minutes)
             )  # fmt: skip
             if len(self.batch) >= BATCH:

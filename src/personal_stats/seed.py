@@ -12,7 +12,7 @@ from itertools import accumulate, islice
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.storage import ActivityRow, write_activities, write_reference_data
+from personal_stats.storage import NewActivity, write_activities, write_reference_data
 from personal_stats.windows import zone
 
 # id, code, name, share of activities, mean and spread of the duration in minutes
@@ -64,7 +64,7 @@ def mentor_rows(plan: Plan) -> list[tuple[str, str, str]]:
     ]
 
 
-def activity_rows(plan: Plan, mentors: list[tuple[str, str, str]]) -> Iterator[ActivityRow]:
+def activity_rows(plan: Plan, mentors: list[tuple[str, str, str]]) -> Iterator[NewActivity]:
     """Every mentor's activities, mentor by mentor; the same plan always gives the same rows."""
     days = [plan.start + timedelta(days=i) for i in range((plan.end - plan.start).days + 1)]
     weights = [WEEKDAY_WEIGHT[d.weekday()] * MONTH_WEIGHT[d.month - 1] for d in days]
@@ -88,7 +88,7 @@ def activity_rows(plan: Plan, mentors: list[tuple[str, str, str]]) -> Iterator[A
             )
             type_id = rng.choices(type_ids, type_weights)[0]
             mean, spread = durations[type_id]
-            yield ActivityRow(
+            yield NewActivity(
                 id=f"act_{number:06d}_{serial:05d}",
                 mentor_id=mentor_id,
                 activity_type_id=type_id,

@@ -22,7 +22,9 @@ _UPSERT_ACTIVITY = {
 
 
 @dataclass(frozen=True, slots=True)
-class ActivityRow:
+class NewActivity:
+    """An activity to write (a read is a `queries.ActivityRow`)."""
+
     id: str
     mentor_id: str
     activity_type_id: str
@@ -37,7 +39,7 @@ def sqlite_instant(instant: datetime) -> str:
     return utc.isoformat(sep=" ", timespec="microseconds")
 
 
-async def write_activities(connection: AsyncConnection, rows: Sequence[ActivityRow]) -> None:
+async def write_activities(connection: AsyncConnection, rows: Sequence[NewActivity]) -> None:
     """Upsert activities through the driver's executemany; later rows win."""
     dialect = connection.dialect.name
     params: list[tuple[object, ...]]
