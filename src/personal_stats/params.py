@@ -88,7 +88,8 @@ def _known_tz(problems: list[Problem], value: str | None) -> None:
         problems.append(Problem("tz", "must be an IANA time-zone name such as Europe/Paris"))
 
 
-def _raise_if(problems: list[Problem]) -> None:
+def raise_if(problems: list[Problem]) -> None:
+    """Raise `InvalidInput` with the problems, if there are any."""
     if problems:
         raise InvalidInput(problems)
 
@@ -123,7 +124,7 @@ class Args:
             except ValueError as error:
                 problems.append(Problem(param, str(error)))
         args = cls(**values)
-        _raise_if(problems + args.value_problems())
+        raise_if(problems + args.value_problems())
         return args
 
     def value_problems(self) -> list[Problem]:
@@ -133,10 +134,6 @@ class Args:
     def rule_problems(self) -> list[Problem]:
         """Problems of values taken together, before the mentor is known."""
         return []
-
-    def validate(self) -> None:
-        _raise_if(self.value_problems())
-        _raise_if(self.rule_problems())
 
 
 # Query-string names that are Python keywords or clash with them.

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from personal_stats import figures, queries
 from personal_stats.cache import StatsCache
-from personal_stats.errors import InvalidInput, NotFound, Problem
+from personal_stats.errors import InvalidInput, NotFound
 from personal_stats.figures import ONE_DAY, LocalActivity, Tally
 from personal_stats.params import (
     MonthRangeArgs,
@@ -21,6 +21,7 @@ from personal_stats.params import (
     WindowArgs,
     YearRangeArgs,
     check_mentor_id,
+    raise_if,
 )
 from personal_stats.queries import MentorRow
 from personal_stats.results import (
@@ -124,7 +125,7 @@ async def get_monthly_series(
 ) -> Page[MonthItem]:
     """Activity per month over a range of months, oldest first, empty months included."""
     reporting = await _start(session, mentor_id, args, page)
-    _raise_if(args.as_of_problems(reporting.as_of))
+    raise_if(args.as_of_problems(reporting.as_of))
     this_month = reporting.as_of.replace(day=1)
     if args.from_month and args.to_month:
         first, last = args.from_month, args.to_month
@@ -202,7 +203,7 @@ async def get_contribution_history(
         first = await _first_local_date(session, reporting)
         from_year = first.year if first and first <= as_of else as_of.year
     to_year = as_of.year if args.to_year is None else args.to_year
-    _raise_if(args.years_problems(from_year, to_year, as_of))
+    raise_if(args.years_problems(from_year, to_year, as_of))
     total = to_year - from_year + 1
     years = range(
         from_year + page.offset, min(to_year, from_year + page.offset + page.limit - 1) + 1
@@ -241,8 +242,8 @@ async def _start(
     """Checks that need no mentor, then the mentor itself; fixes the time zone and today."""
     check_mentor_id(mentor_id)
     value_problems = args.value_problems() + (page.value_problems() if page else [])
-    _raise_if(value_problems)
-    _raise_if(args.rule_problems())
+    raise_if(value_problems)
+    raise_if(args.rule_problems())
     mentor = await queries.get_mentor(session, mentor_id)
     if mentor is None:
         raise NotFound(f"no mentor with id {mentor_id!r}")
@@ -251,7 +252,7 @@ async def _start(
 
 
 async def _window(session: AsyncSession, reporting: Reporting, args: WindowArgs) -> Window:
-    _raise_if(args.as_of_problems(reporting.as_of))
+    raise_if(args.as_of_problems(reporting.as_of))
     if args.start_date and args.end_date:
         return Window(Period.CUSTOM, args.start_date, args.end_date)
     period = args.period or DEFAULT_PERIOD
@@ -313,11 +314,6 @@ def _paginate(items: list[T], page: PageArgs) -> Page[T]:
     return Page(
         items[page.offset : page.offset + page.limit], Pagination(page.page, page.limit, len(items))
     )
-
-
-def _raise_if(problems: list[Problem]) -> None:
-    if problems:
-        raise InvalidInput(problems)
 
 
 async def get_data_version(session: AsyncSession) -> tuple[int, datetime]:
