@@ -6,6 +6,9 @@ from typing import Any
 
 from personal_stats.db import SessionFactory
 from personal_stats.models import Activity, ActivityType, Mentor
+from personal_stats.reads import Question, R
+from personal_stats.service import StatsService
+from personal_stats.settings import Settings
 
 _ids = itertools.count(1)
 
@@ -48,3 +51,18 @@ async def add(sessions: SessionFactory, *rows: Any) -> None:
         await session.flush()
         session.add_all([row for row in rows if isinstance(row, Activity)])
         await session.commit()
+
+
+def database_url(sessions: SessionFactory) -> str:
+    bind: Any = sessions.kw["bind"]
+    url: str = bind.url.render_as_string(hide_password=False)
+    return url
+
+
+async def ask(sessions: SessionFactory, question: Question[R]) -> R:
+    """Answer one question of the stats core through a service on the test's database."""
+    service = StatsService(Settings(database_url=database_url(sessions)))
+    try:
+        return await service.ask(question)
+    finally:
+        await service.close()

@@ -149,7 +149,7 @@ async def test_metrics(client: httpx.AsyncClient, engine: AsyncEngine, tmp_path:
         in text
     )
     assert 'outcome="error"' in text
-    assert "personal_stats_db_query_duration_seconds_bucket" in text
+    assert "personal_stats_peer_index_ready" in text
     assert "personal_stats_http_request_duration_seconds_bucket" in text
 
 

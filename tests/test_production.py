@@ -97,7 +97,9 @@ async def test_outage_answers_503_in_bounded_time_and_recovers(
 
 async def test_health_endpoints(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    assert (await client.get("/readyz")).json() == {"status": "ready"}
+    ready = (await client.get("/readyz")).json()
+    assert ready["status"] == "ready"
+    assert set(ready["peer_index"]) >= {"ready", "version", "mentors", "answered"}
 
 
 async def test_readyz_is_503_when_the_database_cannot_be_opened() -> None:

@@ -16,7 +16,7 @@ from personal_stats.db import SessionFactory
 from personal_stats.models import Activity, ActivityType, Mentor
 from personal_stats.params import MonthRangeArgs, PageArgs, WindowArgs
 from personal_stats.windows import Period
-from tests.helpers import activity_type, add, mentor
+from tests.helpers import activity_type, add, ask, mentor
 
 ZONES = ["UTC", "America/New_York", "Pacific/Kiritimati", "Asia/Kathmandu",
          "America/Santiago", "Australia/Lord_Howe"]  # fmt: skip
@@ -169,10 +169,7 @@ async def test_summary_equals_the_reference(
     mentors, rows = build(zones, raw)
     await reset(sessions, mentors, rows)
     reporting_tz = tz or mentors["m0"]
-    async with sessions() as session:
-        got = await stats.get_summary(
-            session, mentor_id="m0", args=WindowArgs(period, as_of=as_of, tz=tz)
-        )
+    got = await ask(sessions, stats.summary("m0", WindowArgs(period, as_of=as_of, tz=tz)))
     expected = reference_summary(rows, mentors, "m0", reporting_tz, period, as_of)
     assert {key: getattr(got, key) for key in expected} == expected
 
@@ -192,13 +189,9 @@ async def test_monthly_series_equals_the_reference(
     mentors, rows = build(zones, raw)
     await reset(sessions, mentors, rows)
     tz = mentors["m0"]
-    async with sessions() as session:
-        got = await stats.get_monthly_series(
-            session,
-            mentor_id="m0",
-            args=MonthRangeArgs(months=months, as_of=as_of),
-            page=PageArgs(),
-        )
+    got = await ask(
+        sessions, stats.monthly_series("m0", MonthRangeArgs(months=months, as_of=as_of), PageArgs())
+    )
     expected = []
     year, month = as_of.year, as_of.month
     for _ in range(months):

@@ -1,43 +1,63 @@
 """Each request's cost follows the mentor, not the table: the hot queries use their indexes
 on both engines (EXPLAIN over a seeded data set), and none scans the activity table."""
 
+import sqlite3
 from datetime import UTC, date, datetime
+from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import Executable, text
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats import queries
 from personal_stats.seed import Plan, seed
+from personal_stats.storage.postgres import dsn
+from personal_stats.storage.statements import Statements, postgres_statements, sqlite_statements
+from personal_stats.storage.writes import sqlite_instant
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 MONTH_AGO = datetime(2026, 10, 29, tzinfo=UTC)
+MENTOR = "mentor_000007"
 HOT_QUERIES = {
     "one mentor's activities in a window": (
-        queries._ACTIVITIES.params(mentor_id="mentor_000007", start=MONTH_AGO, end=NOW),
+        "activities", {"mentor_id": MENTOR, "start": MONTH_AGO, "end": NOW},
         "ix_activity_mentor_started",
     ),
     "one mentor's streak, newest first": (
-        queries._COMPLETED_BEFORE.params(mentor_id="mentor_000007", end=NOW, batch=512),
+        "completed_before", {"mentor_id": MENTOR, "end": NOW, "limit": 512},
         "ix_activity_mentor_started",
     ),
     "one mentor's first activity": (
-        queries._FIRST_ACTIVITY.params(mentor_id="mentor_000007"),
-        "ix_activity_mentor_started",
+        "first_activity", {"mentor_id": MENTOR}, "ix_activity_mentor_started",
     ),
-    "peer counts in a window (once per window and data version)": (
-        queries._COMPLETED_COUNTS.params(start=MONTH_AGO, end=NOW),
-        "ix_activity_status_started",
+    "peer counts in a window (while the peer index is built)": (
+        "completed_counts", {"start": MONTH_AGO, "end": NOW}, "ix_activity_status_started",
     ),
-}
+}  # fmt: skip
 
 
-async def plan_of(engine: AsyncEngine, statement: Executable) -> str:
-    sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
-    async with engine.connect() as connection:
-        rows = await connection.execute(text(prefix + sql))
-        return "\n".join(" ".join(str(part) for part in row) for row in rows)
+async def plan_of(engine: AsyncEngine, name: str, values: dict[str, Any]) -> str:
+    """The engine's plan of the statement the read driver runs, with these parameters."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "sqlite":
+        statement = getattr(sqlite_statements(), name)
+        texts = {k: sqlite_instant(v) if isinstance(v, datetime) else v for k, v in values.items()}
+        connection = sqlite3.connect(str(make_url(url).database))
+        try:
+            rows = connection.execute("EXPLAIN QUERY PLAN " + statement.sql,
+                                      statement.args(**texts)).fetchall()  # fmt: skip
+        finally:
+            connection.close()
+    else:
+        statements: Statements = postgres_statements()
+        statement = getattr(statements, name)
+        connection = await asyncpg.connect(dsn(url))
+        try:
+            rows = await connection.fetch("EXPLAIN " + statement.sql, *statement.args(**values))
+        finally:
+            await connection.close()
+    return "\n".join(" ".join(str(part) for part in row) for row in rows)
 
 
 @pytest.fixture
@@ -50,8 +70,8 @@ async def seeded(engine: AsyncEngine) -> AsyncEngine:
 
 @pytest.mark.parametrize("name", list(HOT_QUERIES))
 async def test_hot_queries_use_their_index(seeded: AsyncEngine, name: str) -> None:
-    statement, index = HOT_QUERIES[name]
-    plan = await plan_of(seeded, statement)
+    statement, values, index = HOT_QUERIES[name]
+    plan = await plan_of(seeded, statement, values)
     assert index in plan, plan
     assert "SCAN activity" not in plan  # SQLite's full scan (a SEARCH uses the index)
     assert "Seq Scan on activity" not in plan  # PostgreSQL's

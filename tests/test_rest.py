@@ -55,6 +55,7 @@ async def test_summary_body_has_the_contract_fields(client: httpx.AsyncClient) -
         "streak_days": 0,
         "longest_streak_days": 1,
         "active_days": 1,
+        "weekly_streak_weeks": 1,
     }
 
 

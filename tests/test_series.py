@@ -10,31 +10,28 @@ from personal_stats.db import SessionFactory
 from personal_stats.errors import InvalidInput
 from personal_stats.params import MonthRangeArgs, PageArgs, WindowArgs, YearRangeArgs
 from personal_stats.results import MonthItem
-from tests.helpers import activity, activity_type, add, mentor
+from tests.helpers import activity, activity_type, add, ask, mentor
 
 AS_OF = date(2026, 3, 25)
 
 
-async def ask(
+async def ask_about_m1(
     question: Any, kind: Any, sessions: SessionFactory, page: PageArgs | None, args: dict[str, Any]
 ) -> Any:
     """One of the core's list questions about mentor m1, as of AS_OF unless given."""
-    async with sessions() as session:
-        return await question(
-            session, mentor_id="m1", args=kind(**{"as_of": AS_OF} | args), page=page or PageArgs()
-        )
+    return await ask(sessions, question("m1", kind(**{"as_of": AS_OF} | args), page or PageArgs()))
 
 
 async def series(sessions: SessionFactory, page: PageArgs | None = None, **args: Any) -> Any:
-    return await ask(stats.get_monthly_series, MonthRangeArgs, sessions, page, args)
+    return await ask_about_m1(stats.monthly_series, MonthRangeArgs, sessions, page, args)
 
 
 async def history(sessions: SessionFactory, page: PageArgs | None = None, **args: Any) -> Any:
-    return await ask(stats.get_contribution_history, YearRangeArgs, sessions, page, args)
+    return await ask_about_m1(stats.contribution_history, YearRangeArgs, sessions, page, args)
 
 
 async def breakdown(sessions: SessionFactory, page: PageArgs | None = None, **args: Any) -> Any:
-    return await ask(stats.get_activity_breakdown, WindowArgs, sessions, page, args)
+    return await ask_about_m1(stats.activity_breakdown, WindowArgs, sessions, page, args)
 
 
 async def test_series_defaults_to_january_through_as_of_month(sessions: SessionFactory) -> None:

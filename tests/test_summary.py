@@ -10,15 +10,14 @@ from personal_stats.errors import InvalidInput, NotFound
 from personal_stats.params import WindowArgs
 from personal_stats.results import Summary
 from personal_stats.windows import Period
-from tests.helpers import activity, activity_type, add, mentor
+from tests.helpers import activity, activity_type, add, ask, mentor
 
 AS_OF = date(2026, 3, 25)
 
 
 async def summary(sessions: SessionFactory, mentor_id: str = "m1", **args: object) -> Summary:
     args.setdefault("as_of", AS_OF)
-    async with sessions() as session:
-        return await stats.get_summary(session, mentor_id=mentor_id, args=WindowArgs(**args))
+    return await ask(sessions, stats.summary(mentor_id, WindowArgs(**args)))
 
 
 async def test_default_window_is_the_last_30_days(sessions: SessionFactory) -> None:
@@ -300,31 +299,37 @@ async def test_window_of_exactly_3660_days_is_accepted(sessions: SessionFactory)
         await summary(sessions, start_date=start - timedelta(days=1), end_date=AS_OF)
 
 
-async def test_cached_peer_distribution_follows_the_data_version(
+async def test_peer_rank_follows_the_data_version(
     sessions: SessionFactory, engine: object, tmp_path: object
 ) -> None:
+    """One service across an import: the rank it gives after the import counts the import,
+    whichever path (the peer index or SQL) answers."""
     from pathlib import Path
 
-    from personal_stats.cache import StatsCache
     from personal_stats.ingest import import_files
+    from personal_stats.service import StatsService
+    from personal_stats.settings import Settings
+    from tests.helpers import database_url
 
     await add(sessions, mentor("me"), mentor("peer"), activity("me", "2026-03-24T10:00:00Z"))
-    cache = StatsCache()
-    args = WindowArgs(as_of=AS_OF)
+    service = StatsService(Settings(database_url=database_url(sessions)))
+    question = lambda: stats.summary("me", WindowArgs(as_of=AS_OF))  # noqa: E731
 
-    async def rank() -> int | None:
-        async with sessions() as session:
-            found = await stats.get_summary(session, mentor_id="me", args=args, cache=cache)
-        return found.peer_rank_percentile
-
-    assert await rank() == 100  # the peer has none
-    assert await rank() == 100  # from the cache
-    document = Path(str(tmp_path)) / "more.json"
-    document.write_text(
-        '{"activities": [{"id": "x1", "mentor_id": "peer", "activity_type_id": "t1",'
-        ' "status": "completed", "started_at": "2026-03-24T11:00:00Z", "duration_minutes": 5},'
-        ' {"id": "x2", "mentor_id": "peer", "activity_type_id": "t1",'
-        ' "status": "completed", "started_at": "2026-03-24T12:00:00Z", "duration_minutes": 5}]}'
-    )
-    await import_files(engine, [document])  # type: ignore[arg-type]
-    assert await rank() == 0  # the peer now has two: the cached distribution was not used
+    try:
+        assert (await service.ask(question())).peer_rank_percentile == 100  # the peer has none
+        assert service.peers.building is not None
+        await service.peers.building[1]
+        assert (await service.ask(question())).peer_rank_percentile == 100
+        assert service.peers.answered["index"] == 1
+        document = Path(str(tmp_path)) / "more.json"
+        document.write_text(
+            '{"activities": [{"id": "x1", "mentor_id": "peer", "activity_type_id": "t1",'
+            ' "status": "completed", "started_at": "2026-03-24T11:00:00Z", "duration_minutes": 5},'
+            ' {"id": "x2", "mentor_id": "peer", "activity_type_id": "t1",'
+            ' "status": "completed", "started_at": "2026-03-24T12:00:00Z", "duration_minutes": 5}]}'
+        )
+        await import_files(engine, [document])  # type: ignore[arg-type]
+        assert (await service.ask(question())).peer_rank_percentile == 0  # the peer has two
+        assert service.peers.answered["sql"] == 2  # the old index was not used
+    finally:
+        await service.close()

@@ -1,73 +1,70 @@
-"""The composition root: builds the database, both adapters and the middleware into one
+"""The composition root: builds the service, both adapters and the middleware into one
 Starlette app."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from asgi_correlation_id import CorrelationIdMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from personal_stats import docs, rest
-from personal_stats.cache import StatsCache
-from personal_stats.db import Database
 from personal_stats.graphql.app import StatsGraphQL
 from personal_stats.graphql.schema import build_schema
-from personal_stats.limits import BodySizeLimit
 from personal_stats.observability import (
-    AccessLog,
-    instrument_engine,
-    is_valid_request_id,
+    PEER_INDEX_READY,
+    PEER_INDEX_VERSION,
+    RequestMachinery,
     metrics,
 )
+from personal_stats.problems import StatsJSONResponse
 from personal_stats.schema import upgrade
+from personal_stats.service import StatsService
 from personal_stats.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Starlette:
     """The service: REST under /api/v1/personal-stats, GraphQL and GraphiQL at /graphql,
-    OpenAPI at /openapi.json and /docs, health at /healthz and /readyz, metrics at /metrics."""
+    OpenAPI at /openapi.json and /docs, health at /healthz and /readyz, metrics at /metrics.
+    Without settings (a uvicorn worker), they are read from the environment, once."""
     settings = settings or Settings()
-    database = Database(settings)
-    cache = StatsCache()
-    cache.sessions = database.sessions
-    instrument_engine(database.engine)
+    service = StatsService(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if migrate:
-            await upgrade(database.engine)
-        await cache.prepare()
+            await upgrade_schema(settings)
+        await service.start()
         yield
         await close(app)
 
     async def healthz(_request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return StatsJSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
-        await database.ping()
-        return JSONResponse({"status": "ready"})
+        """Ready when the database answers; the detail tells whether the peer index of the
+        newest data version is built (until then standings are counted in SQL)."""
+        await service.ping()
+        return StatsJSONResponse({"status": "ready", "peer_index": service.peers.state()})
 
-    app = Starlette(
-        routes=[
-            *rest.routes(),
-            *docs.routes(),
-            Route("/graphql", StatsGraphQL(build_schema(settings), database, cache)),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-        ],
-        middleware=[
-            Middleware(
-                CorrelationIdMiddleware,
-                header_name="X-Request-ID",
-                validator=is_valid_request_id,
-            ),
-            Middleware(AccessLog),
+    async def metrics_with_index(request: Request) -> Response:
+        state = service.peers.state()
+        PEER_INDEX_READY.set(1 if state["ready"] else 0)
+        PEER_INDEX_VERSION.set(state["version"] or 0)
+        return await metrics(request)
+
+    middleware = [
+        Middleware(
+            RequestMachinery,
+            max_in_flight=settings.max_in_flight,
+            max_body_bytes=settings.max_body_bytes,
+        )
+    ]
+    if settings.cors_origins:
+        middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
@@ -75,18 +72,36 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
                 allow_headers=["Content-Type", "If-None-Match", "X-Request-ID"],
                 expose_headers=["ETag", "Last-Modified", "X-Request-ID"],
                 max_age=600,
-            ),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            )
+        )
+    app = Starlette(
+        routes=[
+            *rest.routes(),
+            *docs.routes(),
+            Route("/graphql", StatsGraphQL(build_schema(settings), service)),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_with_index, methods=["GET"]),
         ],
+        middleware=middleware,
         exception_handlers=rest.EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
-    app.state.database = database
-    app.state.cache = cache
+    app.state.service = service
+    app.state.settings = settings
     return app
+
+
+async def upgrade_schema(settings: Settings) -> None:
+    from personal_stats.db import create_engine
+
+    engine = create_engine(settings)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
 
 
 async def close(app: Starlette) -> None:
     """Release what `create_app` acquired: background work first, then the database."""
-    await app.state.cache.close()
-    await app.state.database.dispose()
+    await app.state.service.close()

@@ -20,7 +20,7 @@ from personal_stats.settings import Settings
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
-    result: int = options.run(options)
+    result: int = options.run(options, Settings())
     return result
 
 
@@ -59,10 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(options: argparse.Namespace) -> int:
+def _serve(options: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    # Workers are separate processes that build the app from the environment.
+    # Workers are separate processes that build the app (and read the settings) themselves.
     for name in ("host", "port", "workers"):
         if getattr(options, name) is not None:
             os.environ[f"PERSONAL_STATS_{name.upper()}"] = str(getattr(options, name))
@@ -86,11 +86,11 @@ def _positive(text: str) -> int:
     return value
 
 
-def _seed(options: argparse.Namespace) -> int:
+def _seed(options: argparse.Namespace, settings: Settings) -> int:
     plan = Plan(options.mentors, options.years, options.seed, options.end)
 
     async def run() -> int:
-        engine = create_engine(Settings())
+        engine = create_engine(settings, bulk=True)
         try:
             await upgrade(engine)
             return await seed(engine, plan, show_progress=sys.stderr.isatty())
@@ -104,10 +104,10 @@ def _seed(options: argparse.Namespace) -> int:
     return 0
 
 
-def _import(options: argparse.Namespace) -> int:
+def _import(options: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     try:
-        report = asyncio.run(_import_files(options.files, options.if_empty))
+        report = asyncio.run(_import_files(settings, options.files, options.if_empty))
     except ImportRejected as rejected:
         for problem in rejected.problems:
             print(problem, file=sys.stderr)
@@ -125,8 +125,10 @@ def _import(options: argparse.Namespace) -> int:
     return 0
 
 
-async def _import_files(files: list[Path], if_empty: bool) -> ImportReport | None:
-    engine = create_engine(Settings())
+async def _import_files(
+    settings: Settings, files: list[Path], if_empty: bool
+) -> ImportReport | None:
+    engine = create_engine(settings, bulk=True)
     try:
         await upgrade(engine)
         if if_empty and await has_mentors(engine):
@@ -136,9 +138,9 @@ async def _import_files(files: list[Path], if_empty: bool) -> ImportReport | Non
         await engine.dispose()
 
 
-def _migrate(_options: argparse.Namespace) -> int:
+def _migrate(_options: argparse.Namespace, settings: Settings) -> int:
     async def run() -> str | None:
-        engine = create_engine(Settings())
+        engine = create_engine(settings, bulk=True)
         try:
             await upgrade(engine)
             return await current_revision(engine)
@@ -149,10 +151,10 @@ def _migrate(_options: argparse.Namespace) -> int:
     return 0
 
 
-def _export_schema(_options: argparse.Namespace) -> int:
+def _export_schema(_options: argparse.Namespace, settings: Settings) -> int:
     from personal_stats.graphql.schema import build_schema
 
-    print(build_schema().as_str())
+    print(build_schema(settings).as_str())
     return 0
 
 

@@ -17,10 +17,11 @@ SessionFactory = async_sessionmaker[AsyncSession]
 UNREACHABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
 
 
-def create_engine(settings: Settings, *, snapshot_reads: bool = False) -> AsyncEngine:
-    """An async engine whose every wait on the database is bounded by `db_timeout`. With
-    `snapshot_reads`, PostgreSQL transactions default to REPEATABLE READ (one snapshot per
-    request) without a round trip to set it; imports keep READ COMMITTED."""
+def create_engine(settings: Settings, *, bulk: bool = False) -> AsyncEngine:
+    """The SQLAlchemy engine of writes and migrations (reads go through `storage`). Every
+    wait on the database is bounded by `db_timeout`, except that a `bulk` engine's statements
+    (imports: a COPY, an index build, the COMMIT that checks deferred references) may take up
+    to `bulk_timeout`."""
     url, timeout = settings.database_url, settings.db_timeout
     if url.startswith("sqlite"):
         # Few connections: each is a thread, and SQLite reads do not need many.
@@ -30,9 +31,8 @@ def create_engine(settings: Settings, *, snapshot_reads: bool = False) -> AsyncE
         event.listen(engine.sync_engine, "connect", _configure_sqlite(timeout))
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
-    connect_args: dict[str, Any] = {"timeout": timeout, "command_timeout": timeout}
-    if snapshot_reads:
-        connect_args["server_settings"] = {"default_transaction_isolation": "repeatable read"}
+    statement_timeout = settings.bulk_timeout if bulk else timeout
+    connect_args: dict[str, Any] = {"timeout": timeout, "command_timeout": statement_timeout}
     # No pre-ping: a connection that died is invalidated by the error it raises (the request
     # gets a 503), and the pool connects afresh for the next one.
     return create_async_engine(
@@ -62,11 +62,10 @@ def _begin_sqlite(connection: Any) -> None:
 
 
 class Database:
-    """The engine and the sessions of one process."""
+    """An engine and its ORM sessions (for the command line's writes and for tests)."""
 
     def __init__(self, settings: Settings) -> None:
-        # Reads see one snapshot for the whole request: never half of a concurrent import.
-        self.engine = create_engine(settings, snapshot_reads=True)
+        self.engine = create_engine(settings)
         self.timeout = settings.db_timeout
         self.sessions: SessionFactory = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False

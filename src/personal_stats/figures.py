@@ -1,10 +1,12 @@
 """Figures computed from one mentor's activities once they carry local dates. Pure."""
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from personal_stats.reads import Standing
 from personal_stats.rounding import div_half_up
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -79,3 +81,41 @@ def percentile(below: int, equal: int, peers: int) -> int:
 
 def month_label(year: int, month: int) -> str:
     return f"{MONTH_ABBREVIATIONS[month - 1]} {year}"
+
+
+def daily_run(days: set[int], end: int, known_from: int) -> int | None:
+    """Consecutive days (ordinals) in `days` going back from `end`, or from the day before
+    when `end` has none; None when the run reaches before `known_from`, the first day whose
+    activity is known."""
+    day = end if end in days else end - 1
+    run = 0
+    while day in days:
+        run += 1
+        day -= 1
+    return run if day >= known_from else None
+
+
+def weekly_run(days: set[int], end: int, known_from: int) -> int | None:
+    """Consecutive Monday-to-Sunday weeks holding a day of `days` (none after `end`), going
+    back from the week of `end`, or from the week before when that week has none; None when
+    a week before `known_from` would decide."""
+    monday = end - date.fromordinal(end).weekday()
+    first = True
+    run = 0
+    while True:
+        if any(day in days for day in range(monday, min(monday + 7, end + 1))):
+            run += 1
+        elif monday < known_from:
+            return None
+        elif not first:
+            return run
+        first = False
+        monday -= 7
+
+
+def standing_among(sorted_counts: Sequence[int], completed: int) -> Standing:
+    """The standing of one of the mentors whose counts these are (ascending), whose own
+    count is `completed`."""
+    below = bisect_left(sorted_counts, completed)
+    equal = bisect_right(sorted_counts, completed) - below - 1  # not the mentor itself
+    return Standing(peers=len(sorted_counts) - 1, below=below, equal=equal)

@@ -29,7 +29,7 @@ from personal_stats.records import (
     MentorRecord,
     messages,
 )
-from personal_stats.storage import NewActivity, write_activities, write_reference_data
+from personal_stats.storage.writes import NewActivity, write_activities, write_reference_data
 
 BATCH = 10_000
 

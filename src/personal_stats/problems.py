@@ -1,33 +1,21 @@
 """JSON responses shared by the HTTP adapters: the core's records as JSON, and RFC 9457
 problem+json errors."""
 
-import dataclasses
-import json
 from collections.abc import Mapping
-from datetime import date
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from starlette.responses import JSONResponse, Response
 
 from personal_stats.errors import Problem
 
 
 class StatsJSONResponse(JSONResponse):
-    """JSON of the core's records: dataclasses and dates become plain JSON."""
+    """JSON of the core's records: orjson writes dataclasses, dates and enums itself."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(
-            content, default=_plain, ensure_ascii=False, separators=(",", ":")
-        ).encode()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
-    raise TypeError(f"cannot serialize {type(value).__name__}")
+        return orjson.dumps(content)
 
 
 def problem(

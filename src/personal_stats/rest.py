@@ -2,11 +2,10 @@
 
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +22,8 @@ from personal_stats.params import (
     check_mentor_id,
 )
 from personal_stats.problems import StatsJSONResponse, problem
+from personal_stats.reads import Question
+from personal_stats.service import StatsService
 
 BASE = "/api/v1/personal-stats"
 
@@ -42,18 +43,25 @@ def _parse(request: Request, *kinds: type[Args]) -> list[Any]:
     return parsed
 
 
-async def _answer(request: Request, call: Callable[[AsyncSession], Awaitable[Any]]) -> Response:
-    """Answer from the core, or 304 when the client's copy is still current."""
-    async with request.app.state.database.session() as session:
-        version, changed_at = await stats.get_data_version(session)
-        headers = {
-            "ETag": _etag(version, request),
-            "Cache-Control": "no-cache",
-            "Last-Modified": format_datetime(changed_at, usegmt=True),
-        }
-        if _matches(request.headers.get("if-none-match"), headers["ETag"]):
-            return Response(status_code=304, headers=headers)
-        return StatsJSONResponse(await call(session), headers=headers)
+async def _answer(request: Request, question: Question[Any]) -> Response:
+    """Answer from the core in one unit of work, or 304 when the client's copy is still
+    current (the answer is computed with the data version, in the same snapshot)."""
+    service: StatsService = request.app.state.service
+    async with service.unit_of_work() as work:
+        answer = await work.ask(question)
+    headers = validators(request, work.version, work.changed_at)
+    if _matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return StatsJSONResponse(answer, headers=headers)
+
+
+def validators(request: Request, version: int, changed_at: int) -> dict[str, str]:
+    """ETag, Cache-Control and Last-Modified of an answer at this data version."""
+    return {
+        "ETag": _etag(version, request),
+        "Cache-Control": "no-cache",
+        "Last-Modified": format_datetime(datetime.fromtimestamp(changed_at, UTC), usegmt=True),
+    }
 
 
 def _etag(version: int, request: Request) -> str:
@@ -75,39 +83,25 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 
 async def summary(request: Request) -> Response:
     (args,) = _parse(request, WindowArgs)
-    mentor_id = request.path_params["mentor_id"]
-    cache = request.app.state.cache
-    return await _answer(
-        request, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args, cache=cache)
-    )
+    return await _answer(request, stats.summary(request.path_params["mentor_id"], args))
 
 
 async def monthly_series(request: Request) -> Response:
     args, page = _parse(request, MonthRangeArgs, PageArgs)
     mentor_id = request.path_params["mentor_id"]
-    return await _answer(
-        request, lambda s: stats.get_monthly_series(s, mentor_id=mentor_id, args=args, page=page)
-    )
+    return await _answer(request, stats.monthly_series(mentor_id, args, page))
 
 
 async def activity_breakdown(request: Request) -> Response:
     args, page = _parse(request, WindowArgs, PageArgs)
     mentor_id = request.path_params["mentor_id"]
-    return await _answer(
-        request,
-        lambda s: stats.get_activity_breakdown(
-            s, mentor_id=mentor_id, args=args, page=page, cache=request.app.state.cache
-        ),
-    )
+    return await _answer(request, stats.activity_breakdown(mentor_id, args, page))
 
 
 async def contribution_history(request: Request) -> Response:
     args, page = _parse(request, YearRangeArgs, PageArgs)
     mentor_id = request.path_params["mentor_id"]
-    return await _answer(
-        request,
-        lambda s: stats.get_contribution_history(s, mentor_id=mentor_id, args=args, page=page),
-    )
+    return await _answer(request, stats.contribution_history(mentor_id, args, page))
 
 
 def routes() -> list[Route]:

@@ -29,6 +29,7 @@ class Summary:
     streak_days: int
     longest_streak_days: int
     active_days: int
+    weekly_streak_weeks: int
 
 
 @dataclass(frozen=True)

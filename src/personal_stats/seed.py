@@ -12,7 +12,7 @@ from itertools import accumulate, islice
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.storage import NewActivity, write_activities, write_reference_data
+from personal_stats.storage.writes import NewActivity, write_activities, write_reference_data
 from personal_stats.windows import zone
 
 # id, code, name, share of activities, mean and spread of the duration in minutes

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=65_536, ge=1024)
+    max_in_flight: int = Field(default=64, ge=1)
+    bulk_timeout: float = Field(default=3600.0, gt=0)
     graphql_max_depth: int = Field(default=8, ge=1)
     graphql_max_aliases: int = Field(default=20, ge=0)
     graphql_max_tokens: int = Field(default=2_000, ge=10)

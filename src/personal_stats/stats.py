@@ -1,18 +1,17 @@
-"""The stats core: the four questions about a mentor, answered from SQL.
+"""The stats core: the questions about a mentor, as generators that yield plain read
+requests (`reads`) and compute every figure from the answers. No session, no I/O: a storage
+driver answers the reads (see `service`), and tests can answer them from lists.
 
-Every function takes an open session and keyword arguments, checks them in the documented
-order (id, values, mentor exists, rules needing the mentor) and returns plain records.
+Each question checks its arguments in the documented order (id, values, mentor exists,
+rules needing the mentor) before it reads anything else.
 """
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from personal_stats import figures, queries
-from personal_stats.cache import StatsCache
+from personal_stats import figures
 from personal_stats.errors import InvalidInput, NotFound
 from personal_stats.figures import ONE_DAY, LocalActivity, Tally
 from personal_stats.params import (
@@ -23,7 +22,17 @@ from personal_stats.params import (
     check_mentor_id,
     raise_if,
 )
-from personal_stats.queries import MentorRow
+from personal_stats.reads import (
+    ActivitiesRead,
+    ActivityRow,
+    CompletedBeforeRead,
+    FirstActivityRead,
+    MentorRow,
+    MentorsRead,
+    Question,
+    StandingRead,
+    TypesRead,
+)
 from personal_stats.results import (
     BreakdownItem,
     MonthCount,
@@ -41,15 +50,15 @@ from personal_stats.windows import (
     Window,
     add_months,
     instants,
-    local_date,
-    local_midnight,
+    local_day,
     months_between,
     period_window,
     today_in,
-    zone,
 )
 
 MAX_MENTORS_PER_QUERY = 100
+EARLIER_BATCH = 512  # completed instants read at a time when a streak reaches before a window
+_EVERYTHING_KNOWN = -(10**9)
 
 
 @dataclass(frozen=True)
@@ -61,37 +70,34 @@ class Reporting:
     as_of: date
 
 
-async def find_mentor(session: AsyncSession, *, mentor_id: str) -> MentorRow | None:
+def find_mentor(mentor_id: str) -> Question[MentorRow | None]:
     """The mentor with this id, or None."""
     check_mentor_id(mentor_id, "id")
-    return await queries.get_mentor(session, mentor_id)
+    found: dict[str, MentorRow] = yield MentorsRead((mentor_id,))
+    return found.get(mentor_id)
 
 
-async def find_mentors(
-    session: AsyncSession, *, mentor_ids: Sequence[str]
-) -> list[MentorRow | None]:
+def find_mentors(mentor_ids: Sequence[str]) -> Question[list[MentorRow | None]]:
     """The mentors with these ids, in order, None for each unknown id."""
     if len(mentor_ids) > MAX_MENTORS_PER_QUERY:
         raise InvalidInput.one("ids", f"at most {MAX_MENTORS_PER_QUERY} ids per request")
     for mentor_id in mentor_ids:
         check_mentor_id(mentor_id, "ids")
-    found = await queries.get_mentors(session, set(mentor_ids))
+    found = yield MentorsRead(tuple(dict.fromkeys(mentor_ids)))
     return [found.get(mentor_id) for mentor_id in mentor_ids]
 
 
-async def get_summary(
-    session: AsyncSession, *, mentor_id: str, args: WindowArgs, cache: StatsCache | None = None
-) -> Summary:
+def summary(mentor_id: str, args: WindowArgs) -> Question[Summary]:
     """The summary card of a mentor for a window."""
-    cache = cache or StatsCache(maxsize=0)
-    reporting = await _start(session, mentor_id, args)
-    window = await _window(session, reporting, args)
+    reporting = yield from _start(mentor_id, args)
+    window = yield from _window(reporting, args)
     start, end = instants(window.start_date, window.end_date, reporting.tz)
-    activities = await _local_activities(session, reporting, start, end)
-    types = await cache.activity_types(session)
-    completed_days = {a.day for a in activities if a.completed}
+    activities = _localize((yield ActivitiesRead(mentor_id, start, end)), reporting.tz)
+    types = yield TypesRead()
     counts = figures.tally(activities)
-    standing = await cache.standing(session, start, end, counts.completed)
+    standing = yield StandingRead(start, end, counts.completed)
+    days = {a.day for a in activities if a.completed}
+    daily, weekly = yield from _streaks(reporting, window, days)
     return Summary(
         mentor_id=mentor_id,
         mentor_name=reporting.mentor.name,
@@ -114,17 +120,18 @@ async def get_summary(
             if standing.peers
             else None
         ),
-        streak_days=await _streak(session, reporting, window, completed_days),
-        longest_streak_days=figures.longest_run(completed_days),
-        active_days=len(completed_days),
+        streak_days=daily,
+        longest_streak_days=figures.longest_run(days),
+        active_days=len(days),
+        weekly_streak_weeks=weekly,
     )
 
 
-async def get_monthly_series(
-    session: AsyncSession, *, mentor_id: str, args: MonthRangeArgs, page: PageArgs
-) -> Page[MonthItem]:
+def monthly_series(
+    mentor_id: str, args: MonthRangeArgs, page: PageArgs
+) -> Question[Page[MonthItem]]:
     """Activity per month over a range of months, oldest first, empty months included."""
-    reporting = await _start(session, mentor_id, args, page)
+    reporting = yield from _start(mentor_id, args, page)
     raise_if(args.as_of_problems(reporting.as_of))
     this_month = reporting.as_of.replace(day=1)
     if args.from_month and args.to_month:
@@ -139,43 +146,34 @@ async def get_monthly_series(
     tallies: dict[date, Tally] = defaultdict(Tally)
     if months:
         page_last = add_months(months[-1], 1) - ONE_DAY
-        activities = await _local_activities_on(session, reporting, months[0], page_last)
-        for activity in activities:
+        for activity in (yield from _activities_on(reporting, months[0], page_last)):
             tallies[activity.day.replace(day=1)].add(activity)
-    items = []
-    for month in months:
-        month_tally = tallies[month]
-        items.append(
-            MonthItem(
-                year=month.year,
-                month=month.month,
-                month_label=figures.month_label(month.year, month.month),
-                total_activities=month_tally.total,
-                completed_activities=month_tally.completed,
-                total_hours=hours(month_tally.minutes),
-            )
+    items = [
+        MonthItem(
+            year=month.year,
+            month=month.month,
+            month_label=figures.month_label(month.year, month.month),
+            total_activities=tallies[month].total,
+            completed_activities=tallies[month].completed,
+            total_hours=hours(tallies[month].minutes),
         )
+        for month in months
+    ]
     return Page(items, Pagination(page.page, page.limit, total))
 
 
-async def get_activity_breakdown(
-    session: AsyncSession,
-    *,
-    mentor_id: str,
-    args: WindowArgs,
-    page: PageArgs,
-    cache: StatsCache | None = None,
-) -> Page[BreakdownItem]:
+def activity_breakdown(
+    mentor_id: str, args: WindowArgs, page: PageArgs
+) -> Question[Page[BreakdownItem]]:
     """Activity per activity type in a window, most frequent first."""
-    cache = cache or StatsCache(maxsize=0)
-    reporting = await _start(session, mentor_id, args, page)
-    window = await _window(session, reporting, args)
+    reporting = yield from _start(mentor_id, args, page)
+    window = yield from _window(reporting, args)
     start, end = instants(window.start_date, window.end_date, reporting.tz)
-    activities = await _local_activities(session, reporting, start, end)
+    activities = _localize((yield ActivitiesRead(mentor_id, start, end)), reporting.tz)
     by_type: dict[str, Tally] = defaultdict(Tally)
     for activity in activities:
         by_type[activity.type_id].add(activity)
-    types = await cache.activity_types(session)
+    types = yield TypesRead()
     items = [
         BreakdownItem(
             activity_type_id=type_id,
@@ -192,15 +190,15 @@ async def get_activity_breakdown(
     return _paginate(items, page)
 
 
-async def get_contribution_history(
-    session: AsyncSession, *, mentor_id: str, args: YearRangeArgs, page: PageArgs
-) -> Page[YearItem]:
+def contribution_history(
+    mentor_id: str, args: YearRangeArgs, page: PageArgs
+) -> Question[Page[YearItem]]:
     """Activity per month for a range of years, oldest year first: the heatmap."""
-    reporting = await _start(session, mentor_id, args, page)
+    reporting = yield from _start(mentor_id, args, page)
     as_of = reporting.as_of
     from_year = args.from_year
     if from_year is None:
-        first = await _first_local_date(session, reporting)
+        first = yield from _first_local_date(reporting)
         from_year = first.year if first and first <= as_of else as_of.year
     to_year = as_of.year if args.to_year is None else args.to_year
     raise_if(args.years_problems(from_year, to_year, as_of))
@@ -211,8 +209,7 @@ async def get_contribution_history(
     tallies: dict[date, Tally] = defaultdict(Tally)
     if years:
         last_day = min(date(years[-1], 12, 31), as_of)
-        activities = await _local_activities_on(session, reporting, date(years[0], 1, 1), last_day)
-        for activity in activities:
+        for activity in (yield from _activities_on(reporting, date(years[0], 1, 1), last_day)):
             tallies[activity.day.replace(day=1)].add(activity)
     items = []
     for year in years:
@@ -233,89 +230,76 @@ async def get_contribution_history(
     return Page(items, Pagination(page.page, page.limit, total))
 
 
-async def _start(
-    session: AsyncSession,
+def _start(
     mentor_id: str,
     args: WindowArgs | MonthRangeArgs | YearRangeArgs,
     page: PageArgs | None = None,
-) -> Reporting:
+) -> Question[Reporting]:
     """Checks that need no mentor, then the mentor itself; fixes the time zone and today."""
     check_mentor_id(mentor_id)
-    value_problems = args.value_problems() + (page.value_problems() if page else [])
-    raise_if(value_problems)
+    raise_if(args.value_problems() + (page.value_problems() if page else []))
     raise_if(args.rule_problems())
-    mentor = await queries.get_mentor(session, mentor_id)
+    found = yield MentorsRead((mentor_id,))
+    mentor = found.get(mentor_id)
     if mentor is None:
         raise NotFound(f"no mentor with id {mentor_id!r}")
     tz = args.tz or mentor.timezone
     return Reporting(mentor, tz, args.as_of or today_in(tz))
 
 
-async def _window(session: AsyncSession, reporting: Reporting, args: WindowArgs) -> Window:
+def _window(reporting: Reporting, args: WindowArgs) -> Question[Window]:
     raise_if(args.as_of_problems(reporting.as_of))
     if args.start_date and args.end_date:
         return Window(Period.CUSTOM, args.start_date, args.end_date)
     period = args.period or DEFAULT_PERIOD
     first = None
     if period is Period.ALL_TIME:
-        first = await _first_local_date(session, reporting)
+        first = yield from _first_local_date(reporting)
     return period_window(period, reporting.as_of, first)
 
 
-async def _first_local_date(session: AsyncSession, reporting: Reporting) -> date | None:
-    first = await queries.first_activity_at(session, reporting.mentor.id)
-    return local_date(first, reporting.tz) if first else None
+def _first_local_date(reporting: Reporting) -> Question[date | None]:
+    second = yield FirstActivityRead(reporting.mentor.id)
+    return None if second is None else date.fromordinal(local_day(second, reporting.tz))
 
 
-async def _local_activities(
-    session: AsyncSession, reporting: Reporting, start: datetime, end: datetime
-) -> list[LocalActivity]:
-    rows = await queries.activities_between(session, reporting.mentor.id, start, end)
-    tz = zone(reporting.tz)
+def _localize(rows: list[ActivityRow], tz: str) -> list[LocalActivity]:
     return [
-        LocalActivity(row.started_at.astimezone(tz).date(), row.completed, row.minutes, row.type_id)
+        LocalActivity(date.fromordinal(local_day(row.second, tz)), row.completed, row.minutes,
+                      row.type_id)
         for row in rows
-    ]
+    ]  # fmt: skip
 
 
-async def _local_activities_on(
-    session: AsyncSession, reporting: Reporting, first: date, last: date
-) -> list[LocalActivity]:
+def _activities_on(reporting: Reporting, first: date, last: date) -> Question[list[LocalActivity]]:
     """The mentor's activities on local dates [first, last], never after as_of."""
     start, end = instants(first, min(last, reporting.as_of), reporting.tz)
-    return await _local_activities(session, reporting, start, end)
+    rows = yield ActivitiesRead(reporting.mentor.id, start, end)
+    return _localize(rows, reporting.tz)
 
 
-async def _streak(
-    session: AsyncSession, reporting: Reporting, window: Window, completed_days: set[date]
-) -> int:
-    """Consecutive days with a completed activity going back from the window's end; a
-    quiet last day does not break the streak yet. The run may reach before the window."""
-    day = window.end_date if window.end_date in completed_days else window.end_date - ONE_DAY
-    streak = 0
-    while day >= window.start_date and day in completed_days:
-        streak += 1
-        day -= ONE_DAY
-    if day >= window.start_date:
-        return streak
-    before = local_midnight(window.start_date, reporting.tz)
-    tz = zone(reporting.tz)
-    async for instant in queries.completed_before(session, reporting.mentor.id, before):
-        activity_day = instant.astimezone(tz).date()
-        if activity_day == day:
-            streak += 1
-            day -= ONE_DAY
-        elif activity_day < day:
-            break
-    return streak
+def _streaks(reporting: Reporting, window: Window, days: set[date]) -> Question[tuple[int, int]]:
+    """The daily and the weekly streak ending with the window; both may reach before it, so
+    earlier completed activities are read, a batch at a time, only while a run needs them."""
+    known = {day.toordinal() for day in days}
+    known_from = window.start_date.toordinal()
+    end = window.end_date.toordinal()
+    before = instants(window.start_date, window.start_date, reporting.tz)[0]
+    while True:
+        daily = figures.daily_run(known, end, known_from)
+        weekly = figures.weekly_run(known, end, known_from)
+        if daily is not None and weekly is not None:
+            return daily, weekly
+        seconds = yield CompletedBeforeRead(reporting.mentor.id, before, EARLIER_BATCH)
+        known.update(local_day(second, reporting.tz) for second in seconds)
+        if len(seconds) < EARLIER_BATCH:
+            known_from = _EVERYTHING_KNOWN
+        else:
+            known_from = local_day(seconds[-1], reporting.tz)
+            before = datetime.fromtimestamp(seconds[-1], UTC)
 
 
 def _paginate(items: list[T], page: PageArgs) -> Page[T]:
     return Page(
         items[page.offset : page.offset + page.limit], Pagination(page.page, page.limit, len(items))
     )
-
-
-async def get_data_version(session: AsyncSession) -> tuple[int, datetime]:
-    """The data version (bumped by every import) and when it last changed."""
-    return await queries.data_version(session)

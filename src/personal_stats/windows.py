@@ -1,9 +1,10 @@
 """Periods, reporting time zones and date windows, turned into UTC instants. Pure, no I/O."""
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 MAX_WINDOW_DAYS = 3660
@@ -69,6 +70,35 @@ def instants(first: date, last: date, zone_name: str) -> tuple[datetime, datetim
 
 def local_date(instant: datetime, zone_name: str) -> date:
     return instant.astimezone(zone(zone_name)).date()
+
+
+@lru_cache(maxsize=4096)
+def _year_midnights(zone_name: str, year: int) -> tuple[int, list[int]]:
+    """The ordinal of 1 January of `year` and the epoch second of each local midnight from
+    that day through 1 January of the next year."""
+    first = date(year, 1, 1)
+    days = (date(year + 1, 1, 1) - first).days
+    starts = [int(local_midnight(first + timedelta(days=i), zone_name).timestamp())
+              for i in range(days + 1)]  # fmt: skip
+    return first.toordinal(), starts
+
+
+def local_day(second: int, zone_name: str) -> int:
+    """The ordinal of the local date of an epoch second: a binary search among the zone's
+    cached midnights instead of a datetime per row."""
+    year = _EPOCH_YEAR + second // _AVERAGE_YEAR
+    while True:
+        ordinal, starts = _year_midnights(zone_name, year)
+        if second < starts[0]:
+            year -= 1
+        elif second >= starts[-1]:
+            year += 1
+        else:
+            return ordinal + bisect_right(starts, second) - 1
+
+
+_EPOCH_YEAR = 1970
+_AVERAGE_YEAR = 31_556_952  # seconds in a Gregorian year: a first guess at the year
 
 
 def period_window(period: Period, as_of: date, first_activity: date | None) -> Window:

@@ -1,4 +1,4 @@
-"""The Strawberry ASGI app, with the session factory in each request's context."""
+"""The Strawberry ASGI app: each request gets one unit of work in its context."""
 
 from typing import Any
 
@@ -10,16 +10,14 @@ from starlette.websockets import WebSocket
 from strawberry import Schema
 from strawberry.asgi import GraphQL
 
-from personal_stats.cache import StatsCache
-from personal_stats.db import Database
 from personal_stats.problems import problem
+from personal_stats.service import StatsService
 
 
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
-    def __init__(self, schema: Schema, database: Database, cache: StatsCache) -> None:
+    def __init__(self, schema: Schema, service: StatsService) -> None:
         super().__init__(schema, graphql_ide="graphiql")
-        self.database = database
-        self.cache = cache
+        self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As Strawberry's, but request errors (malformed JSON, wrong content type, ...) are
@@ -34,7 +32,9 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             await problem(415, detail)(scope, receive, send)
             return
         try:
-            response = await self.run(request)
+            async with self.service.unit_of_work() as work:
+                request.state.work = work
+                response = await self.run(request)
         except HTTPException as error:
             headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
             response = problem(error.status_code, error.reason, headers=headers)
@@ -46,6 +46,5 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         return {
             "request": request,
             "response": response,
-            "database": self.database,
-            "cache": self.cache,
+            "work": request.state.work,
         }

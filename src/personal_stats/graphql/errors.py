@@ -26,7 +26,9 @@ def add_code(error: GraphQLError) -> None:
         extensions["code"] = "NOT_FOUND"
     elif isinstance(original, InvalidInput):
         extensions["code"] = "BAD_USER_INPUT"
-        extensions["errors"] = [{"param": p.param, "message": p.message} for p in original.problems]
+        extensions["errors"] = [
+            {"param": argument_name(p.param), "message": p.message} for p in original.problems
+        ]
     elif isinstance(original, Unavailable):
         extensions["code"] = "SERVICE_UNAVAILABLE"
     elif is_expected(error):
@@ -36,3 +38,9 @@ def add_code(error: GraphQLError) -> None:
         extensions = {"code": "INTERNAL_SERVER_ERROR"}
         error.message = MASKED_MESSAGE
     error.extensions = extensions
+
+
+def argument_name(param: str) -> str:
+    """The GraphQL name of a parameter the core names as REST does (`end_date` -> `endDate`)."""
+    head, *rest = param.split("_")
+    return head + "".join(word.capitalize() for word in rest)

@@ -1,12 +1,10 @@
 """The GraphQL schema: resolvers parse arguments, call the stats core and convert."""
 
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
-from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import (
     AddValidationRules,
@@ -20,7 +18,6 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from personal_stats import stats
-from personal_stats.db import Database
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.types import (
     ActivityBreakdownPage,
@@ -39,18 +36,18 @@ from personal_stats.params import (
     parse_date,
     parse_month_args,
 )
-from personal_stats.queries import MentorRow
+from personal_stats.reads import MentorRow, Question
+from personal_stats.service import UnitOfWork
 from personal_stats.settings import Settings
 
 R = TypeVar("R")
 CACHE_SIZE = 1024
 
 
-async def _run(info: Info, call: Callable[[AsyncSession], Awaitable[R]]) -> R:
-    """Each resolver opens its own session: sibling fields resolve concurrently."""
-    database: Database = info.context["database"]
-    async with database.session() as session:
-        return await call(session)
+async def _ask(info: Info, question: Question[R]) -> R:
+    """Every field of one request asks the request's one unit of work (one snapshot)."""
+    work: UnitOfWork = info.context["work"]
+    return await work.ask(question)
 
 
 def _page(page: int | None, limit: int | None) -> PageArgs:
@@ -64,42 +61,27 @@ def _window(
 
 
 async def _personal_stats(info: Info, mentor_id: str, args: WindowArgs) -> PersonalStats:
-    cache = info.context["cache"]
-    summary = await _run(
-        info, lambda s: stats.get_summary(s, mentor_id=mentor_id, args=args, cache=cache)
-    )
-    return PersonalStats.from_model(summary)
+    return PersonalStats.from_model(await _ask(info, stats.summary(mentor_id, args)))
 
 
 async def _monthly_series(
     info: Info, mentor_id: str, args: MonthRangeArgs, page: PageArgs
 ) -> MonthlySeriesPage:
-    result = await _run(
-        info, lambda s: stats.get_monthly_series(s, mentor_id=mentor_id, args=args, page=page)
-    )
+    result = await _ask(info, stats.monthly_series(mentor_id, args, page))
     return MonthlySeriesPage.from_model(result)
 
 
 async def _activity_breakdown(
     info: Info, mentor_id: str, args: WindowArgs, page: PageArgs
 ) -> ActivityBreakdownPage:
-    cache = info.context["cache"]
-    result = await _run(
-        info,
-        lambda s: stats.get_activity_breakdown(
-            s, mentor_id=mentor_id, args=args, page=page, cache=cache
-        ),
-    )
+    result = await _ask(info, stats.activity_breakdown(mentor_id, args, page))
     return ActivityBreakdownPage.from_model(result)
 
 
 async def _contribution_history(
     info: Info, mentor_id: str, args: YearRangeArgs, page: PageArgs
 ) -> ContributionHistoryPage:
-    result = await _run(
-        info,
-        lambda s: stats.get_contribution_history(s, mentor_id=mentor_id, args=args, page=page),
-    )
+    result = await _ask(info, stats.contribution_history(mentor_id, args, page))
     return ContributionHistoryPage.from_model(result)
 
 
@@ -180,13 +162,13 @@ class Query:
     @strawberry.field
     async def mentor(self, info: Info, id: strawberry.ID) -> Mentor | None:
         """The mentor with this id; null when unknown."""
-        found = await _run(info, lambda s: stats.find_mentor(s, mentor_id=id))
+        found = await _ask(info, stats.find_mentor(id))
         return Mentor.from_model(found) if found else None
 
     @strawberry.field
     async def mentors(self, info: Info, ids: list[strawberry.ID]) -> list[Mentor | None]:
         """Up to 100 mentors, in order; null for each unknown id."""
-        found = await _run(info, lambda s: stats.find_mentors(s, mentor_ids=ids))
+        found = await _ask(info, stats.find_mentors(ids))
         return [Mentor.from_model(mentor) if mentor else None for mentor in found]
 
     @strawberry.field
@@ -279,10 +261,9 @@ class StatsSchema(strawberry.Schema):
             add_code(error)
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with its limits. Limiter rules are built once, here, so that the
     validation cache keeps hitting (rules built per request would never match)."""
-    settings = settings or Settings()
     rules: list[type[ASTValidationRule]] = [
         depth_validator(settings.graphql_max_depth, should_ignore=None),
         alias_validator(settings.graphql_max_aliases),

@@ -37,6 +37,7 @@ class PersonalStats:
     streak_days: int
     longest_streak_days: int
     active_days: int
+    weekly_streak_weeks: int
 
     @classmethod
     def from_model(cls, summary: results.Summary) -> Self:

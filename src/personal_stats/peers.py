@@ -1,0 +1,136 @@
+"""Peer standing from an in-memory index of every mentor's completed instants.
+
+The index holds every completed instant in time order with its mentor: the completed count
+of every mentor in a window [start, end) is one `bincount` of the instants inside it (or
+outside it, for windows that cover most of the history). Windows that split a long history
+in the middle are counted instead by two vectorised binary searches over sorted keys
+`mentor number << 36 | (second + OFFSET)`, one search per mentor and edge. A standing is
+then two comparisons over those counts.
+
+The index belongs to one data version. A request whose snapshot has another version is
+answered in SQL within its snapshot (so nothing stale is ever served), and the index of the
+new version is built in the background; `state` tells /readyz and /metrics how far it is.
+"""
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from personal_stats.reads import Standing
+from personal_stats.storage import InstantTable, Store
+
+LOG = logging.getLogger("personal_stats.peers")
+_SHIFT = 36
+_OFFSET = 2_300_000_000  # makes every second of the years 1900-2999 positive, below 2**36
+_COUNTING_LIMIT = 500_000  # instants counted one by one before searching costs less
+
+
+@dataclass(frozen=True)
+class PeerIndex:
+    version: int
+    mentors: int  # every mentor, with or without completed activities
+    seconds: np.ndarray[Any, np.dtype[np.int64]]  # every completed instant, ascending
+    owners: np.ndarray[Any, np.dtype[np.int32]]  # the mentor number of each
+    totals: np.ndarray[Any, np.dtype[np.int64]]  # completed instants per mentor number
+    keys: np.ndarray[Any, np.dtype[np.int64]]  # mentor number << 36 | second, ascending
+    bases: np.ndarray[Any, np.dtype[np.int64]]
+
+    @classmethod
+    def build(cls, table: InstantTable) -> "PeerIndex":
+        order = np.argsort(table.seconds, kind="stable")
+        owners = table.mentor_numbers[order].astype(np.int32)
+        indexed = int(table.mentor_numbers.max()) + 1 if len(order) else 0
+        keys = (table.mentor_numbers << _SHIFT) | (table.seconds + _OFFSET)
+        keys.sort()
+        return cls(
+            version=table.version,
+            mentors=table.mentors,
+            seconds=table.seconds[order],
+            owners=owners,
+            totals=np.bincount(owners, minlength=indexed).astype(np.int64),
+            keys=keys,
+            bases=np.arange(indexed, dtype=np.int64) << _SHIFT,
+        )
+
+    def counts(self, start: int, end: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """The completed count in [start, end) of every indexed mentor, by the cheapest of
+        three ways: count the instants inside the window, or those outside it, or search
+        each mentor's run of keys (constant cost, for windows that split the history)."""
+        low, high = (int(i) for i in np.searchsorted(self.seconds, (start, end)))
+        inside, outside = high - low, low + len(self.seconds) - high
+        size = len(self.totals)
+        if inside <= outside and inside <= _COUNTING_LIMIT:
+            return np.bincount(self.owners[low:high], minlength=size)
+        if outside <= _COUNTING_LIMIT:
+            before = np.bincount(self.owners[:low], minlength=size)
+            return self.totals - before - np.bincount(self.owners[high:], minlength=size)
+        first = np.searchsorted(self.keys, self.bases + (start + _OFFSET))
+        return np.searchsorted(self.keys, self.bases + (end + _OFFSET)) - first
+
+    def standing(self, start: datetime, end: datetime, completed: int) -> Standing:
+        counts = self.counts(int(start.timestamp()), int(end.timestamp()))
+        idle = self.mentors - len(counts)  # mentors who never completed anything: 0
+        below = int(np.count_nonzero(counts < completed)) + (idle if completed > 0 else 0)
+        equal = int(np.count_nonzero(counts == completed)) + (idle if completed == 0 else 0)
+        return Standing(peers=self.mentors - 1, below=below, equal=equal - 1)
+
+
+class Peers:
+    """The process's peer index, rebuilt in the background when the data version moves."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.index: PeerIndex | None = None
+        self.building: tuple[int, asyncio.Task[None]] | None = None
+        self.answered: Counter[str] = Counter()  # which path answered: "index" or "sql"
+        self.built_seconds = 0.0
+
+    def lookup(self, version: int) -> PeerIndex | None:
+        """The index of this version, or None. Safe from any thread."""
+        index = self.index
+        return index if index is not None and index.version == version else None
+
+    def follow(self, version: int) -> None:
+        """Start building the index of this version unless it exists or is being built
+        (on the event loop's thread)."""
+        index, building = self.index, self.building
+        if index is not None and index.version >= version:
+            return
+        if building is not None and (building[0] >= version or not building[1].done()):
+            return
+        self.building = (version, asyncio.get_running_loop().create_task(self._build()))
+
+    async def _build(self) -> None:
+        started = time.perf_counter()
+        try:
+            table = await self.store.instants()
+            index = await asyncio.to_thread(PeerIndex.build, table)
+        except Exception:
+            LOG.exception("the peer index could not be built; standings are counted in SQL")
+            return
+        if self.index is None or index.version > self.index.version:
+            self.index = index
+        self.built_seconds = time.perf_counter() - started
+
+    def state(self) -> dict[str, Any]:
+        index = self.index
+        return {
+            "ready": index is not None,
+            "version": index.version if index else None,
+            "mentors": index.mentors if index else 0,
+            "instants": len(index.keys) if index else 0,
+            "build_seconds": round(self.built_seconds, 3),
+            "answered": dict(self.answered),
+        }
+
+    async def close(self) -> None:
+        if self.building is not None:
+            task = self.building[1]
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,103 @@
+"""What the stats questions read, as plain requests: a question is a generator that yields
+these and is sent the answers (no I/O of its own), so one storage driver can answer a whole
+question in one thread hop on SQLite and another on an asyncpg connection.
+
+Instants cross this boundary as whole epoch seconds: the database converts them, so no row
+is parsed in Python.
+"""
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class MentorRow:
+    id: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRow:
+    id: str
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRow:
+    second: int  # epoch second of started_at
+    completed: bool
+    minutes: int
+    type_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where a mentor's completed count stands among all the other mentors'."""
+
+    peers: int
+    below: int
+    equal: int
+
+
+@dataclass(frozen=True, slots=True)
+class MentorsRead:
+    """-> dict[str, MentorRow] of the ids that exist."""
+
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivitiesRead:
+    """-> list[ActivityRow] of the mentor with start <= started_at < end."""
+
+    mentor_id: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FirstActivityRead:
+    """-> the epoch second of the mentor's first activity, or None."""
+
+    mentor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedBeforeRead:
+    """-> up to `limit` epoch seconds of the mentor's completed activities before `end`,
+    newest first."""
+
+    mentor_id: str
+    end: datetime
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class TypesRead:
+    """-> dict[str, TypeRow] of every activity type."""
+
+
+@dataclass(frozen=True, slots=True)
+class StandingRead:
+    """-> the Standing of a mentor with `completed` completed activities in [start, end)."""
+
+    start: datetime
+    end: datetime
+    completed: int
+
+
+Read = (
+    MentorsRead
+    | ActivitiesRead
+    | FirstActivityRead
+    | CompletedBeforeRead
+    | TypesRead
+    | StandingRead
+)
+Question = Generator[Read, Any, R]

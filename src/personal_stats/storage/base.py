@@ -1,0 +1,104 @@
+"""What both read drivers offer: a store of snapshots, each answering the core's reads."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from personal_stats.reads import Question, R, Read
+from personal_stats.settings import Settings
+
+MISS = object()
+
+
+class Answers(ABC):
+    """Answers that need no database (what the request or the process already knows);
+    `lookup` returns MISS otherwise, and `remember` keeps what the database answered."""
+
+    @abstractmethod
+    def lookup(self, read: Read, version: int) -> Any: ...
+
+    @abstractmethod
+    def remember(self, read: Read, version: int, answer: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class InstantTable:
+    """Every completed activity as (mentor number, epoch second), with the data version and
+    the number of mentors it was read at: what the peer index is built from."""
+
+    version: int
+    mentors: int
+    mentor_numbers: np.ndarray[Any, np.dtype[np.int64]]
+    seconds: np.ndarray[Any, np.dtype[np.int64]]
+
+
+class Snapshot(ABC):
+    """One request's read transaction on one connection: every read sees the same
+    committed state, and the data version is read once, with the first read."""
+
+    version: int
+    changed_at: int  # epoch second
+
+    @abstractmethod
+    async def run(self, question: Question[R], answers: Answers) -> R:
+        """Drive the question to its result, answering each of its reads."""
+
+
+class Store(ABC):
+    dialect: str
+
+    @abstractmethod
+    def snapshot(self) -> AbstractAsyncContextManager[Snapshot]:
+        """A snapshot for one request, within the time limit; a database that cannot be
+        reached or answers too late raises `Unavailable`."""
+
+    @abstractmethod
+    async def instants(self) -> InstantTable: ...
+
+    @abstractmethod
+    async def ping(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+def drive(question: Question[R], answer: Callable[[Read], Any]) -> R:
+    """Run a question to its end with a synchronous answerer."""
+    try:
+        read = next(question)
+        while True:
+            read = question.send(answer(read))
+    except StopIteration as done:
+        result: R = done.value
+        return result
+
+
+def nothing() -> Question[None]:
+    """A question that reads nothing: running it only begins the snapshot."""
+    return
+    yield
+
+
+class _NoAnswers(Answers):
+    def lookup(self, read: Read, version: int) -> Any:
+        return MISS
+
+    def remember(self, read: Read, version: int, answer: Any) -> None:
+        pass
+
+
+NO_ANSWERS = _NoAnswers()
+
+
+def open_store(settings: Settings) -> Store:
+    if settings.database_url.startswith("sqlite"):
+        from personal_stats.storage.sqlite import SqliteStore
+
+        return SqliteStore(settings)
+    from personal_stats.storage.postgres import PostgresStore
+
+    return PostgresStore(settings)

@@ -1,0 +1,171 @@
+"""PostgreSQL reads on asyncpg's own connections: prepared statements (asyncpg keeps them
+per connection), one REPEATABLE READ READ ONLY transaction per request, and rows decoded
+by the driver with no SQLAlchemy in between."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import numpy as np
+from sqlalchemy.engine import make_url
+
+from personal_stats.errors import Unavailable
+from personal_stats.figures import standing_among
+from personal_stats.reads import (
+    ActivitiesRead,
+    ActivityRow,
+    CompletedBeforeRead,
+    FirstActivityRead,
+    MentorRow,
+    MentorsRead,
+    Question,
+    R,
+    Read,
+    StandingRead,
+    TypeRow,
+    TypesRead,
+)
+from personal_stats.settings import Settings
+from personal_stats.storage.base import (
+    MISS,
+    NO_ANSWERS,
+    Answers,
+    InstantTable,
+    Snapshot,
+    Store,
+    nothing,
+)
+from personal_stats.storage.statements import postgres_statements
+
+_SQL = postgres_statements()
+UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+# Each mentor's completed instants as one array: 10,000 rows to decode, not millions.
+_BY_MENTOR = (
+    f"SELECT mentor_id, array_agg(s) FROM ({_SQL.completed_instants.sql}) AS c(mentor_id, s) "
+    "GROUP BY mentor_id"
+)
+
+
+def dsn(database_url: str) -> str:
+    """The libpq URL of a SQLAlchemy `postgresql+asyncpg://` URL."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(False)
+
+
+class PostgresSnapshot(Snapshot):
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+        self.begun = False
+
+    async def run(self, question: Question[R], answers: Answers) -> R:
+        if not self.begun:
+            await self.connection.execute(_BEGIN)
+            self.begun = True
+            self.version, self.changed_at = await self.connection.fetchrow(
+                _SQL.data_version.sql, *_SQL.data_version.args()
+            )
+        try:
+            read = next(question)
+            while True:
+                found = answers.lookup(read, self.version)
+                if found is MISS:
+                    found = await self._fetch(read)
+                    answers.remember(read, self.version, found)
+                read = question.send(found)
+        except StopIteration as done:
+            result: R = done.value
+            return result
+
+    async def _fetch(self, read: Read) -> Any:
+        connection = self.connection
+        if isinstance(read, MentorsRead):
+            rows = await connection.fetch(_SQL.mentors.sql, *_SQL.mentors.args(ids=list(read.ids)))
+            return {row[0]: MentorRow(*row) for row in rows}
+        if isinstance(read, ActivitiesRead):
+            args = _SQL.activities.args(mentor_id=read.mentor_id, start=read.start, end=read.end)
+            rows = await connection.fetch(_SQL.activities.sql, *args)
+            return [ActivityRow(*row) for row in rows]
+        if isinstance(read, FirstActivityRead):
+            args = _SQL.first_activity.args(mentor_id=read.mentor_id)
+            return await connection.fetchval(_SQL.first_activity.sql, *args)
+        if isinstance(read, CompletedBeforeRead):
+            args = _SQL.completed_before.args(mentor_id=read.mentor_id, end=read.end,
+                                              limit=read.limit)  # fmt: skip
+            return [row[0] for row in await connection.fetch(_SQL.completed_before.sql, *args)]
+        if isinstance(read, TypesRead):
+            rows = await connection.fetch(_SQL.activity_types.sql)
+            return {row[0]: TypeRow(*row) for row in rows}
+        if isinstance(read, StandingRead):
+            args = _SQL.completed_counts.args(start=read.start, end=read.end)
+            active = sorted(
+                row[0] for row in await connection.fetch(_SQL.completed_counts.sql, *args)
+            )
+            mentors = await connection.fetchval(_SQL.mentor_count.sql)
+            return standing_among([0] * (mentors - len(active)) + active, read.completed)
+        raise TypeError(f"no answer for {read!r}")
+
+
+class PostgresStore(Store):
+    dialect = "postgresql"
+
+    def __init__(self, settings: Settings) -> None:
+        self.dsn = dsn(settings.database_url)
+        self.timeout = settings.db_timeout
+        self.size = settings.pool_size
+        self.pool: asyncpg.Pool | None = None
+        self.opening = asyncio.Lock()
+
+    async def _pool(self) -> asyncpg.Pool:
+        if self.pool is None:
+            async with self.opening:
+                if self.pool is None:
+                    self.pool = await asyncpg.create_pool(
+                        self.dsn, min_size=0, max_size=self.size, timeout=self.timeout,
+                        command_timeout=self.timeout,
+                    )  # fmt: skip
+        return self.pool
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Snapshot]:
+        try:
+            pool = await self._pool()
+            async with pool.acquire(timeout=self.timeout) as connection:
+                snapshot = PostgresSnapshot(connection)
+                try:
+                    yield snapshot
+                finally:
+                    if snapshot.begun and not connection.is_closed():
+                        await connection.execute("ROLLBACK")
+        except UNREACHABLE as error:
+            raise Unavailable("the database cannot be reached; try again shortly") from error
+
+    async def instants(self) -> InstantTable:
+        async with self.snapshot() as snapshot:
+            assert isinstance(snapshot, PostgresSnapshot)
+            await snapshot.run(nothing(), NO_ANSWERS)
+            connection = snapshot.connection
+            mentors = await connection.fetchval(_SQL.mentor_count.sql)
+            numbers: dict[str, int] = {}
+            chunks_m: list[np.ndarray[Any, Any]] = []
+            chunks_s: list[np.ndarray[Any, Any]] = []
+            async for mentor_id, seconds in connection.cursor(_BY_MENTOR, prefetch=500):
+                number = numbers.setdefault(mentor_id, len(numbers))
+                chunks_s.append(np.fromiter(seconds, dtype=np.int64, count=len(seconds)))
+                chunks_m.append(np.full(len(seconds), number, dtype=np.int64))
+            empty = np.zeros(0, dtype=np.int64)
+            return InstantTable(
+                snapshot.version, mentors,
+                np.concatenate(chunks_m) if chunks_m else empty,
+                np.concatenate(chunks_s) if chunks_s else empty,
+            )  # fmt: skip
+
+    async def ping(self) -> None:
+        async with self.snapshot() as snapshot:
+            await snapshot.run(nothing(), NO_ANSWERS)
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            await pool.close()

@@ -1,0 +1,217 @@
+"""SQLite reads on the standard library's driver: a small pool of connections, and one
+thread hop per question (the whole question runs in a worker thread, every read of it
+answered there), instead of a hop per statement and several per row batch."""
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import make_url
+
+from personal_stats.errors import Unavailable
+from personal_stats.figures import standing_among
+from personal_stats.reads import (
+    ActivitiesRead,
+    ActivityRow,
+    CompletedBeforeRead,
+    FirstActivityRead,
+    MentorRow,
+    MentorsRead,
+    Question,
+    R,
+    Read,
+    StandingRead,
+    TypeRow,
+    TypesRead,
+)
+from personal_stats.settings import Settings
+from personal_stats.storage.base import (
+    MISS,
+    NO_ANSWERS,
+    Answers,
+    InstantTable,
+    Snapshot,
+    Store,
+    drive,
+    nothing,
+)
+from personal_stats.storage.statements import sqlite_statements
+from personal_stats.storage.writes import sqlite_instant
+
+_SQL = sqlite_statements()
+
+
+def connect(path: str, timeout: float) -> sqlite3.Connection:
+    """A read connection: autocommit mode, so that BEGIN and COMMIT are explicit and a
+    request's reads are one snapshot; WAL, so that readers never wait for an import."""
+    connection = sqlite3.connect(path, timeout=timeout, isolation_level=None,
+                                 check_same_thread=False)  # fmt: skip
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    connection.execute("PRAGMA cache_size=-16384")  # 16 MiB of pages per connection
+    connection.execute("PRAGMA query_only=ON")
+    return connection
+
+
+class SqliteSnapshot(Snapshot):
+    def __init__(self, connection: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
+        self.connection = connection
+        self.executor = executor
+        self.begun = False
+
+    async def run(self, question: Question[R], answers: Answers) -> R:
+        return await self.hop(self._drive, question, answers)
+
+    async def hop(self, work: Callable[..., R], *args: Any) -> R:
+        """Run `work` on the connection in a worker thread. Cancelled (the time limit, a
+        shutdown), it interrupts the statement and waits for the thread to let go of the
+        connection before the cancellation goes on."""
+        loop = asyncio.get_running_loop()
+        hop = loop.run_in_executor(self.executor, work, *args)
+        try:
+            return await asyncio.shield(hop)
+        except asyncio.CancelledError:
+            self.connection.interrupt()
+            await asyncio.wait([hop])
+            raise
+
+    def _drive(self, question: Question[R], answers: Answers) -> R:
+        try:
+            if not self.begun:
+                self.connection.execute("BEGIN")
+                self.begun = True
+                self.version, self.changed_at = self._one(_SQL.data_version.sql,
+                                                          _SQL.data_version.args())  # fmt: skip
+            return drive(question, lambda read: self._answer(read, answers))
+        except sqlite3.OperationalError as error:
+            raise Unavailable("the database cannot be read; try again shortly") from error
+
+    def _answer(self, read: Read, answers: Answers) -> Any:
+        found = answers.lookup(read, self.version)
+        if found is MISS:
+            found = self._fetch(read)
+            answers.remember(read, self.version, found)
+        return found
+
+    def _fetch(self, read: Read) -> Any:
+        execute = self.connection.execute
+        if isinstance(read, MentorsRead):
+            rows = execute(_SQL.mentors.sql, _SQL.mentors.args(ids=_json_list(read.ids)))
+            return {row[0]: MentorRow(*row) for row in rows}
+        if isinstance(read, ActivitiesRead):
+            args = _SQL.activities.args(mentor_id=read.mentor_id, start=_text(read.start),
+                                        end=_text(read.end))  # fmt: skip
+            return [
+                ActivityRow(s, bool(c), m, t) for s, c, m, t in execute(_SQL.activities.sql, args)
+            ]
+        if isinstance(read, FirstActivityRead):
+            return self._one(_SQL.first_activity.sql,
+                             _SQL.first_activity.args(mentor_id=read.mentor_id))[0]  # fmt: skip
+        if isinstance(read, CompletedBeforeRead):
+            args = _SQL.completed_before.args(mentor_id=read.mentor_id, end=_text(read.end),
+                                              limit=read.limit)  # fmt: skip
+            return [row[0] for row in execute(_SQL.completed_before.sql, args)]
+        if isinstance(read, TypesRead):
+            return {row[0]: TypeRow(*row) for row in execute(_SQL.activity_types.sql)}
+        if isinstance(read, StandingRead):
+            args = _SQL.completed_counts.args(start=_text(read.start), end=_text(read.end))
+            active = sorted(row[0] for row in execute(_SQL.completed_counts.sql, args))
+            mentors = self._one(_SQL.mentor_count.sql, ())[0]
+            return standing_among([0] * (mentors - len(active)) + active, read.completed)
+        raise TypeError(f"no answer for {read!r}")
+
+    def _one(self, sql: str, args: tuple[Any, ...]) -> Any:
+        row = self.connection.execute(sql, args).fetchone()
+        if row is None:
+            raise LookupError("the data_version row is missing: run `personal-stats migrate`")
+        return row
+
+    def end(self) -> None:
+        if self.begun:
+            self.connection.execute("COMMIT")  # a read transaction: no I/O, no hop needed
+            self.begun = False
+
+
+class SqliteStore(Store):
+    dialect = "sqlite"
+
+    def __init__(self, settings: Settings) -> None:
+        database = make_url(settings.database_url).database
+        self.path = database or ":memory:"
+        self.timeout = settings.db_timeout
+        self.size = min(settings.pool_size, 8)
+        self.slots = asyncio.Semaphore(self.size)
+        self.idle: list[sqlite3.Connection] = []
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The read threads, one per connection; made anew after `close` (a store outlives
+        the app's lifespan, which may run more than once)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.size, thread_name_prefix="sqlite-read")
+        return self._executor
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Snapshot]:
+        async with self.slots:
+            connection = self.idle.pop() if self.idle else await self._connect()
+            snapshot = SqliteSnapshot(connection, self.executor)
+            try:
+                yield snapshot
+                snapshot.end()
+            except BaseException:
+                if connection.in_transaction:
+                    connection.rollback()
+                raise
+            finally:
+                self.idle.append(connection)
+
+    async def _connect(self) -> sqlite3.Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.executor, connect, self.path, self.timeout)
+        except sqlite3.Error as error:
+            raise Unavailable("the database cannot be opened; try again shortly") from error
+
+    async def instants(self) -> InstantTable:
+        async with self.snapshot() as snapshot:
+            assert isinstance(snapshot, SqliteSnapshot)
+            return await snapshot.hop(self._instants, snapshot)
+
+    def _instants(self, snapshot: SqliteSnapshot) -> InstantTable:
+        connection = snapshot.connection
+        connection.execute("BEGIN")
+        snapshot.begun = True
+        version = snapshot._one(_SQL.data_version.sql, _SQL.data_version.args())[0]
+        mentors = snapshot._one(_SQL.mentor_count.sql, ())[0]
+        numbers: dict[str, int] = {}
+        cursor = connection.execute(_SQL.completed_instants.sql, _SQL.completed_instants.args())
+        pairs = [(numbers.setdefault(m, len(numbers)), s) for m, s in cursor]
+        table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+        return InstantTable(version, mentors, table[:, 0].copy(), table[:, 1].copy())
+
+    async def ping(self) -> None:
+        async with self.snapshot() as snapshot:
+            await snapshot.run(nothing(), NO_ANSWERS)
+
+    async def close(self) -> None:
+        while self.idle:
+            self.idle.pop().close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+
+def _text(instant: datetime) -> str:
+    return sqlite_instant(instant)
+
+
+def _json_list(ids: tuple[str, ...]) -> str:
+    return json.dumps(list(ids))

@@ -1,0 +1,130 @@
+"""Every read statement, declared once from the SQLModel tables and compiled for each
+engine's driver: positional SQL plus the order of its parameters. Timestamps leave the
+database as whole epoch seconds, converted by the engine."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    cast,
+    column,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ColumnElement, Select
+
+from personal_stats.models import Activity, ActivityType, DataVersion, Mentor
+
+COMPLETED = "completed"
+ACTIVITY: Table = Activity.__table__  # type: ignore[attr-defined]
+MENTOR: Table = Mentor.__table__  # type: ignore[attr-defined]
+ACTIVITY_TYPE: Table = ActivityType.__table__  # type: ignore[attr-defined]
+DATA_VERSION: Table = DataVersion.__table__  # type: ignore[attr-defined]
+_a, _m, _t, _v = ACTIVITY.c, MENTOR.c, ACTIVITY_TYPE.c, DATA_VERSION.c
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: tuple[str, ...]
+    constants: dict[str, Any]
+
+    def args(self, **values: Any) -> tuple[Any, ...]:
+        """The positional parameters: the values given, and the statement's own constants."""
+        return tuple(values[n] if n in values else self.constants[n] for n in self.params)
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The read statements of one engine."""
+
+    data_version: Statement
+    mentors: Statement
+    activities: Statement
+    first_activity: Statement
+    completed_before: Statement
+    completed_counts: Statement
+    mentor_count: Statement
+    activity_types: Statement
+    completed_instants: Statement
+
+
+def _epoch_second(dialect: str, started_at: ColumnElement[Any]) -> ColumnElement[int]:
+    if dialect == "sqlite":
+        return cast(func.strftime("%s", started_at), Integer)
+    return cast(func.floor(func.extract("epoch", started_at)), BigInteger)
+
+
+def _mentor_ids(dialect: str) -> ColumnElement[bool]:
+    """The mentor ids passed as one parameter: a JSON array on SQLite, an array on
+    PostgreSQL (one statement for any number of ids)."""
+    if dialect == "sqlite":
+        values: Select[Any] = select(column("value")).select_from(func.json_each(bindparam("ids")))
+        return _m.id.in_(values)
+    return _m.id == func.any(bindparam("ids", type_=postgresql.ARRAY(String)))
+
+
+def _declare(dialect: str) -> dict[str, Select[Any]]:
+    second = _epoch_second(dialect, _a.started_at)
+    in_range = (
+        _a.mentor_id == bindparam("mentor_id"),
+        _a.started_at >= bindparam("start"),
+        _a.started_at < bindparam("end"),
+    )
+    return {
+        "data_version": select(_v.version, _epoch_second(dialect, _v.changed_at)).where(_v.id == 1),
+        "mentors": select(_m.id, _m.name, _m.timezone).where(_mentor_ids(dialect)),
+        "activities": select(
+            second, _a.status == COMPLETED, _a.duration_minutes, _a.activity_type_id
+        ).where(*in_range),
+        "first_activity": select(_epoch_second(dialect, func.min(_a.started_at))).where(
+            _a.mentor_id == bindparam("mentor_id")
+        ),
+        "completed_before": select(second)
+        .where(
+            _a.mentor_id == bindparam("mentor_id"),
+            _a.status == COMPLETED,
+            _a.started_at < bindparam("end"),
+        )
+        .order_by(_a.started_at.desc())
+        .limit(bindparam("limit", type_=Integer)),
+        "completed_counts": select(func.count())
+        .where(
+            _a.status == COMPLETED,
+            _a.started_at >= bindparam("start"),
+            _a.started_at < bindparam("end"),
+        )
+        .group_by(_a.mentor_id),
+        "mentor_count": select(func.count()).select_from(MENTOR),
+        "activity_types": select(_t.id, _t.code, _t.name),
+        "completed_instants": select(_a.mentor_id, second).where(
+            _a.status == literal_column(f"'{COMPLETED}'")
+        ),
+    }
+
+
+def compile_statements(dialect: Dialect) -> Statements:
+    compiled = {}
+    for name, statement in _declare(dialect.name).items():
+        found = statement.compile(dialect=dialect)
+        constants = {k: v for k, v in found.params.items() if v is not None}
+        compiled[name] = Statement(str(found), tuple(found.positiontup or ()), constants)
+    return Statements(**compiled)
+
+
+def sqlite_statements() -> Statements:
+    return compile_statements(sqlite.dialect())
+
+
+def postgres_statements() -> Statements:
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+    return compile_statements(dialect())  # type: ignore[no-untyped-call]
