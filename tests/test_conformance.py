@@ -42,12 +42,11 @@ from personal_stats.params import (
     MAX_YEAR_SPAN,
     MIN_YEAR,
     is_valid_id,
-    parse_date,
-    parse_month,
 )
 from personal_stats.schema import upgrade
 from personal_stats.settings import Settings
 from personal_stats.windows import MAX_WINDOW_DAYS, add_months, is_known_timezone
+from personal_stats.wire import parse_date, parse_month
 
 DEMO = Path(__file__).parents[1] / "fixtures" / "demo.json"
 # Schemathesis reads both schemas when the module is collected; neither read touches the

@@ -119,11 +119,14 @@ async def test_reads_never_see_half_an_import(
     big = write(tmp_path / "big.json", document(20_000, mentor_name="Mira Updated"))
     importing = asyncio.create_task(import_files(engine, [big]))
     seen: set[tuple[int, str]] = set()
+    overlapping = 0  # reads that began and ended while the import was under way
     while not importing.done():
         body = (await client.get(SUMMARY)).json()
+        overlapping += not importing.done()
         seen.add((body["total_activities"], body["mentor_name"]))
         await asyncio.sleep(0)
     await importing
+    assert overlapping > 0
     body = (await client.get(SUMMARY)).json()
     seen.add((body["total_activities"], body["mentor_name"]))
     assert seen <= {(0, "Mira"), (20_000, "Mira Updated")}
@@ -176,9 +179,17 @@ def test_every_worker_sees_an_import_from_another_process(
         subprocess.run(
             [*command, str(write(tmp_path / "b.json", document(5)))], env=env, check=True
         )
-        # Fresh connections each time, so both workers answer.
-        totals = {httpx.get(two_workers + SUMMARY).json()["total_activities"] for _ in range(20)}
-    assert totals == {5}
+    # A fresh connection each time (one connection stays with one worker); each asks which
+    # worker it reached and the summary, until both workers have answered.
+    answers: dict[int, set[int]] = {}
+    for _ in range(200):
+        with httpx.Client(base_url=two_workers) as fresh:
+            worker = fresh.get("/readyz").json()["worker"]
+            answers.setdefault(worker, set()).add(fresh.get(SUMMARY).json()["total_activities"])
+        if len(answers) == 2:
+            break
+    assert len(answers) == 2, answers
+    assert all(totals == {5} for totals in answers.values()), answers
 
 
 async def test_two_instances_share_one_database(

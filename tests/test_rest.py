@@ -61,8 +61,13 @@ async def test_summary_body_has_the_contract_fields(client: httpx.AsyncClient) -
 
 @pytest.mark.usefixtures("seeded")
 async def test_head_is_answered_like_get(client: httpx.AsyncClient) -> None:
-    response = await client.head(f"{BASE}/m1")
-    assert response.status_code == 200
+    query = "?as_of=2026-03-25"
+    head = await client.head(f"{BASE}/m1{query}")
+    get = await client.get(f"{BASE}/m1{query}")
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    for name in ("content-type", "content-length", "etag", "last-modified", "cache-control"):
+        assert head.headers[name] == get.headers[name], name
 
 
 @pytest.mark.usefixtures("seeded")

@@ -63,7 +63,7 @@ def test_hours_round_half_up_from_minutes(minutes: int, expected: float) -> None
 
 
 def test_rates_and_percentages_round_half_up_not_to_even() -> None:
-    assert round(6.25, 1) == 6.2  # what binary floats would give
+    # 6.25 is exact in binary, and round() would give 6.2 (half to even): half up is 6.3.
     assert percentage(1, 16) == 6.3
     assert rate(1, 16) == 0.063
     assert rate(11, 12) == 0.917

@@ -1,6 +1,7 @@
 """The composition root: builds the service, both adapters and the middleware into one
 Starlette app."""
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         """Ready when the database answers; the detail tells whether the peer index of the
         newest data version is built (until then standings are counted in SQL)."""
         await service.ping()
-        return StatsJSONResponse({"status": "ready", "peer_index": service.peers.state()})
+        detail = {"status": "ready", "worker": os.getpid(), "peer_index": service.peers.state()}
+        return StatsJSONResponse(detail)
 
     async def metrics_with_index(request: Request) -> Response:
         state = service.peers.state()

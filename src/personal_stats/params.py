@@ -1,11 +1,9 @@
-"""Request arguments of the four questions: parsed from text, checked value by value, then
-checked as a whole. Framework-free, shared by both adapters."""
+"""Request arguments of the questions and their domain rules: checked value by value, then
+as a whole, then against as_of. Framework-free; reading them off the wire is `wire`'s job."""
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar, Self
 
 from personal_stats.errors import InvalidInput, Problem
 from personal_stats.windows import MAX_WINDOW_DAYS, Period, is_known_timezone, months_between
@@ -16,9 +14,6 @@ MAX_MONTHS = 120
 MAX_YEAR_SPAN = 100
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MONTH = re.compile(r"\d{4}-\d{2}")
-_INT = re.compile(r"[+-]?\d{1,12}")
 
 
 def is_valid_id(value: str) -> bool:
@@ -28,49 +23,6 @@ def is_valid_id(value: str) -> bool:
 def check_mentor_id(value: str, param: str = "mentor_id") -> None:
     if not is_valid_id(value):
         raise InvalidInput.one(param, "must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
-
-
-def parse_date(text: str) -> date:
-    """A calendar date written exactly `YYYY-MM-DD`, years 1900-2999."""
-    if not _DATE.fullmatch(text):
-        raise ValueError("must be a date written YYYY-MM-DD")
-    try:
-        value = date.fromisoformat(text)
-    except ValueError:
-        raise ValueError("is not a real calendar date") from None
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise ValueError(f"must be a date in the years {MIN_YEAR}-{MAX_YEAR}")
-    return value
-
-
-def parse_month(text: str) -> date:
-    """A month written exactly `YYYY-MM`, as the first day of that month."""
-    if not _MONTH.fullmatch(text):
-        raise ValueError("must be a month written YYYY-MM")
-    year, month = int(text[:4]), int(text[5:])
-    if not 1 <= month <= 12:
-        raise ValueError("has no month with that number")
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise ValueError(f"must be a month in the years {MIN_YEAR}-{MAX_YEAR}")
-    return date(year, month, 1)
-
-
-def parse_int(text: str) -> int:
-    if not _INT.fullmatch(text):
-        raise ValueError("must be a whole number")
-    return int(text)
-
-
-def parse_period(text: str) -> Period:
-    try:
-        return Period(text)
-    except ValueError:
-        allowed = ", ".join(p.value for p in Period)
-        raise ValueError(f"must be one of {allowed}") from None
-
-
-def parse_text(text: str) -> str:
-    return text
 
 
 def _in_range(problems: list[Problem], param: str, value: int | None, low: int, high: int) -> None:
@@ -95,37 +47,7 @@ def raise_if(problems: list[Problem]) -> None:
 
 
 class Args:
-    """Base of the argument records: text parsing and the two stages of checks."""
-
-    parsers: ClassVar[dict[str, Callable[[str], Any]]] = {}
-
-    @classmethod
-    def from_query(cls, items: Iterable[tuple[str, str]]) -> Self:
-        """Parse query-string pairs; every malformed, empty or repeated value is reported
-        together, and unknown names are ignored."""
-        names = {PARAM_OF_FIELD.get(f.name, f.name) for f in fields(cls)}  # type: ignore[arg-type]
-        values: dict[str, Any] = {}
-        seen: set[str] = set()
-        problems: list[Problem] = []
-        for param, text in items:
-            if param not in names:
-                continue
-            field = _FIELD_OF_PARAM.get(param, param)
-            if param in seen:
-                problems.append(Problem(param, "is given more than once"))
-                values.pop(field, None)
-                continue
-            seen.add(param)
-            if text == "":
-                problems.append(Problem(param, "must not be empty"))
-                continue
-            try:
-                values[field] = cls.parsers[field](text)
-            except ValueError as error:
-                problems.append(Problem(param, str(error)))
-        args = cls(**values)
-        raise_if(problems + args.value_problems())
-        return args
+    """Base of the argument records: the two stages of checks."""
 
     def value_problems(self) -> list[Problem]:
         """Problems of single values, each on its own."""
@@ -136,17 +58,10 @@ class Args:
         return []
 
 
-# Query-string names that are Python keywords or clash with them.
-_FIELD_OF_PARAM = {"from": "from_month", "to": "to_month"}
-PARAM_OF_FIELD = {field: param for param, field in _FIELD_OF_PARAM.items()}
-
-
 @dataclass(frozen=True)
 class PageArgs(Args):
     page: int = 1
     limit: int = DEFAULT_LIMIT
-
-    parsers: ClassVar[dict[str, Callable[[str], Any]]] = {"page": parse_int, "limit": parse_int}
 
     def value_problems(self) -> list[Problem]:
         problems: list[Problem] = []
@@ -168,14 +83,6 @@ class WindowArgs(Args):
     end_date: date | None = None
     as_of: date | None = None
     tz: str | None = None
-
-    parsers: ClassVar[dict[str, Callable[[str], Any]]] = {
-        "period": parse_period,
-        "start_date": parse_date,
-        "end_date": parse_date,
-        "as_of": parse_date,
-        "tz": parse_text,
-    }
 
     def value_problems(self) -> list[Problem]:
         problems: list[Problem] = []
@@ -217,14 +124,6 @@ class MonthRangeArgs(Args):
     as_of: date | None = None
     tz: str | None = None
 
-    parsers: ClassVar[dict[str, Callable[[str], Any]]] = {
-        "from_month": parse_month,
-        "to_month": parse_month,
-        "months": parse_int,
-        "as_of": parse_date,
-        "tz": parse_text,
-    }
-
     def value_problems(self) -> list[Problem]:
         problems: list[Problem] = []
         _in_range(problems, "months", self.months, 1, MAX_MONTHS)
@@ -262,13 +161,6 @@ class YearRangeArgs(Args):
     as_of: date | None = None
     tz: str | None = None
 
-    parsers: ClassVar[dict[str, Callable[[str], Any]]] = {
-        "from_year": parse_int,
-        "to_year": parse_int,
-        "as_of": parse_date,
-        "tz": parse_text,
-    }
-
     def value_problems(self) -> list[Problem]:
         problems: list[Problem] = []
         _in_range(problems, "from_year", self.from_year, MIN_YEAR, MAX_YEAR)
@@ -295,16 +187,3 @@ def _year_span_problems(from_year: int, to_year: int) -> list[Problem]:
     if to_year - from_year + 1 > MAX_YEAR_SPAN:
         return [Problem("from_year", f"range must span at most {MAX_YEAR_SPAN} years")]
     return []
-
-
-def parse_month_args(
-    from_text: str | None,
-    to_text: str | None,
-    months: int | None,
-    as_of: date | None,
-    tz: str | None,
-) -> MonthRangeArgs:
-    """Month-range arguments whose `from` and `to` are still text, as GraphQL passes them."""
-    pairs = [("from", from_text), ("to", to_text)]
-    parsed = MonthRangeArgs.from_query((name, text) for name, text in pairs if text is not None)
-    return MonthRangeArgs(parsed.from_month, parsed.to_month, months, as_of, tz)

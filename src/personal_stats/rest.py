@@ -24,6 +24,7 @@ from personal_stats.params import (
 from personal_stats.problems import StatsJSONResponse, problem
 from personal_stats.reads import Question
 from personal_stats.service import StatsService
+from personal_stats.wire import from_query
 
 BASE = "/api/v1/personal-stats"
 
@@ -35,7 +36,7 @@ def _parse(request: Request, *kinds: type[Args]) -> list[Any]:
     parsed, problems = [], []
     for kind in kinds:
         try:
-            parsed.append(kind.from_query(items))
+            parsed.append(from_query(kind, items))
         except InvalidInput as error:
             problems.extend(error.problems)
     if problems:

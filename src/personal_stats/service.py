@@ -8,6 +8,7 @@ unit of work runs their questions one after another on its one connection.
 """
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -73,6 +74,7 @@ class UnitOfWork(Answers):
         self.snapshot: Snapshot | None = None
         self.mentors: dict[str, MentorRow | None] = {}
         self.lock = asyncio.Lock()
+        self.fetched: Counter[str] = Counter()  # reads the database answered, by kind
 
     @property
     def version(self) -> int:
@@ -117,6 +119,7 @@ class UnitOfWork(Answers):
         return MISS
 
     def remember(self, read: Read, version: int, answer: Any) -> None:
+        self.fetched[type(read).__name__] += 1
         if isinstance(read, MentorsRead):
             for mentor_id in read.ids:
                 self.mentors[mentor_id] = answer.get(mentor_id)

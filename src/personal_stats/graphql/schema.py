@@ -1,5 +1,7 @@
 """The GraphQL schema: resolvers parse arguments, call the stats core and convert."""
 
+import inspect
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
@@ -18,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from personal_stats import stats
+from personal_stats.errors import Problem
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.types import (
     ActivityBreakdownPage,
@@ -33,15 +36,16 @@ from personal_stats.params import (
     PageArgs,
     WindowArgs,
     YearRangeArgs,
-    parse_date,
-    parse_month_args,
+    raise_if,
 )
 from personal_stats.reads import MentorRow, Question
 from personal_stats.service import UnitOfWork
 from personal_stats.settings import Settings
+from personal_stats.wire import parse_date, parse_month
 
 R = TypeVar("R")
 CACHE_SIZE = 1024
+FromMonth = Annotated[str | None, strawberry.argument(name="from")]
 
 
 async def _ask(info: Info, question: Question[R]) -> R:
@@ -54,38 +58,104 @@ def _page(page: int | None, limit: int | None) -> PageArgs:
     return PageArgs(1 if page is None else page, DEFAULT_LIMIT if limit is None else limit)
 
 
-def _window(
-    period: Any, start_date: date | None, end_date: date | None, as_of: date | None, tz: str | None
-) -> WindowArgs:
-    return WindowArgs(period, start_date, end_date, as_of, tz)
+def _months(from_: str | None, to: str | None) -> tuple[date | None, date | None]:
+    """`from` and `to` months written YYYY-MM; both problems reported together."""
+    parsed: dict[str, date | None] = {}
+    problems = []
+    for name, text in (("from", from_), ("to", to)):
+        try:
+            parsed[name] = None if text is None else parse_month(text)
+        except ValueError as error:
+            problems.append(Problem(name, str(error)))
+    raise_if(problems)
+    return parsed["from"], parsed["to"]
 
 
-async def _personal_stats(info: Info, mentor_id: str, args: WindowArgs) -> PersonalStats:
+# Each question once: the Query field takes the mentor's id; the Mentor field of the same
+# name is derived from it (`about_the_mentor`), the mentor being its parent.
+
+
+async def personal_stats(
+    info: Info,
+    mentor_id: strawberry.ID,
+    period: StatsPeriod | None = None,  # type: ignore[valid-type]
+    start_date: date | None = None,
+    end_date: date | None = None,
+    as_of: date | None = None,
+    tz: str | None = None,
+) -> PersonalStats:
+    """The summary card of a mentor for a window."""
+    args = WindowArgs(period, start_date, end_date, as_of, tz)
     return PersonalStats.from_model(await _ask(info, stats.summary(mentor_id, args)))
 
 
-async def _monthly_series(
-    info: Info, mentor_id: str, args: MonthRangeArgs, page: PageArgs
+async def monthly_series(
+    info: Info,
+    mentor_id: strawberry.ID,
+    from_: FromMonth = None,
+    to: str | None = None,
+    months: int | None = None,
+    as_of: date | None = None,
+    tz: str | None = None,
+    page: int | None = None,
+    limit: int | None = None,
 ) -> MonthlySeriesPage:
-    result = await _ask(info, stats.monthly_series(mentor_id, args, page))
+    """Activity per month over a range of months (YYYY-MM), oldest first."""
+    args = MonthRangeArgs(*_months(from_, to), months, as_of, tz)
+    result = await _ask(info, stats.monthly_series(mentor_id, args, _page(page, limit)))
     return MonthlySeriesPage.from_model(result)
 
 
-async def _activity_breakdown(
-    info: Info, mentor_id: str, args: WindowArgs, page: PageArgs
+async def activity_breakdown(
+    info: Info,
+    mentor_id: strawberry.ID,
+    period: StatsPeriod | None = None,  # type: ignore[valid-type]
+    start_date: date | None = None,
+    end_date: date | None = None,
+    as_of: date | None = None,
+    tz: str | None = None,
+    page: int | None = None,
+    limit: int | None = None,
 ) -> ActivityBreakdownPage:
-    result = await _ask(info, stats.activity_breakdown(mentor_id, args, page))
+    """Activity per activity type in a window, most frequent first."""
+    args = WindowArgs(period, start_date, end_date, as_of, tz)
+    result = await _ask(info, stats.activity_breakdown(mentor_id, args, _page(page, limit)))
     return ActivityBreakdownPage.from_model(result)
 
 
-async def _contribution_history(
-    info: Info, mentor_id: str, args: YearRangeArgs, page: PageArgs
+async def contribution_history(
+    info: Info,
+    mentor_id: strawberry.ID,
+    from_year: int | None = None,
+    to_year: int | None = None,
+    as_of: date | None = None,
+    tz: str | None = None,
+    page: int | None = None,
+    limit: int | None = None,
 ) -> ContributionHistoryPage:
-    result = await _ask(info, stats.contribution_history(mentor_id, args, page))
+    """Activity per month for a range of years, oldest year first."""
+    args = YearRangeArgs(from_year, to_year, as_of, tz)
+    result = await _ask(info, stats.contribution_history(mentor_id, args, _page(page, limit)))
     return ContributionHistoryPage.from_model(result)
 
 
-FromMonth = Annotated[str | None, strawberry.argument(name="from")]
+def about_the_mentor(question: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """The question as a field of `Mentor`: the same arguments but the id, taken from the
+    parent object instead."""
+    signature = inspect.signature(question)
+    root = inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    kept = [p for name, p in signature.parameters.items() if name != "mentor_id"]
+
+    async def field(root: Any, **arguments: Any) -> Any:
+        return await question(mentor_id=root.id, **arguments)
+
+    field.__signature__ = signature.replace(parameters=[root, *kept])  # type: ignore[attr-defined]
+    field.__name__ = question.__name__
+    field.__doc__ = question.__doc__
+    return field
+
+
+QUESTIONS = (personal_stats, monthly_series, activity_breakdown, contribution_history)
 
 
 @strawberry.type
@@ -94,67 +164,14 @@ class Mentor:
     name: str
     timezone: str
 
+    personal_stats = strawberry.field(resolver=about_the_mentor(personal_stats))
+    monthly_series = strawberry.field(resolver=about_the_mentor(monthly_series))
+    activity_breakdown = strawberry.field(resolver=about_the_mentor(activity_breakdown))
+    contribution_history = strawberry.field(resolver=about_the_mentor(contribution_history))
+
     @classmethod
     def from_model(cls, mentor: MentorRow) -> "Mentor":
         return cls(id=strawberry.ID(mentor.id), name=mentor.name, timezone=mentor.timezone)
-
-    @strawberry.field
-    async def personal_stats(
-        self,
-        info: Info,
-        period: StatsPeriod | None = None,  # type: ignore[valid-type]
-        start_date: date | None = None,
-        end_date: date | None = None,
-        as_of: date | None = None,
-        tz: str | None = None,
-    ) -> PersonalStats:
-        return await _personal_stats(
-            info, self.id, _window(period, start_date, end_date, as_of, tz)
-        )
-
-    @strawberry.field
-    async def monthly_series(
-        self,
-        info: Info,
-        from_: FromMonth = None,
-        to: str | None = None,
-        months: int | None = None,
-        as_of: date | None = None,
-        tz: str | None = None,
-        page: int | None = None,
-        limit: int | None = None,
-    ) -> MonthlySeriesPage:
-        args = parse_month_args(from_, to, months, as_of, tz)
-        return await _monthly_series(info, self.id, args, _page(page, limit))
-
-    @strawberry.field
-    async def activity_breakdown(
-        self,
-        info: Info,
-        period: StatsPeriod | None = None,  # type: ignore[valid-type]
-        start_date: date | None = None,
-        end_date: date | None = None,
-        as_of: date | None = None,
-        tz: str | None = None,
-        page: int | None = None,
-        limit: int | None = None,
-    ) -> ActivityBreakdownPage:
-        args = _window(period, start_date, end_date, as_of, tz)
-        return await _activity_breakdown(info, self.id, args, _page(page, limit))
-
-    @strawberry.field
-    async def contribution_history(
-        self,
-        info: Info,
-        from_year: int | None = None,
-        to_year: int | None = None,
-        as_of: date | None = None,
-        tz: str | None = None,
-        page: int | None = None,
-        limit: int | None = None,
-    ) -> ContributionHistoryPage:
-        args = YearRangeArgs(from_year, to_year, as_of, tz)
-        return await _contribution_history(info, self.id, args, _page(page, limit))
 
 
 @strawberry.type
@@ -171,66 +188,10 @@ class Query:
         found = await _ask(info, stats.find_mentors(ids))
         return [Mentor.from_model(mentor) if mentor else None for mentor in found]
 
-    @strawberry.field
-    async def personal_stats(
-        self,
-        info: Info,
-        mentor_id: strawberry.ID,
-        period: StatsPeriod | None = None,  # type: ignore[valid-type]
-        start_date: date | None = None,
-        end_date: date | None = None,
-        as_of: date | None = None,
-        tz: str | None = None,
-    ) -> PersonalStats:
-        args = _window(period, start_date, end_date, as_of, tz)
-        return await _personal_stats(info, mentor_id, args)
-
-    @strawberry.field
-    async def monthly_series(
-        self,
-        info: Info,
-        mentor_id: strawberry.ID,
-        from_: FromMonth = None,
-        to: str | None = None,
-        months: int | None = None,
-        as_of: date | None = None,
-        tz: str | None = None,
-        page: int | None = None,
-        limit: int | None = None,
-    ) -> MonthlySeriesPage:
-        args = parse_month_args(from_, to, months, as_of, tz)
-        return await _monthly_series(info, mentor_id, args, _page(page, limit))
-
-    @strawberry.field
-    async def activity_breakdown(
-        self,
-        info: Info,
-        mentor_id: strawberry.ID,
-        period: StatsPeriod | None = None,  # type: ignore[valid-type]
-        start_date: date | None = None,
-        end_date: date | None = None,
-        as_of: date | None = None,
-        tz: str | None = None,
-        page: int | None = None,
-        limit: int | None = None,
-    ) -> ActivityBreakdownPage:
-        args = _window(period, start_date, end_date, as_of, tz)
-        return await _activity_breakdown(info, mentor_id, args, _page(page, limit))
-
-    @strawberry.field
-    async def contribution_history(
-        self,
-        info: Info,
-        mentor_id: strawberry.ID,
-        from_year: int | None = None,
-        to_year: int | None = None,
-        as_of: date | None = None,
-        tz: str | None = None,
-        page: int | None = None,
-        limit: int | None = None,
-    ) -> ContributionHistoryPage:
-        args = YearRangeArgs(from_year, to_year, as_of, tz)
-        return await _contribution_history(info, mentor_id, args, _page(page, limit))
+    personal_stats = strawberry.field(resolver=personal_stats)
+    monthly_series = strawberry.field(resolver=monthly_series)
+    activity_breakdown = strawberry.field(resolver=activity_breakdown)
+    contribution_history = strawberry.field(resolver=contribution_history)
 
 
 def _parse_date_value(value: object) -> date:

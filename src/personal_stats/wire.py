@@ -1,0 +1,111 @@
+"""Arguments read off the wire: exact text forms of dates, months and numbers, and REST query
+strings into the argument records of `params` (every malformed, empty or repeated value
+reported together). Shared by both adapters; the core never sees text."""
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import Any, TypeVar
+
+from personal_stats.errors import Problem
+from personal_stats.params import (
+    MAX_YEAR,
+    MIN_YEAR,
+    Args,
+    MonthRangeArgs,
+    PageArgs,
+    WindowArgs,
+    YearRangeArgs,
+    raise_if,
+)
+from personal_stats.windows import Period
+
+A = TypeVar("A", bound=Args)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MONTH = re.compile(r"\d{4}-\d{2}")
+_INT = re.compile(r"[+-]?\d{1,12}")
+
+
+def parse_date(text: str) -> date:
+    """A calendar date written exactly `YYYY-MM-DD`, years 1900-2999."""
+    if not _DATE.fullmatch(text):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("is not a real calendar date") from None
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"must be a date in the years {MIN_YEAR}-{MAX_YEAR}")
+    return value
+
+
+def parse_month(text: str) -> date:
+    """A month written exactly `YYYY-MM`, as the first day of that month."""
+    if not _MONTH.fullmatch(text):
+        raise ValueError("must be a month written YYYY-MM")
+    year, month = int(text[:4]), int(text[5:])
+    if not 1 <= month <= 12:
+        raise ValueError("has no month with that number")
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"must be a month in the years {MIN_YEAR}-{MAX_YEAR}")
+    return date(year, month, 1)
+
+
+def parse_int(text: str) -> int:
+    if not _INT.fullmatch(text):
+        raise ValueError("must be a whole number")
+    return int(text)
+
+
+def parse_period(text: str) -> Period:
+    try:
+        return Period(text)
+    except ValueError:
+        allowed = ", ".join(p.value for p in Period)
+        raise ValueError(f"must be one of {allowed}") from None
+
+
+def parse_text(text: str) -> str:
+    return text
+
+
+Parsers = dict[str, Callable[[str], Any]]
+_WINDOW: Parsers = {"period": parse_period, "start_date": parse_date, "end_date": parse_date,
+                    "as_of": parse_date, "tz": parse_text}  # fmt: skip
+QUERY_PARSERS: dict[type[Args], Parsers] = {
+    PageArgs: {"page": parse_int, "limit": parse_int},
+    WindowArgs: _WINDOW,
+    MonthRangeArgs: {"from": parse_month, "to": parse_month, "months": parse_int,
+                     "as_of": parse_date, "tz": parse_text},
+    YearRangeArgs: {"from_year": parse_int, "to_year": parse_int, "as_of": parse_date,
+                    "tz": parse_text},
+}  # fmt: skip
+# Query-string names that are Python keywords.
+_FIELD_OF_PARAM = {"from": "from_month", "to": "to_month"}
+
+
+def from_query(kind: type[A], items: Iterable[tuple[str, str]]) -> A:
+    """Parse query-string pairs into `kind`; unknown names are ignored."""
+    parsers = QUERY_PARSERS[kind]
+    values: dict[str, Any] = {}
+    seen: set[str] = set()
+    problems: list[Problem] = []
+    for param, text in items:
+        if param not in parsers:
+            continue
+        field = _FIELD_OF_PARAM.get(param, param)
+        if param in seen:
+            problems.append(Problem(param, "is given more than once"))
+            values.pop(field, None)
+            continue
+        seen.add(param)
+        if text == "":
+            problems.append(Problem(param, "must not be empty"))
+            continue
+        try:
+            values[field] = parsers[param](text)
+        except ValueError as error:
+            problems.append(Problem(param, str(error)))
+    args = kind(**values)
+    raise_if(problems + args.value_problems())
+    return args

@@ -1,0 +1,98 @@
+"""One unit of work per request: every field of a GraphQL query reads one snapshot, even when
+an import commits between two of them, and what a request loaded is not read again."""
+
+from pathlib import Path
+from typing import Any
+
+from graphql import ExecutionResult
+
+from personal_stats.db import SessionFactory
+from personal_stats.graphql.schema import build_schema
+from personal_stats.ingest import import_files
+from personal_stats.reads import Question, R
+from personal_stats.service import StatsService, UnitOfWork
+from personal_stats.settings import Settings
+from tests.helpers import activity, add, database_url, mentor
+
+TWO_FIELDS = """{
+  first: personalStats(mentorId: "m1", asOf: "2026-03-25") { totalActivities }
+  second: personalStats(mentorId: "m1", asOf: "2026-03-25") { totalActivities }
+}"""
+DASHBOARD = """{
+  mentors(ids: ["m1", "m2"]) {
+    name
+    personalStats(asOf: "2026-03-25") { totalActivities peerRankPercentile }
+    monthlySeries(asOf: "2026-03-25") { data { totalActivities } }
+    activityBreakdown(asOf: "2026-03-25") { data { count } }
+    contributionHistory(asOf: "2026-03-25") { data { totalActivities } }
+  }
+}"""
+
+
+class ImportAfterFirstQuestion(UnitOfWork):
+    """A unit of work that, once its first question is answered, lets an import commit."""
+
+    def __init__(self, *args: Any, file: Path, engine: Any) -> None:
+        super().__init__(*args)
+        self.file, self.engine, self.asked = file, engine, 0
+
+    async def ask(self, question: Question[R]) -> R:
+        answer = await super().ask(question)
+        self.asked += 1
+        if self.asked == 1:
+            await import_files(self.engine, [self.file])
+        return answer
+
+
+async def execute(service: StatsService, work: UnitOfWork, query: str) -> ExecutionResult:
+    schema = build_schema(service.settings)
+    return await schema.execute(query, context_value={"work": work})
+
+
+async def test_an_import_between_two_fields_is_invisible_to_both(
+    sessions: SessionFactory, engine: Any, tmp_path: Path
+) -> None:
+    await add(sessions, mentor("m1"), activity("m1", "2026-03-20T10:00:00Z"))
+    more = tmp_path / "more.jsonl"
+    more.write_text(
+        '{"record": "activity", "id": "new1", "mentor_id": "m1", "activity_type_id": "t1",'
+        ' "status": "completed", "started_at": "2026-03-21T10:00:00Z", "duration_minutes": 5}\n'
+    )
+    service = StatsService(Settings(database_url=database_url(sessions)))
+    try:
+        async with service.unit_of_work() as plain:
+            work = ImportAfterFirstQuestion(service, plain.stack, file=more, engine=engine)
+            result = await execute(service, work, TWO_FIELDS)
+        assert work.asked == 2  # the import ran between the two fields
+        assert result.errors is None
+        assert result.data == {"first": {"totalActivities": 1}, "second": {"totalActivities": 1}}
+        async with service.unit_of_work() as later:
+            result = await execute(service, later, TWO_FIELDS)
+        assert result.data == {"first": {"totalActivities": 2}, "second": {"totalActivities": 2}}
+    finally:
+        await service.close()
+
+
+async def test_a_dashboard_query_reads_each_mentor_once_in_one_snapshot(
+    sessions: SessionFactory,
+) -> None:
+    await add(
+        sessions, mentor("m1"), mentor("m2"),
+        activity("m1", "2026-03-20T10:00:00Z"), activity("m2", "2025-03-20T10:00:00Z"),
+    )  # fmt: skip
+    service = StatsService(Settings(database_url=database_url(sessions)))
+    try:
+        async with service.unit_of_work() as work:
+            result = await execute(service, work, DASHBOARD)
+            snapshot = work.snapshot
+        assert result.errors is None
+        assert result.data is not None
+        assert [m["personalStats"]["totalActivities"] for m in result.data["mentors"]] == [1, 0]
+        assert [m["contributionHistory"]["data"][-1]["totalActivities"]
+                for m in result.data["mentors"]] == [1, 0]  # fmt: skip
+        assert work.fetched["MentorsRead"] == 1  # both mentors, once, for every nested field
+        assert work.fetched["TypesRead"] <= 1
+        assert snapshot is not None
+        assert work.snapshot is snapshot  # one snapshot throughout
+    finally:
+        await service.close()
