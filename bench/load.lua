@@ -1,6 +1,6 @@
 -- wrk script: random mentors and realistic parameters for one endpoint.
 -- Configured by environment variables: BENCH_TARGET (healthz, summary, series, breakdown,
--- history, gql-summary, gql-series, gql-breakdown, gql-history) and BENCH_MENTORS.
+-- history, gql-summary, gql-series, gql-breakdown, gql-history, gql-dashboard) and BENCH_MENTORS.
 local target = os.getenv("BENCH_TARGET") or "summary"
 local mentors = tonumber(os.getenv("BENCH_MENTORS") or "100")
 local base = "/api/v1/personal-stats/"
@@ -14,7 +14,8 @@ local pages = { "", "?limit=5" }
 
 local summary_fields = "mentorName period startDate endDate totalActivities completedActivities " ..
   "cancelledActivities completionRate avgSessionDurationMinutes totalHoursLogged " ..
-  "mostCommonActivityType mostActiveWeekday peerRankPercentile streakDays longestStreakDays activeDays"
+  "mostCommonActivityType mostActiveWeekday peerRankPercentile streakDays longestStreakDays activeDays " ..
+  "weeklyStreakWeeks"
 
 local function pick(list) return list[math.random(#list)] end
 local function mentor() return string.format("mentor_%06d", math.random(0, mentors - 1)) end
@@ -42,14 +43,20 @@ request = function()
   if target == "gql-breakdown" then
     return graphql('{ activityBreakdown(mentorId: "' .. id .. '", period: ' .. pick(gql_periods) .. ') { data { activityTypeId activityTypeName count percentage avgDurationMinutes totalHours } pagination { total } } }')
   end
+  if target == "gql-dashboard" then
+    return graphql('{ mentor(id: "' .. id .. '") { name personalStats(period: ' .. pick(gql_periods) .. ') { ' .. summary_fields .. ' } ' ..
+      'monthlySeries(months: 12) { data { monthLabel totalActivities completedActivities totalHours } } ' ..
+      'activityBreakdown { data { activityTypeName count percentage } } ' ..
+      'contributionHistory { data { year totalActivities monthlyBreakdown { month count } } } } }')
+  end
   return graphql('{ contributionHistory(mentorId: "' .. id .. '") { data { year totalActivities totalHours monthlyBreakdown { month count } peakMonth zeroActivityMonths } } }')
 end
 
 -- Print the figures the harness parses, after wrk's own report.
 done = function(summary, latency, requests)
   local seconds = summary.duration / 1e6
-  io.write(string.format("BENCH requests=%d errors=%d non2xx=%d rps=%.1f p50_ms=%.2f p99_ms=%.2f\n",
-    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write +
+  io.write(string.format("BENCH requests=%d errors=%d timeouts=%d non2xx=%d rps=%.1f p50_ms=%.2f p99_ms=%.2f\n",
+    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write,
     summary.errors.timeout, summary.errors.status, summary.requests / seconds,
     latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end

@@ -59,10 +59,17 @@ def database_url(sessions: SessionFactory) -> str:
     return url
 
 
-async def ask(sessions: SessionFactory, question: Question[R]) -> R:
-    """Answer one question of the stats core through a service on the test's database."""
+async def ask(sessions: SessionFactory, question: Question[R], *, indexed: bool = False) -> R:
+    """Answer one question of the stats core through a service on the test's database: as a
+    process's first request (peer standings counted in SQL), or `indexed`, once the peer index
+    of the data is built (as a running server answers)."""
     service = StatsService(Settings(database_url=database_url(sessions)))
     try:
+        if indexed:
+            await service.start()
+            assert service.peers.building is not None
+            await service.peers.building[1]
+            assert service.peers.state()["ready"]
         return await service.ask(question)
     finally:
         await service.close()

@@ -49,7 +49,8 @@ def test_index_standing_equals_a_naive_count(
     instants.append((3, int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())))  # on an edge
     owners = np.array([o for o, _ in instants], dtype=np.int64)
     seconds = np.array([s for _, s in instants], dtype=np.int64)
-    index = PeerIndex.build(InstantTable(4, mentors, owners, seconds))
+    ids = [str(i) for i in range(int(owners.max()) + 1)]
+    index = PeerIndex.build(InstantTable(4, mentors, ids, owners, seconds))
     windows = [
         (datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 6, 30, tzinfo=UTC)),
         (datetime(2022, 12, 31, 23, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
@@ -58,6 +59,9 @@ def test_index_standing_equals_a_naive_count(
     ]
     for start, end in windows:
         for me in range(mentors):
+            before = sorted((s for o, s in instants if o == me and s < end.timestamp()),
+                            reverse=True)  # fmt: skip
+            assert index.completed_before(str(me), end, 5) == before[:5]
             low, high = int(start.timestamp()), int(end.timestamp())
             mine = sum(1 for o, s in instants if o == me and low <= s < high)
             assert index.standing(start, end, mine) == naive_standing(
@@ -81,12 +85,12 @@ async def test_the_index_answers_once_built_and_only_for_its_version(
     service = StatsService(Settings(database_url=database_url(sessions)))
     try:
         await service.ask(stats.summary("m0", args))
-        assert service.peers.answered == {"sql": 1}
+        assert service.peers.answered["standing sql"] == 1
         assert service.peers.building is not None
         await service.peers.building[1]
         assert service.peers.state()["ready"]
         by_index = [await service.ask(stats.summary(f"m{i}", args)) for i in range(5)]
-        assert service.peers.answered == {"sql": 1, "index": 5}
+        assert service.peers.answered["standing index"] == 5
         assert [s.peer_rank_percentile for s in by_index] == [
             s.peer_rank_percentile for s in by_sql
         ]
@@ -97,6 +101,6 @@ async def test_the_index_answers_once_built_and_only_for_its_version(
             await bump_data_version(await session.connection())
             await session.commit()
         await service.ask(stats.summary("m4", args))
-        assert service.peers.answered["sql"] == 2  # a new version: the old index is not used
+        assert service.peers.answered["standing sql"] == 2  # a new version: not the old index
     finally:
         await service.close()

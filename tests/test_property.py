@@ -88,6 +88,13 @@ def reference_summary(rows: list[Row], mentors: dict[str, str], me: str, tz: str
     streak = 0
     while day in active:
         streak, day = streak + 1, day - timedelta(days=1)
+    weeks = {d - timedelta(days=d.weekday()) for d in active}  # their Mondays
+    monday = end - timedelta(days=end.weekday())
+    if monday not in weeks:
+        monday -= timedelta(days=7)
+    weekly = 0
+    while monday in weeks:
+        weekly, monday = weekly + 1, monday - timedelta(days=7)
     window_days = {local(r, tz) for r in done}
     longest = 0
     for d in window_days:
@@ -119,6 +126,7 @@ def reference_summary(rows: list[Row], mentors: dict[str, str], me: str, tz: str
         "most_active_weekday": WEEKDAYS[best_day[0][0]] if best_day else None,
         "peer_rank_percentile": rank, "streak_days": streak,
         "longest_streak_days": longest, "active_days": len(window_days),
+        "weekly_streak_weeks": weekly,
     }  # fmt: skip
 
 
@@ -169,9 +177,11 @@ async def test_summary_equals_the_reference(
     mentors, rows = build(zones, raw)
     await reset(sessions, mentors, rows)
     reporting_tz = tz or mentors["m0"]
-    got = await ask(sessions, stats.summary("m0", WindowArgs(period, as_of=as_of, tz=tz)))
     expected = reference_summary(rows, mentors, "m0", reporting_tz, period, as_of)
-    assert {key: getattr(got, key) for key in expected} == expected
+    for indexed in (False, True):  # standings and streaks from SQL, then from the peer index
+        question = stats.summary("m0", WindowArgs(period, as_of=as_of, tz=tz))
+        got = await ask(sessions, question, indexed=indexed)
+        assert {key: getattr(got, key) for key in expected} == expected, indexed
 
 
 @settings(

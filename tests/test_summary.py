@@ -320,7 +320,7 @@ async def test_peer_rank_follows_the_data_version(
         assert service.peers.building is not None
         await service.peers.building[1]
         assert (await service.ask(question())).peer_rank_percentile == 100
-        assert service.peers.answered["index"] == 1
+        assert service.peers.answered["standing index"] == 1
         document = Path(str(tmp_path)) / "more.json"
         document.write_text(
             '{"activities": [{"id": "x1", "mentor_id": "peer", "activity_type_id": "t1",'
@@ -330,6 +330,6 @@ async def test_peer_rank_follows_the_data_version(
         )
         await import_files(engine, [document])  # type: ignore[arg-type]
         assert (await service.ask(question())).peer_rank_percentile == 0  # the peer has two
-        assert service.peers.answered["sql"] == 2  # the old index was not used
+        assert service.peers.answered["standing sql"] == 2  # the old index was not used
     finally:
         await service.close()

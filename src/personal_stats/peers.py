@@ -14,6 +14,7 @@ new version is built in the background; `state` tells /readyz and /metrics how f
 
 import asyncio
 import logging
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ _COUNTING_LIMIT = 500_000  # instants counted one by one before searching costs 
 class PeerIndex:
     version: int
     mentors: int  # every mentor, with or without completed activities
+    numbers: dict[str, int]  # the mentor number of each mentor with completed activities
     seconds: np.ndarray[Any, np.dtype[np.int64]]  # every completed instant, ascending
     owners: np.ndarray[Any, np.dtype[np.int32]]  # the mentor number of each
     totals: np.ndarray[Any, np.dtype[np.int64]]  # completed instants per mentor number
@@ -51,6 +53,7 @@ class PeerIndex:
         return cls(
             version=table.version,
             mentors=table.mentors,
+            numbers={mentor_id: i for i, mentor_id in enumerate(table.mentor_ids)},
             seconds=table.seconds[order],
             owners=owners,
             totals=np.bincount(owners, minlength=indexed).astype(np.int64),
@@ -72,6 +75,18 @@ class PeerIndex:
             return self.totals - before - np.bincount(self.owners[high:], minlength=size)
         first = np.searchsorted(self.keys, self.bases + (start + _OFFSET))
         return np.searchsorted(self.keys, self.bases + (end + _OFFSET)) - first
+
+    def completed_before(self, mentor_id: str, end: datetime, limit: int) -> list[int]:
+        """Up to `limit` of the mentor's completed instants before `end`, newest first: the
+        streaks' look back past a window, answered without the database."""
+        number = self.numbers.get(mentor_id)
+        if number is None:
+            return []
+        base = number << _SHIFT
+        first = int(np.searchsorted(self.keys, base))
+        stop = int(np.searchsorted(self.keys, base + math.ceil(end.timestamp()) + _OFFSET))
+        keys = self.keys[max(first, stop - limit) : stop][::-1]
+        return (keys - (base + _OFFSET)).tolist()
 
     def standing(self, start: datetime, end: datetime, completed: int) -> Standing:
         counts = self.counts(int(start.timestamp()), int(end.timestamp()))

@@ -28,12 +28,9 @@ class TypeRow:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class ActivityRow:
-    second: int  # epoch second of started_at
-    completed: bool
-    minutes: int
-    type_id: str
+# (epoch second of started_at, completed?, duration in minutes, activity type id): a plain
+# row as the driver gives it, since a request may read thousands.
+ActivityRow = tuple[int, bool, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +51,7 @@ class MentorsRead:
 
 @dataclass(frozen=True, slots=True)
 class ActivitiesRead:
-    """-> list[ActivityRow] of the mentor with start <= started_at < end."""
+    """-> a list of ActivityRow of the mentor with start <= started_at < end."""
 
     mentor_id: str
     start: datetime

@@ -16,6 +16,7 @@ from typing import Any
 from personal_stats.errors import Unavailable
 from personal_stats.peers import Peers
 from personal_stats.reads import (
+    CompletedBeforeRead,
     MentorRow,
     MentorsRead,
     Question,
@@ -109,13 +110,18 @@ class UnitOfWork(Answers):
             types = self.service.types
             if types is not None and types[0] == version:
                 return types[1]
-        elif isinstance(read, StandingRead):
+        elif isinstance(read, StandingRead | CompletedBeforeRead):
             peers = self.service.peers
             index = peers.lookup(version)
-            if index is not None:
-                peers.answered["index"] += 1
+            kind = "standing" if isinstance(read, StandingRead) else "completed_before"
+            if index is None:
+                peers.answered[f"{kind} sql"] += 1
+            elif isinstance(read, StandingRead):
+                peers.answered[f"{kind} index"] += 1
                 return index.standing(read.start, read.end, read.completed)
-            peers.answered["sql"] += 1
+            else:
+                peers.answered[f"{kind} index"] += 1
+                return index.completed_before(read.mentor_id, read.end, read.limit)
         return MISS
 
     def remember(self, read: Read, version: int, answer: Any) -> None:

@@ -263,12 +263,11 @@ def _first_local_date(reporting: Reporting) -> Question[date | None]:
     return None if second is None else date.fromordinal(local_day(second, reporting.tz))
 
 
-def _localize(rows: list[ActivityRow], tz: str) -> list[LocalActivity]:
+def _localize(rows: Sequence[ActivityRow], tz: str) -> list[LocalActivity]:
     return [
-        LocalActivity(date.fromordinal(local_day(row.second, tz)), row.completed, row.minutes,
-                      row.type_id)
-        for row in rows
-    ]  # fmt: skip
+        LocalActivity(date.fromordinal(local_day(second, tz)), bool(completed), minutes, type_id)
+        for second, completed, minutes, type_id in rows
+    ]
 
 
 def _activities_on(reporting: Reporting, first: date, last: date) -> Question[list[LocalActivity]]:

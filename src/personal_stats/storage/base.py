@@ -32,6 +32,7 @@ class InstantTable:
 
     version: int
     mentors: int
+    mentor_ids: list[str]  # by mentor number
     mentor_numbers: np.ndarray[Any, np.dtype[np.int64]]
     seconds: np.ndarray[Any, np.dtype[np.int64]]
 

@@ -15,7 +15,6 @@ from personal_stats.errors import Unavailable
 from personal_stats.figures import standing_among
 from personal_stats.reads import (
     ActivitiesRead,
-    ActivityRow,
     CompletedBeforeRead,
     FirstActivityRead,
     MentorRow,
@@ -85,8 +84,7 @@ class PostgresSnapshot(Snapshot):
             return {row[0]: MentorRow(*row) for row in rows}
         if isinstance(read, ActivitiesRead):
             args = _SQL.activities.args(mentor_id=read.mentor_id, start=read.start, end=read.end)
-            rows = await connection.fetch(_SQL.activities.sql, *args)
-            return [ActivityRow(*row) for row in rows]
+            return await connection.fetch(_SQL.activities.sql, *args)
         if isinstance(read, FirstActivityRead):
             args = _SQL.first_activity.args(mentor_id=read.mentor_id)
             return await connection.fetchval(_SQL.first_activity.sql, *args)
@@ -156,7 +154,7 @@ class PostgresStore(Store):
                 chunks_m.append(np.full(len(seconds), number, dtype=np.int64))
             empty = np.zeros(0, dtype=np.int64)
             return InstantTable(
-                snapshot.version, mentors,
+                snapshot.version, mentors, list(numbers),
                 np.concatenate(chunks_m) if chunks_m else empty,
                 np.concatenate(chunks_s) if chunks_s else empty,
             )  # fmt: skip

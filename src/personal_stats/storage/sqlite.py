@@ -18,7 +18,6 @@ from personal_stats.errors import Unavailable
 from personal_stats.figures import standing_among
 from personal_stats.reads import (
     ActivitiesRead,
-    ActivityRow,
     CompletedBeforeRead,
     FirstActivityRead,
     MentorRow,
@@ -107,9 +106,7 @@ class SqliteSnapshot(Snapshot):
         if isinstance(read, ActivitiesRead):
             args = _SQL.activities.args(mentor_id=read.mentor_id, start=_text(read.start),
                                         end=_text(read.end))  # fmt: skip
-            return [
-                ActivityRow(s, bool(c), m, t) for s, c, m, t in execute(_SQL.activities.sql, args)
-            ]
+            return execute(_SQL.activities.sql, args).fetchall()
         if isinstance(read, FirstActivityRead):
             return self._one(_SQL.first_activity.sql,
                              _SQL.first_activity.args(mentor_id=read.mentor_id))[0]  # fmt: skip
@@ -195,7 +192,7 @@ class SqliteStore(Store):
         cursor = connection.execute(_SQL.completed_instants.sql, _SQL.completed_instants.args())
         pairs = [(numbers.setdefault(m, len(numbers)), s) for m, s in cursor]
         table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-        return InstantTable(version, mentors, table[:, 0].copy(), table[:, 1].copy())
+        return InstantTable(version, mentors, list(numbers), table[:, 0].copy(), table[:, 1].copy())
 
     async def ping(self) -> None:
         async with self.snapshot() as snapshot:
