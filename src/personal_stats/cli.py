@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from personal_stats.db import create_engine
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import ImportReport, has_mentors, import_files
@@ -113,6 +115,9 @@ def _import(options: argparse.Namespace, settings: Settings) -> int:
             print(problem, file=sys.stderr)
         print(f"import rejected: {len(rejected.problems)} problem(s); nothing was written",
               file=sys.stderr)  # fmt: skip
+        return 1
+    except (SQLAlchemyError, OSError) as error:
+        print(f"import failed: {error}; nothing was written", file=sys.stderr)
         return 1
     if report is None:
         print("the database already has mentors; nothing imported")

@@ -9,13 +9,13 @@ nothing is written unless everything is valid.
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import ijson  # type: ignore[import-untyped]
 from pydantic import ValidationError
 from rich.progress import Progress
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 
@@ -26,10 +26,13 @@ from personal_stats.records import (
     SECTIONS,
     ActivityRecord,
     ActivityTypeRecord,
+    FastActivity,
+    FastMentor,
     MentorRecord,
+    fast_line,
     messages,
 )
-from personal_stats.storage.writes import NewActivity, write_activities, write_reference_data
+from personal_stats.storage.writes import ActivityWriter, NewActivity, write_reference_data
 
 BATCH = 10_000
 
@@ -52,6 +55,7 @@ class Reference:
 @dataclass
 class Importer:
     connection: AsyncConnection
+    writer: ActivityWriter
     types: dict[str, tuple[str, ActivityTypeRecord]] = field(default_factory=dict)
     mentors: dict[str, tuple[str, MentorRecord]] = field(default_factory=dict)
     mentor_refs: dict[str, Reference] = field(default_factory=dict)
@@ -60,18 +64,19 @@ class Importer:
     activities: int = 0
     problems: list[str] = field(default_factory=list)
 
-    async def add(self, location: str, record: Any) -> None:
-        if isinstance(record, ActivityRecord):
+    async def add(self, location: str, record: Any, instant: datetime | None = None) -> None:
+        """Take a valid record (a pydantic one, or a fast path's with its activity's instant)."""
+        if isinstance(record, ActivityRecord | FastActivity):
             self.activities += 1
             _refer(self.mentor_refs, record.mentor_id, f"{location}.mentor_id")
             _refer(self.type_refs, record.activity_type_id, f"{location}.activity_type_id")
             self.batch.append(
                 NewActivity(record.id, record.mentor_id, record.activity_type_id, record.status,
-                            record.started_at, record.duration_minutes)
+                            instant or record.started_at, record.duration_minutes)
             )  # fmt: skip
             if len(self.batch) >= BATCH:
                 await self.flush()
-        elif isinstance(record, MentorRecord):
+        elif isinstance(record, MentorRecord | FastMentor):
             self.mentors[record.id] = (location, record)
         else:
             self.types[record.id] = (location, record)
@@ -83,7 +88,7 @@ class Importer:
     async def flush(self) -> None:
         # Writing while reading on would only trade the GIL between the two: measured slower.
         if self.batch and not self.problems:  # after the first problem, only read on
-            await write_activities(self.connection, self.batch)
+            await self.writer.write(self.batch)
         self.batch.clear()
 
     async def finish(self) -> ImportReport:
@@ -91,9 +96,11 @@ class Importer:
         self.problems += await self._reference_problems()
         if self.problems:
             raise ImportRejected(self.problems)
+        await self.writer.before_references()
         types = [(r.id, r.code, r.name) for _, r in self.types.values()]
         mentors = [(r.id, r.name, r.timezone or "UTC") for _, r in self.mentors.values()]
         await write_reference_data(self.connection, types, mentors)
+        await self.writer.finish()
         return ImportReport(len(types), len(mentors), self.activities)
 
     async def _reference_problems(self) -> list[str]:
@@ -146,8 +153,7 @@ async def import_files(
     async with engine.connect() as connection:
         connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
         async with connection.begin():
-            await _defer_foreign_keys(connection)
-            importer = Importer(connection)
+            importer = Importer(connection, await ActivityWriter.open(connection))
             with Progress(disable=not show_progress, transient=True) as progress:
                 for path in paths:
                     prefix = f"{path}: " if len(paths) > 1 else ""
@@ -158,14 +164,6 @@ async def import_files(
 
                     await _read(importer, path, prefix, advance)
             return await importer.finish()
-
-
-async def _defer_foreign_keys(connection: AsyncConnection) -> None:
-    """Records may come in any order: check references when the import commits."""
-    if connection.dialect.name == "sqlite":
-        await connection.execute(text("PRAGMA defer_foreign_keys = ON"))
-    else:
-        await connection.execute(text("SET CONSTRAINTS ALL DEFERRED"))
 
 
 def _size(path: Path) -> int | None:
@@ -195,6 +193,12 @@ async def _read_lines(importer: Importer, file: BinaryIO, prefix: str, advance: 
         if not line.strip():
             continue
         location = f"{prefix}line {number}"
+        fast = fast_line(line)
+        if fast is not None:
+            await importer.add(location, *fast)
+            if number % BATCH == 0:
+                advance(done)
+            continue
         try:
             record = LINE.validate_json(line)
         except ValidationError as error:

@@ -86,7 +86,8 @@ class PeerIndex:
         first = int(np.searchsorted(self.keys, base))
         stop = int(np.searchsorted(self.keys, base + math.ceil(end.timestamp()) + _OFFSET))
         keys = self.keys[max(first, stop - limit) : stop][::-1]
-        return (keys - (base + _OFFSET)).tolist()
+        seconds: list[int] = (keys - (base + _OFFSET)).tolist()
+        return seconds
 
     def standing(self, start: datetime, end: datetime, completed: int) -> Standing:
         counts = self.counts(int(start.timestamp()), int(end.timestamp()))

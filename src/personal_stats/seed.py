@@ -12,7 +12,7 @@ from itertools import accumulate, islice
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.storage.writes import NewActivity, write_activities, write_reference_data
+from personal_stats.storage.writes import ActivityWriter, NewActivity, write_reference_data
 from personal_stats.windows import zone
 
 # id, code, name, share of activities, mean and spread of the duration in minutes
@@ -106,10 +106,13 @@ async def seed(engine: AsyncEngine, plan: Plan, *, show_progress: bool = True) -
     with Progress(disable=not show_progress, transient=True) as progress:
         task = progress.add_task("seeding activities", total=plan.mentors)
         async with engine.begin() as connection:
-            await write_reference_data(connection, types, mentors)
+            writer = await ActivityWriter.open(connection)
             rows = activity_rows(plan, mentors)
             while batch := list(islice(rows, 20_000)):
-                await write_activities(connection, batch)
+                await writer.write(batch)
                 written += len(batch)
                 progress.update(task, completed=int(batch[-1].id[4:10]) + 1)
+            await writer.before_references()
+            await write_reference_data(connection, types, mentors)
+            await writer.finish()
     return written

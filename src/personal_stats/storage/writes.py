@@ -1,15 +1,28 @@
-"""Bulk writes for imports and seeding: upserts by id, at the speed of the database driver."""
+"""Bulk writes for imports and seeding: upserts by id, at the speed of the database driver.
+
+An `ActivityWriter` takes the activities of one import, batch by batch, inside the import's
+transaction. Into an empty table (a first load) it drops the secondary indexes and builds
+them once at the end, which costs far less than keeping them up to date row by row; the
+load is still one transaction, so readers see all of it or none.
+- SQLite: prepared `executemany` upserts on the driver's connection.
+- PostgreSQL: `COPY` into a staging table, then one `INSERT ... SELECT` that keeps the last
+  record of each id; into an empty table the references are dropped too and added back at
+  the end, checked in one pass instead of by a deferred trigger per row at COMMIT.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ForeignKeyConstraint, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col, update
+from sqlmodel import col, select, update
 
-from personal_stats.models import ActivityType, DataVersion, Mentor
+from personal_stats.models import Activity, ActivityType, DataVersion, Mentor
+
+_ACTIVITY: Table = Activity.__table__  # type: ignore[attr-defined]
 
 ACTIVITY_COLUMNS = "id, mentor_id, activity_type_id, status, started_at, duration_minutes"
 _UPDATE = ", ".join(f"{c} = excluded.{c}" for c in ACTIVITY_COLUMNS.split(", ")[1:])
@@ -37,25 +50,6 @@ def sqlite_instant(instant: datetime) -> str:
     """An instant as the UTC text SQLAlchemy's SQLite DateTime stores (and compares)."""
     utc = instant.astimezone(UTC).replace(tzinfo=None)
     return utc.isoformat(sep=" ", timespec="microseconds")
-
-
-async def write_activities(connection: AsyncConnection, rows: Sequence[NewActivity]) -> None:
-    """Upsert activities through the driver's executemany; later rows win."""
-    dialect = connection.dialect.name
-    params: list[tuple[object, ...]]
-    if dialect == "sqlite":
-        params = [
-            (r.id, r.mentor_id, r.activity_type_id, r.status, sqlite_instant(r.started_at),
-             r.duration_minutes)
-            for r in rows
-        ]  # fmt: skip
-    else:
-        params = [
-            (r.id, r.mentor_id, r.activity_type_id, r.status, r.started_at, r.duration_minutes)
-            for r in rows
-        ]
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.executemany(_UPSERT_ACTIVITY[dialect], params)  # type: ignore[union-attr]
 
 
 async def write_reference_data(
@@ -92,3 +86,123 @@ async def _upsert(
         set_={name: statement.excluded[name] for name in columns if name != "id"},
     )
     await connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+async def defer_foreign_keys(connection: AsyncConnection) -> None:
+    """Records may come in any order: check references when the transaction commits."""
+    if connection.dialect.name == "sqlite":
+        await connection.execute(text("PRAGMA defer_foreign_keys = ON"))
+    else:
+        await connection.execute(text("SET CONSTRAINTS ALL DEFERRED"))
+
+
+_STAGING = "activity_staging"
+_COLUMNS = ACTIVITY_COLUMNS.split(", ")
+_MOVE_STAGED = (
+    f"INSERT INTO activity ({ACTIVITY_COLUMNS}) "
+    f"SELECT DISTINCT ON (id) {ACTIVITY_COLUMNS} FROM {_STAGING} ORDER BY id, seq DESC "
+    f"ON CONFLICT (id) DO UPDATE SET {_UPDATE}"
+)
+
+
+class ActivityWriter:
+    """See the module's docstring."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self.bulk = False
+
+    @staticmethod
+    async def open(connection: AsyncConnection) -> "ActivityWriter":
+        writer_class = SqliteWriter if connection.dialect.name == "sqlite" else PostgresWriter
+        writer = writer_class(connection)
+        await writer.start()
+        return writer
+
+    async def start(self) -> None:
+        await defer_foreign_keys(self.connection)
+        found = await self.connection.execute(select(col(Activity.id)).limit(1))
+        self.bulk = found.first() is None
+        if self.bulk:
+            for index in _ACTIVITY.indexes:
+                await self.connection.run_sync(index.drop)
+
+    async def write(self, rows: Sequence[NewActivity]) -> None:
+        raise NotImplementedError
+
+    async def before_references(self) -> None:
+        """Called before mentors and activity types are written."""
+
+    async def finish(self) -> None:
+        """Called last, before the commit."""
+
+    async def _build_indexes(self) -> None:
+        if self.bulk:
+            for index in _ACTIVITY.indexes:
+                await self.connection.run_sync(index.create)
+
+    async def _driver(self) -> Any:
+        raw = await self.connection.get_raw_connection()
+        return raw.driver_connection
+
+
+class SqliteWriter(ActivityWriter):
+    async def write(self, rows: Sequence[NewActivity]) -> None:
+        params = [
+            (r.id, r.mentor_id, r.activity_type_id, r.status, sqlite_instant(r.started_at),
+             r.duration_minutes)
+            for r in rows
+        ]  # fmt: skip
+        await (await self._driver()).executemany(_UPSERT_ACTIVITY["sqlite"], params)
+
+    async def before_references(self) -> None:
+        # Writing a mentor looks up its activities for the deferred references: by index.
+        await self._build_indexes()
+
+
+class PostgresWriter(ActivityWriter):
+    async def start(self) -> None:
+        await super().start()
+        if self.bulk:
+            for constraint in _ACTIVITY.foreign_key_constraints:
+                await self.connection.execute(
+                    text(f"ALTER TABLE activity DROP CONSTRAINT {_fk_name(constraint)}")
+                )
+        await self.connection.execute(
+            text(f"CREATE TEMP TABLE {_STAGING} (seq bigserial, LIKE activity) ON COMMIT DROP")
+        )
+
+    async def write(self, rows: Sequence[NewActivity]) -> None:
+        records = [
+            (r.id, r.mentor_id, r.activity_type_id, r.status, r.started_at, r.duration_minutes)
+            for r in rows
+        ]
+        driver = await self._driver()
+        await driver.copy_records_to_table(_STAGING, records=records, columns=_COLUMNS)
+
+    async def finish(self) -> None:
+        await self.connection.execute(text(_MOVE_STAGED))
+        await self._build_indexes()
+        if self.bulk:
+            for constraint in _ACTIVITY.foreign_key_constraints:
+                await self.connection.execute(text(_add_reference(constraint)))
+
+
+def _fk_name(constraint: ForeignKeyConstraint) -> str:
+    """PostgreSQL's name of an activity reference (the models leave it unnamed)."""
+    return constraint.name or f"activity_{constraint.column_keys[0]}_fkey"
+
+
+def _add_reference(constraint: ForeignKeyConstraint) -> str:
+    """The reference as the models declare it. (SQLAlchemy's `AddConstraint` would also mark
+    the model's constraint as added apart, dropping it from every later CREATE TABLE.)"""
+    (element,) = constraint.elements
+    target = element.column
+    options = " DEFERRABLE" if constraint.deferrable else ""
+    if constraint.initially:
+        options += f" INITIALLY {constraint.initially}"
+    return (
+        f"ALTER TABLE activity ADD CONSTRAINT {_fk_name(constraint)} "
+        f"FOREIGN KEY ({element.parent.name}) REFERENCES {target.table.name} ({target.name})"
+        f"{options}"
+    )
