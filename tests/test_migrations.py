@@ -14,13 +14,13 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-DEMO = Path(__file__).parents[1] / "fixtures" / "demo.json"
-
 from personal_stats import models  # noqa: F401 - the tables of SQLModel.metadata
 from personal_stats.db import create_engine
 from personal_stats.ingest import import_files
 from personal_stats.schema import current_revision, head_revision, upgrade
 from personal_stats.settings import Settings
+
+DEMO = Path(__file__).parents[1] / "fixtures" / "demo.json"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -27,6 +27,7 @@ from personal_stats.records import (
     ActivityRecord,
     ActivityTypeRecord,
     FastActivity,
+    FastActivityType,
     FastMentor,
     MentorRecord,
     fast_line,
@@ -35,6 +36,8 @@ from personal_stats.records import (
 from personal_stats.storage.writes import ActivityWriter, NewActivity, write_reference_data
 
 BATCH = 10_000
+TypeRecord = ActivityTypeRecord | FastActivityType
+AnyMentorRecord = MentorRecord | FastMentor
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,8 @@ class Reference:
 class Importer:
     connection: AsyncConnection
     writer: ActivityWriter
-    types: dict[str, tuple[str, ActivityTypeRecord]] = field(default_factory=dict)
-    mentors: dict[str, tuple[str, MentorRecord]] = field(default_factory=dict)
+    types: dict[str, tuple[str, TypeRecord]] = field(default_factory=dict)
+    mentors: dict[str, tuple[str, AnyMentorRecord]] = field(default_factory=dict)
     mentor_refs: dict[str, Reference] = field(default_factory=dict)
     type_refs: dict[str, Reference] = field(default_factory=dict)
     batch: list[NewActivity] = field(default_factory=list)
@@ -72,7 +75,7 @@ class Importer:
             _refer(self.type_refs, record.activity_type_id, f"{location}.activity_type_id")
             self.batch.append(
                 NewActivity(record.id, record.mentor_id, record.activity_type_id, record.status,
-                            instant or record.started_at, record.duration_minutes)
+                            _instant(record, instant), record.duration_minutes)
             )  # fmt: skip
             if len(self.batch) >= BATCH:
                 await self.flush()
@@ -127,6 +130,14 @@ class Importer:
         unknown_types = self.type_refs.keys() - self.types.keys() - stored_types.keys()
         problems += _unknown(self.type_refs, unknown_types, "activity type")
         return problems
+
+
+def _instant(record: ActivityRecord | FastActivity, instant: datetime | None) -> datetime:
+    """A pydantic record carries its instant; the fast path's parsed it beside the record."""
+    if isinstance(record, ActivityRecord):
+        return record.started_at
+    assert instant is not None
+    return instant
 
 
 def _refer(references: dict[str, Reference], key: str, location: str) -> None:

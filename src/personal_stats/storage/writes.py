@@ -190,7 +190,7 @@ class PostgresWriter(ActivityWriter):
 
 def _fk_name(constraint: ForeignKeyConstraint) -> str:
     """PostgreSQL's name of an activity reference (the models leave it unnamed)."""
-    return constraint.name or f"activity_{constraint.column_keys[0]}_fkey"
+    return str(constraint.name or f"activity_{constraint.column_keys[0]}_fkey")
 
 
 def _add_reference(constraint: ForeignKeyConstraint) -> str:
