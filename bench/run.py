@@ -2,8 +2,10 @@
 
 Builds data sets S (100 mentors x 3 years) and L (10,000 mentors x 5 years), cached in
 bench/data and in PostgreSQL databases bench_s and bench_l; times the import of L's
-activities from JSON Lines; serves each data set with one worker (uvloop + httptools) and
-loads it from wrk with random mentors and parameters; writes the figures to bench/README.md.
+activities from JSON Lines into an empty database of each engine; serves each data set with
+one worker (uvloop + httptools), waits until its peer index is ready (/readyz), and loads it
+from wrk with random mentors and parameters; then loads L's summary with 256 connections,
+and with two workers; writes the figures to bench/README.md.
 """
 
 import argparse
@@ -47,11 +49,12 @@ TARGETS = [
     "gql-series",
     "gql-breakdown",
     "gql-history",
+    "gql-dashboard",
 ]
 POSTGRES = os.environ.get(
     "PERSONAL_STATS_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"
 )
-WARM_UP = 5  # seconds per endpoint before measuring: fills the per-window peer cache
+WARM_UP = 3  # seconds per endpoint before measuring
 console = Console()
 
 
@@ -64,6 +67,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    timeouts: int
+    non2xx: int
 
 
 def database_url(backend: str, name: str) -> str:
@@ -118,44 +123,41 @@ def build(backend: str, name: str) -> None:
     console.print(f"data set {name} on {backend}: {output.strip()}")
 
 
-def import_speed() -> tuple[int, float]:
-    """Seconds to import L's activities from JSON Lines into a new SQLite database."""
+def jsonl_of_l() -> Path:
+    """L's records as JSON Lines (written once, cached in bench/data)."""
     source = DATA / "L.jsonl"
+    if source.exists():
+        return source
     plan = SETS["L"]
-    if not source.exists():
-        mentors = mentor_rows(plan)
-        with source.open("w") as out:
-            for type_id, code, name, *_ in SEED_TYPES:
-                out.write(
-                    json.dumps(
-                        {"record": "activity_type", "id": type_id, "code": code, "name": name}
-                    )
-                    + "\n"
-                )
-            for mentor_id, name, tz in mentors:
-                out.write(
-                    json.dumps({"record": "mentor", "id": mentor_id, "name": name, "timezone": tz})
-                    + "\n"
-                )
-            for row in activity_rows(plan, mentors):
-                out.write(
-                    json.dumps(
-                        {
-                            "record": "activity",
-                            "id": row.id,
-                            "mentor_id": row.mentor_id,
-                            "activity_type_id": row.activity_type_id,
-                            "status": row.status,
-                            "started_at": row.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                            "duration_minutes": row.duration_minutes,
-                        }
-                    )
-                    + "\n"
-                )
-    target = DATA / "import.db"
-    for stale in DATA.glob("import.db*"):
-        stale.unlink()
-    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": f"sqlite+aiosqlite:///{target}"}
+    mentors = mentor_rows(plan)
+    with source.open("w") as out:
+        for type_id, code, name, *_ in SEED_TYPES:
+            line = {"record": "activity_type", "id": type_id, "code": code, "name": name}
+            out.write(json.dumps(line) + "\n")
+        for mentor_id, name, tz in mentors:
+            line = {"record": "mentor", "id": mentor_id, "name": name, "timezone": tz}
+            out.write(json.dumps(line) + "\n")
+        for row in activity_rows(plan, mentors):
+            line = {
+                "record": "activity", "id": row.id, "mentor_id": row.mentor_id,
+                "activity_type_id": row.activity_type_id, "status": row.status,
+                "started_at": row.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "duration_minutes": row.duration_minutes,
+            }  # fmt: skip
+            out.write(json.dumps(line) + "\n")
+    return source
+
+
+def import_speed(backend: str) -> tuple[int, float]:
+    """Seconds to import L's activities from JSON Lines into a new, empty database."""
+    source = jsonl_of_l()
+    url = database_url(backend, "import")
+    if backend == "sqlite":
+        for stale in DATA.glob("import.db*"):
+            stale.unlink()
+    else:
+        asyncio.run(recreate_postgres_database(url))
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": url}
     subprocess.run([*CLI, "migrate"], env=env, check=True, capture_output=True)
     started = time.perf_counter()
     output = subprocess.run(
@@ -163,25 +165,46 @@ def import_speed() -> tuple[int, float]:
     )
     seconds = time.perf_counter() - started
     activities = int(re.search(r"(\d+) activities", output.stdout).group(1))  # type: ignore[union-attr]
-    for stale in DATA.glob("import.db*"):
-        stale.unlink()
+    if backend == "sqlite":
+        for stale in DATA.glob("import.db*"):
+            stale.unlink()
     return activities, seconds
 
 
-def serve(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": url, "PERSONAL_STATS_WORKERS": "1"}
+async def recreate_postgres_database(url: str) -> None:
+    admin = create_async_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    name = url.rsplit("/", 1)[1]
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+
+
+def serve(url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    """A server on the data set, once every worker's peer index is built (its /readyz says
+    so; each fresh connection may reach another worker)."""
+    env = os.environ | {
+        "PERSONAL_STATS_DATABASE_URL": url,
+        "PERSONAL_STATS_WORKERS": str(workers),
+        "PERSONAL_STATS_LOG_LEVEL": "warning",
+    }
     server = subprocess.Popen(
         [*CLI, "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(150):
+    ready: set[int] = set()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                time.sleep(10)  # the peer index builds in the background after start-up
-                return server
-        except httpx.TransportError:
+            answer = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+            detail = answer.json()
+            if answer.status_code == 200 and detail["peer_index"]["ready"]:
+                ready.add(detail["worker"])
+                if len(ready) == workers:
+                    return server
+        except (httpx.TransportError, ValueError, KeyError):
             pass
         time.sleep(0.2)
     server.kill()
@@ -194,6 +217,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def load(port: int, target: str, mentors: int, seconds: int, connections: int) -> dict[str, str]:
+    """wrk's figures (2 threads, at most 2 s per request before it counts a timeout)."""
     env = os.environ | {"BENCH_TARGET": target, "BENCH_MENTORS": str(mentors)}
     command = [
         "wrk",
@@ -201,12 +225,47 @@ def load(port: int, target: str, mentors: int, seconds: int, connections: int) -
         f"-c{connections}",
         f"-d{seconds}s",
         "--latency",
+        "--timeout",
+        "2s",
         "-s",
         str(HERE / "load.lua"),
         f"http://127.0.0.1:{port}",
     ]
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return dict(re.findall(r"(\w+)=([\d.]+)", output.split("BENCH", 1)[1]))
+
+
+def measured(backend: str, data_set: str, target: str, figures: dict[str, str]) -> Result:
+    result = Result(
+        backend, data_set, target, float(figures["rps"]), float(figures["p50_ms"]),
+        float(figures["p99_ms"]), int(figures["errors"]), int(figures["timeouts"]),
+        int(figures["non2xx"]),
+    )  # fmt: skip
+    console.print(
+        f"{backend:8} {data_set} {target:14} {result.rps:8.0f} req/s  "
+        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors} "
+        f"timeouts {result.timeouts} non-2xx {result.non2xx}"
+    )
+    return result
+
+
+def stress(backends: list[str], seconds: int) -> list[Result]:
+    """L's summary with 256 connections on one worker (beyond the in-flight limit requests
+    are shed with 503), and with 32 connections on two workers."""
+    results, port = [], 8865
+    for backend in backends:
+        url, mentors = database_url(backend, "L"), SETS["L"].mentors
+        for workers, connections, label in ((1, 256, "summary 256c"), (2, 32, "summary 2w")):
+            server = serve(url, port, workers)
+            try:
+                load(port, "summary", mentors, WARM_UP, connections)
+                figures = load(port, "summary", mentors, seconds, connections)
+                results.append(measured(backend, "L", label, figures))
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            port += 1
+    return results
 
 
 def run(
@@ -221,21 +280,7 @@ def run(
                 for target in TARGETS:
                     load(port, target, plan.mentors, WARM_UP, connections)
                     figures = load(port, target, plan.mentors, seconds, connections)
-                    result = Result(
-                        backend,
-                        name,
-                        target,
-                        float(figures["rps"]),
-                        float(figures["p50_ms"]),
-                        float(figures["p99_ms"]),
-                        int(figures["errors"]) + int(figures["non2xx"]),
-                    )
-                    results.append(result)
-                    console.print(
-                        f"{backend:8} {name} {target:14} {result.rps:8.0f} req/s  "
-                        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
-                        f"errors {result.errors}"
-                    )
+                    results.append(measured(backend, name, target, figures))
                 rss[f"{backend} {name}"] = peak_rss_mb(server.pid)
             finally:
                 server.terminate()
@@ -268,20 +313,31 @@ def machine() -> str:
 
 RESULTS = """<!-- results: written by bench/run.py -->
 Measured {when} on {machine}.
-Each figure: {seconds} s of load with {connections} connections (2 wrk threads) after a 5 s
-warm-up of the same endpoint, one server worker (the server starts 10 s before the first load,
-time to build the instant index of L).
+Each figure: {seconds} s of load with {connections} connections (2 wrk threads, a request
+counted as a timeout after 2 s) after a {warm_up} s warm-up of the same endpoint, one server
+worker whose peer index is built (the harness waits for /readyz to say so).
 
 ### Import
 
-`personal-stats import` of L's {count:,} activities from JSON Lines into a new SQLite
-database: {took:.1f} s wall clock, command start-up included: **{rate:,.0f} activities/s**.
+`personal-stats import` of L's activities from JSON Lines into a new, empty database, wall
+clock with the command's start-up:
+
+| backend | activities | seconds | activities/s |
+|---|---:|---:|---:|
+{imports}
 
 ### Requests
 
-| backend | set | endpoint | req/s | p50 ms | p99 ms | /healthz | GraphQL/REST | L/S p50 | errors |
-|---|---|---|---:|---:|---:|---:|---:|---:|---:|
+| backend | set | endpoint | req/s | p50 ms | p99 ms | /healthz | GraphQL/REST | dashboard/REST \
+| L/S p50 | errors | timeouts | non-2xx |
+|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {rows}
+
+### Overload and a second worker (L, summary)
+
+| backend | run | req/s | p50 ms | p99 ms | errors | timeouts | 503 (shed) | gain over 1 worker |
+|---|---|---:|---:|---:|---:|---:|---:|---:|
+{stress}
 
 ### Server memory (peak RSS after all loads)
 
@@ -292,30 +348,47 @@ database: {took:.1f} s wall clock, command start-up included: **{rate:,.0f} acti
 
 
 def report(
-    results: list[Result], rss: dict[str, float], imported: tuple[int, float], options: Any
+    results: list[Result],
+    stressed: list[Result],
+    rss: dict[str, float],
+    imported: dict[str, tuple[int, float]],
+    options: Any,
 ) -> str:
     by = {(r.backend, r.data_set, r.target): r for r in results}
     rows = []
     for r in results:
         health = by[(r.backend, r.data_set, "healthz")].rps
+        summary = by[(r.backend, r.data_set, "summary")].rps
         rest = by.get((r.backend, r.data_set, r.target.removeprefix("gql-")))
         ratio_gql = f"{r.rps / rest.rps:.2f}" if r.target.startswith("gql-") and rest else ""
+        dashboard = f"{r.rps / summary:.2f}" if r.target == "gql-dashboard" else ""
         small = by.get((r.backend, "S", r.target))
         ratio_ls = f"{r.p50_ms / small.p50_ms:.2f}" if r.data_set == "L" and small else ""
         rows.append(
             f"| {r.backend} | {r.data_set} | {r.target} | {r.rps:.0f} | {r.p50_ms:.2f} | "
-            f"{r.p99_ms:.2f} | {r.rps / health:.2f} | {ratio_gql} | {ratio_ls} | {r.errors} |"
+            f"{r.p99_ms:.2f} | {r.rps / health:.2f} | {ratio_gql} | {dashboard} | {ratio_ls} | "
+            f"{r.errors} | {r.timeouts} | {r.non2xx} |"
         )
-    count, took = imported
+    stress_rows = []
+    for r in stressed:
+        one = by.get((r.backend, "L", "summary"))
+        gain = f"{r.rps / one.rps:.2f}" if r.target.endswith("2w") and one else ""
+        stress_rows.append(
+            f"| {r.backend} | {r.target} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"{r.errors} | {r.timeouts} | {r.non2xx} | {gain} |"
+        )
     return RESULTS.format(
         when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         machine=machine(),
         seconds=options.seconds,
         connections=options.connections,
-        count=count,
-        took=took,
-        rate=count / took,
+        warm_up=WARM_UP,
+        imports="\n".join(
+            f"| {backend} | {count:,} | {took:.1f} | {count / took:,.0f} |"
+            for backend, (count, took) in imported.items()
+        ),
         rows="\n".join(rows),
+        stress="\n".join(stress_rows),
         rss="\n".join(f"| {k} | {v:.0f} MB |" for k, v in rss.items()),
     )
 
@@ -348,12 +421,16 @@ def main() -> None:
     for backend in backends:
         for name in SETS:
             build(backend, name)
-    imported = import_speed()
-    console.print(f"import: {imported[0]} activities in {imported[1]:.1f} s")
+    imported = {}
+    for backend in backends:
+        imported[backend] = import_speed(backend)
+        count, took = imported[backend]
+        console.print(f"import into {backend}: {count} activities in {took:.1f} s")
     results, rss = run(backends, options.seconds, options.connections)
     for key, value in rss.items():
         console.print(f"peak RSS {key}: {value:.0f} MB")
-    write_report(report(results, rss, imported, options))
+    stressed = stress(backends, options.seconds)
+    write_report(report(results, stressed, rss, imported, options))
     console.print(f"wrote {HERE / 'README.md'}")
 
 

@@ -253,6 +253,10 @@ async def test_openapi_document_and_offline_docs(client: httpx.AsyncClient) -> N
     rate = document["components"]["schemas"]["PersonalStats"]["properties"]["completion_rate"]
     assert {"type": "null"} in rate["anyOf"]
     assert "application/problem+json" in summary["responses"]["400"]["content"]
+    # The rules between parameters, which no schema states, are in each description.
+    assert "`start_date` and `end_date` together" in summary["description"]
+    series = document["paths"]["/api/v1/personal-stats/{mentor_id}/monthly-series"]["get"]
+    assert "`months` beside `from`/`to`" in series["description"]
     page = await client.get("/docs")
     assert page.status_code == 200
     assert "http" not in page.text.replace("/openapi.json", "")  # no CDN

@@ -112,18 +112,27 @@ async def test_readyz_is_503_when_the_database_cannot_be_opened() -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize("first_load", [False, True])
 async def test_reads_never_see_half_an_import(
-    engine: AsyncEngine, client: httpx.AsyncClient, tmp_path: Path
+    engine: AsyncEngine, client: httpx.AsyncClient, tmp_path: Path, first_load: bool
 ) -> None:
-    await import_files(engine, [write(tmp_path / "first.json", document(0))])
+    """Also during a first load into an empty table, which is built another way (indexes
+    once at the end; on PostgreSQL a table built aside and swapped in)."""
+    if not first_load:
+        await import_files(engine, [write(tmp_path / "first.json", document(0))])
     big = write(tmp_path / "big.json", document(20_000, mentor_name="Mira Updated"))
     importing = asyncio.create_task(import_files(engine, [big]))
     seen: set[tuple[int, str]] = set()
     overlapping = 0  # reads that began and ended while the import was under way
     while not importing.done():
-        body = (await client.get(SUMMARY)).json()
+        response = await client.get(SUMMARY)
         overlapping += not importing.done()
-        seen.add((body["total_activities"], body["mentor_name"]))
+        if response.status_code == 404 and first_load:  # the mentor does not exist yet
+            seen.add((0, "Mira"))
+        else:
+            assert response.status_code == 200, response.text
+            body = response.json()
+            seen.add((body["total_activities"], body["mentor_name"]))
         await asyncio.sleep(0)
     await importing
     assert overlapping > 0

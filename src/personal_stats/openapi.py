@@ -92,10 +92,35 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
-def _operation(summary: str, parameters: list[dict[str, Any]], schema: str) -> dict[str, Any]:
+# The rules between parameters, which a schema cannot state: a schema-valid combination that
+# breaks one of them is a 400 naming the parameter.
+_WINDOW_RULES = (
+    "The window is either `period`, or `start_date` and `end_date` together (inclusive, "
+    "`start_date` <= `end_date` <= `as_of`, at most 3,660 days). A named period beside the "
+    "dates, or one date alone, is a 400; `period=custom` is accepted only with both dates. "
+    "Activities whose local date (in `tz`, default the mentor's zone) is after `as_of` "
+    "(default today there) are not counted."
+)
+_MONTH_RULES = (
+    "The range is either `from` and `to` together (YYYY-MM, inclusive, `from` <= `to`, `to` "
+    "not after as_of's month, at most 120 months), or `months` (the months ending with "
+    "as_of's month). `months` beside `from`/`to`, or one of `from`/`to` alone, is a 400. "
+    "Default: January of as_of's year through as_of's month."
+)
+_YEAR_RULES = (
+    "Years `from_year` through `to_year`: `from_year` <= `to_year` <= as_of's year, at most "
+    "100 years; otherwise a 400. Defaults: the year of the first activity, and as_of's year."
+)
+_PAGE_RULES = " Pages: `page` 1-1,000,000 and `limit` 1-100; a page past the end is empty."
+
+
+def _operation(
+    summary: str, parameters: list[dict[str, Any]], schema: str, rules: str
+) -> dict[str, Any]:
     return {
         "get": {
             "summary": summary,
+            "description": rules,
             "operationId": schema[0].lower() + schema[1:],
             "parameters": [MENTOR_ID, *parameters],
             "responses": {
@@ -145,15 +170,24 @@ def openapi_document() -> dict[str, Any]:
             "contribution heatmap. GraphQL with the same figures is served at /graphql.",
         },
         "paths": {
-            path: _operation("Summary card", WINDOW, "PersonalStats"),
+            path: _operation("Summary card", WINDOW, "PersonalStats", _WINDOW_RULES),
             f"{path}/monthly-series": _operation(
-                "Activity per month", [*MONTH_RANGE, *PAGE], "MonthlySeries"
+                "Activity per month",
+                [*MONTH_RANGE, *PAGE],
+                "MonthlySeries",
+                _MONTH_RULES + _PAGE_RULES,
             ),
             f"{path}/activity-breakdown": _operation(
-                "Activity per type", [*WINDOW, *PAGE], "ActivityBreakdown"
+                "Activity per type",
+                [*WINDOW, *PAGE],
+                "ActivityBreakdown",
+                _WINDOW_RULES + _PAGE_RULES,
             ),
             f"{path}/contribution-history": _operation(
-                "Activity per month over the years", [*YEAR_RANGE, *PAGE], "ContributionHistory"
+                "Activity per month over the years",
+                [*YEAR_RANGE, *PAGE],
+                "ContributionHistory",
+                _YEAR_RULES + _PAGE_RULES,
             ),
         },
         "components": {"schemas": _schemas()},

@@ -6,8 +6,10 @@ them once at the end, which costs far less than keeping them up to date row by r
 load is still one transaction, so readers see all of it or none.
 - SQLite: prepared `executemany` upserts on the driver's connection.
 - PostgreSQL: `COPY` into a staging table, then one `INSERT ... SELECT` that keeps the last
-  record of each id; into an empty table the references are dropped too and added back at
-  the end, checked in one pass instead of by a deferred trigger per row at COMMIT.
+  record of each id. A first load builds a new table aside instead (indexes built once,
+  references checked in one pass rather than by a deferred trigger per row at COMMIT) and
+  swaps it in at the end: dropping the live table's indexes would lock readers out for the
+  whole load (and could deadlock with them).
 """
 
 from collections.abc import Sequence
@@ -97,6 +99,7 @@ async def defer_foreign_keys(connection: AsyncConnection) -> None:
 
 
 _STAGING = "activity_staging"
+WRITE_LOCK = 7_423_110_002  # the advisory lock of writers on PostgreSQL
 _COLUMNS = ACTIVITY_COLUMNS.split(", ")
 _MOVE_STAGED = (
     f"INSERT INTO activity ({ACTIVITY_COLUMNS}) "
@@ -120,12 +123,10 @@ class ActivityWriter:
         return writer
 
     async def start(self) -> None:
+        """Called first, in the write transaction."""
         await defer_foreign_keys(self.connection)
         found = await self.connection.execute(select(col(Activity.id)).limit(1))
         self.bulk = found.first() is None
-        if self.bulk:
-            for index in _ACTIVITY.indexes:
-                await self.connection.run_sync(index.drop)
 
     async def write(self, rows: Sequence[NewActivity]) -> None:
         raise NotImplementedError
@@ -136,17 +137,21 @@ class ActivityWriter:
     async def finish(self) -> None:
         """Called last, before the commit."""
 
-    async def _build_indexes(self) -> None:
-        if self.bulk:
-            for index in _ACTIVITY.indexes:
-                await self.connection.run_sync(index.create)
-
     async def _driver(self) -> Any:
         raw = await self.connection.get_raw_connection()
         return raw.driver_connection
 
 
 class SqliteWriter(ActivityWriter):
+    """The write transaction is BEGIN IMMEDIATE: one writer at a time, and readers keep
+    reading their snapshots (WAL) even while the indexes are dropped and rebuilt."""
+
+    async def start(self) -> None:
+        await super().start()
+        if self.bulk:
+            for index in _ACTIVITY.indexes:
+                await self.connection.run_sync(index.drop)
+
     async def write(self, rows: Sequence[NewActivity]) -> None:
         params = [
             (r.id, r.mentor_id, r.activity_type_id, r.status, sqlite_instant(r.started_at),
@@ -157,17 +162,16 @@ class SqliteWriter(ActivityWriter):
 
     async def before_references(self) -> None:
         # Writing a mentor looks up its activities for the deferred references: by index.
-        await self._build_indexes()
+        if self.bulk:
+            for index in _ACTIVITY.indexes:
+                await self.connection.run_sync(index.create)
 
 
 class PostgresWriter(ActivityWriter):
     async def start(self) -> None:
+        # One writer at a time on every instance; readers are never blocked by it.
+        await self.connection.execute(text(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
         await super().start()
-        if self.bulk:
-            for constraint in _ACTIVITY.foreign_key_constraints:
-                await self.connection.execute(
-                    text(f"ALTER TABLE activity DROP CONSTRAINT {_fk_name(constraint)}")
-                )
         await self.connection.execute(
             text(f"CREATE TEMP TABLE {_STAGING} (seq bigserial, LIKE activity) ON COMMIT DROP")
         )
@@ -181,11 +185,35 @@ class PostgresWriter(ActivityWriter):
         await driver.copy_records_to_table(_STAGING, records=records, columns=_COLUMNS)
 
     async def finish(self) -> None:
-        await self.connection.execute(text(_MOVE_STAGED))
-        await self._build_indexes()
-        if self.bulk:
-            for constraint in _ACTIVITY.foreign_key_constraints:
-                await self.connection.execute(text(_add_reference(constraint)))
+        if not self.bulk:
+            await self.connection.execute(text(_MOVE_STAGED))
+            return
+        # A first load: the table is built aside, with its indexes and references, and swapped
+        # in at the end, so readers wait only for the rename, never for the load.
+        for statement in _first_load_statements():
+            await self.connection.execute(text(statement))
+
+
+def _first_load_statements() -> list[str]:
+    loaded = "activity_load"
+    statements = [
+        f"CREATE TABLE {loaded} (LIKE activity INCLUDING DEFAULTS)",
+        f"INSERT INTO {loaded} ({ACTIVITY_COLUMNS}) SELECT DISTINCT ON (id) {ACTIVITY_COLUMNS} "
+        f"FROM {_STAGING} ORDER BY id, seq DESC",
+        f"ALTER TABLE {loaded} ADD CONSTRAINT {loaded}_pkey PRIMARY KEY (id)",
+    ]
+    for index in _ACTIVITY.indexes:
+        columns = ", ".join(column.name for column in index.columns)
+        statements.append(f"CREATE INDEX {index.name}_load ON {loaded} ({columns})")
+    statements += [_add_reference(c, loaded) for c in _ACTIVITY.foreign_key_constraints]
+    statements += [
+        "LOCK TABLE activity IN ACCESS EXCLUSIVE MODE",
+        "DROP TABLE activity",
+        f"ALTER TABLE {loaded} RENAME TO activity",
+        f"ALTER TABLE activity RENAME CONSTRAINT {loaded}_pkey TO activity_pkey",
+    ]
+    statements += [f"ALTER INDEX {i.name}_load RENAME TO {i.name}" for i in _ACTIVITY.indexes]
+    return statements
 
 
 def _fk_name(constraint: ForeignKeyConstraint) -> str:
@@ -193,7 +221,7 @@ def _fk_name(constraint: ForeignKeyConstraint) -> str:
     return str(constraint.name or f"activity_{constraint.column_keys[0]}_fkey")
 
 
-def _add_reference(constraint: ForeignKeyConstraint) -> str:
+def _add_reference(constraint: ForeignKeyConstraint, table: str) -> str:
     """The reference as the models declare it. (SQLAlchemy's `AddConstraint` would also mark
     the model's constraint as added apart, dropping it from every later CREATE TABLE.)"""
     (element,) = constraint.elements
@@ -202,7 +230,7 @@ def _add_reference(constraint: ForeignKeyConstraint) -> str:
     if constraint.initially:
         options += f" INITIALLY {constraint.initially}"
     return (
-        f"ALTER TABLE activity ADD CONSTRAINT {_fk_name(constraint)} "
+        f"ALTER TABLE {table} ADD CONSTRAINT {_fk_name(constraint)} "
         f"FOREIGN KEY ({element.parent.name}) REFERENCES {target.table.name} ({target.name})"
         f"{options}"
     )
