@@ -2,7 +2,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint schema demo clean bench
+.PHONY: run test lint schema demo clean bench vendor chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,14 @@ run: $(VENV)/.installed
 	$(BIN)/personal-stats import --if-empty fixtures/demo.json
 	$(BIN)/personal-stats serve
 
-## Run the whole test suite.
-test: $(VENV)/.installed-dev
+## Run the whole test suite (installs Debian's Chromium for the browser tests when missing).
+test: $(VENV)/.installed-dev chromium
 	$(BIN)/pytest
+
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "Chromium is missing and cannot be installed here: the browser tests will skip"
 
 ## Lint, format check and strict type check.
 lint: $(VENV)/.installed-dev
@@ -46,3 +51,19 @@ clean:
 bench: $(VENV)/.installed-dev
 	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python bench/run.py
+
+## Fetch the vendored front-end assets again from npm, at their pinned versions.
+VENDOR := src/personal_stats/web/static/vendor
+vendor:
+	rm -rf .vendor && mkdir .vendor
+	cd .vendor && npm pack --silent graphiql@3.8.3 react@18.3.1 react-dom@18.3.1 axe-core@4.10.3
+	cd .vendor && for f in *.tgz; do mkdir -p "$${f%.tgz}" && tar xzf "$$f" -C "$${f%.tgz}"; done
+	cp .vendor/graphiql-3.8.3/package/graphiql.min.js .vendor/graphiql-3.8.3/package/graphiql.min.css \
+	   .vendor/graphiql-3.8.3/package/LICENSE $(VENDOR)/graphiql-3.8.3/
+	cp .vendor/react-18.3.1/package/umd/react.production.min.js .vendor/react-18.3.1/package/LICENSE \
+	   $(VENDOR)/react-18.3.1/
+	cp .vendor/react-dom-18.3.1/package/umd/react-dom.production.min.js \
+	   .vendor/react-dom-18.3.1/package/LICENSE $(VENDOR)/react-dom-18.3.1/
+	cp .vendor/axe-core-4.10.3/package/axe.min.js .vendor/axe-core-4.10.3/package/LICENSE \
+	   .vendor/axe-core-4.10.3/package/LICENSE-3RD-PARTY.txt tests/vendor/axe-core-4.10.3/
+	rm -rf .vendor

@@ -32,17 +32,21 @@ ARGUMENT_TYPES = {
     "asOf": "Date", "tz": "String", "from": "String", "to": "String", "months": "Int",
     "fromYear": "Int", "toYear": "Int", "page": "Int", "limit": "Int",
 }  # fmt: skip
+CALENDAR_FIELDS = """mentorId startDate endDate timezone totalActivities completedActivities
+  activeDays maxCount days { date weekday count completed level }"""
 FIELDS = {
     "personalStats": SUMMARY_FIELDS,
     "monthlySeries": SERIES_FIELDS,
     "activityBreakdown": BREAKDOWN_FIELDS,
     "contributionHistory": HISTORY_FIELDS,
+    "contributionCalendar": CALENDAR_FIELDS,
 }
 REST_SUFFIX = {
     "personalStats": "",
     "monthlySeries": "/monthly-series",
     "activityBreakdown": "/activity-breakdown",
     "contributionHistory": "/contribution-history",
+    "contributionCalendar": "/contribution-calendar",
 }
 
 
@@ -116,6 +120,13 @@ SERIES_CASES = [
     {"from": "2024-11", "to": "2025-04"},
 ]
 HISTORY_CASES = [{}, {"asOf": "2025-07-04"}, {"fromYear": 2020, "toYear": 2025, "tz": "UTC"}]
+CALENDAR_CASES = [
+    {},
+    {"asOf": "2025-12-31"},
+    {"asOf": "2025-06-30", "tz": "Pacific/Kiritimati"},
+    {"startDate": "2025-02-01", "endDate": "2025-05-31", "asOf": "2025-12-31"},
+    {"startDate": "2025-01-01", "endDate": "2026-01-01", "tz": "America/New_York"},
+]
 
 
 def rest_query(args: dict[str, Any]) -> dict[str, str]:
@@ -129,6 +140,7 @@ PARITY_CASES = (
     + [("activityBreakdown", {**w, **p}) for w, p in itertools.product(WINDOW_CASES, PAGE_CASES)]
     + [("monthlySeries", {**s, **p}) for s, p in itertools.product(SERIES_CASES, PAGE_CASES)]
     + [("contributionHistory", {**h, **p}) for h, p in itertools.product(HISTORY_CASES, PAGE_CASES)]
+    + [("contributionCalendar", case) for case in CALENDAR_CASES]
 )
 
 
@@ -151,7 +163,8 @@ async def test_mentor_fields_equal_the_top_level_ones(client: httpx.AsyncClient)
         personalStats(asOf: "2025-12-31", period: ALL_TIME) {{ {SUMMARY_FIELDS} }}
         monthlySeries(months: 3, asOf: "2025-12-31") {{ {SERIES_FIELDS} }}
         activityBreakdown(asOf: "2025-12-31") {{ {BREAKDOWN_FIELDS} }}
-        contributionHistory(asOf: "2025-12-31") {{ {HISTORY_FIELDS} }} }} }}"""
+        contributionHistory(asOf: "2025-12-31") {{ {HISTORY_FIELDS} }}
+        contributionCalendar(asOf: "2025-12-31") {{ {CALENDAR_FIELDS} }} }} }}"""
     mentor_data = (await graphql(client, nested))["data"]["mentor"]
     assert (mentor_data["id"], mentor_data["name"], mentor_data["timezone"]) == (
         "m1", "James", "America/New_York",
@@ -160,8 +173,12 @@ async def test_mentor_fields_equal_the_top_level_ones(client: httpx.AsyncClient)
     assert mentor_data["personalStats"] == top["data"]["personalStats"]
     top = await ask(client, "monthlySeries", mentorId="m1", months=3, asOf="2025-12-31")
     assert mentor_data["monthlySeries"] == top["data"]["monthlySeries"]
+    top = await ask(client, "activityBreakdown", mentorId="m1", asOf="2025-12-31")
+    assert mentor_data["activityBreakdown"] == top["data"]["activityBreakdown"]
     top = await ask(client, "contributionHistory", mentorId="m1", asOf="2025-12-31")
     assert mentor_data["contributionHistory"] == top["data"]["contributionHistory"]
+    top = await ask(client, "contributionCalendar", mentorId="m1", asOf="2025-12-31")
+    assert mentor_data["contributionCalendar"] == top["data"]["contributionCalendar"]
 
 
 @pytest.mark.usefixtures("seeded")
@@ -275,6 +292,12 @@ ERROR_CASES = [
     ("activityBreakdown", {"mentorId": "ghost", "limit": 100}, 404, "NOT_FOUND", []),
     ("contributionHistory", {"mentorId": "m1", "fromYear": 2025, "toYear": 2024}, 400,
      "BAD_USER_INPUT", ["from_year"]),
+    ("contributionCalendar", {"mentorId": "m1", "startDate": "2025-01-01"}, 400,
+     "BAD_USER_INPUT", ["end_date"]),
+    ("contributionCalendar", {"mentorId": "m1", "startDate": "2024-01-01",
+                              "endDate": "2025-01-01", "asOf": "2025-06-01"}, 400,
+     "BAD_USER_INPUT", ["end_date"]),
+    ("contributionCalendar", {"mentorId": "ghost"}, 404, "NOT_FOUND", []),
 ]  # fmt: skip
 
 

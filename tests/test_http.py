@@ -245,7 +245,7 @@ async def test_unexpected_errors_never_show_a_stack_trace(tmp_path: Path) -> Non
 async def test_openapi_document_and_offline_docs(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     assert document["openapi"] == "3.1.0"
-    assert len(document["paths"]) == 4
+    assert len(document["paths"]) == 5
     summary = document["paths"]["/api/v1/personal-stats/{mentor_id}"]["get"]
     parameters = {p["name"]: p["schema"] for p in summary["parameters"]}
     assert parameters["period"]["enum"][0] == "last_7_days"

@@ -25,6 +25,7 @@ from personal_stats.problems import StatsJSONResponse
 from personal_stats.schema import upgrade
 from personal_stats.service import StatsService
 from personal_stats.settings import Settings
+from personal_stats.web import pages
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Starlette:
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         routes=[
             *rest.routes(),
             *docs.routes(),
+            *pages.routes(service),
             Route("/graphql", StatsGraphQL(build_schema(settings), service)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

@@ -119,3 +119,17 @@ def standing_among(sorted_counts: Sequence[int], completed: int) -> Standing:
     below = bisect_left(sorted_counts, completed)
     equal = bisect_right(sorted_counts, completed) - below - 1  # not the mentor itself
     return Standing(peers=len(sorted_counts) - 1, below=below, equal=equal)
+
+
+def quartile_levels(counts: Sequence[int]) -> list[int]:
+    """GitHub-style levels 0-4 of daily counts: 0 for none, else by the nearest-rank
+    quartiles of the days that have any (a count <= q1 is 1, <= q2 is 2, <= q3 is 3, else 4)."""
+    active = sorted(count for count in counts if count > 0)
+    n = len(active)
+    if not n:
+        return [0] * len(counts)
+    q1, q2, q3 = (active[-(-n * k // 4) - 1] for k in (1, 2, 3))
+    return [
+        0 if count == 0 else 1 if count <= q1 else 2 if count <= q2 else 3 if count <= q3 else 4
+        for count in counts
+    ]

@@ -58,6 +58,13 @@ YEAR_RANGE = [
     TZ,
 ]
 
+CALENDAR_RANGE = [
+    _query("start_date", _DATE, "First day (with end_date)."),
+    _query("end_date", _DATE, "Last day (with start_date), not after as_of."),
+    AS_OF,
+    TZ,
+]
+
 PROBLEM = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
@@ -111,6 +118,12 @@ _YEAR_RULES = (
     "Years `from_year` through `to_year`: `from_year` <= `to_year` <= as_of's year, at most "
     "100 years; otherwise a 400. Defaults: the year of the first activity, and as_of's year."
 )
+_CALENDAR_RULES = (
+    "One entry per local date of `start_date` through `end_date` (together, inclusive, "
+    "`start_date` <= `end_date` <= `as_of`, at most 366 days); default the 365 days ending "
+    "on as_of. One date alone, a reversed or longer range, or `end_date` after as_of is a "
+    "400. `level` 0-4 ranks a day's count among the range's active days by quartile."
+)
 _PAGE_RULES = " Pages: `page` 1-1,000,000 and `limit` 1-100; a page past the end is empty."
 
 
@@ -146,6 +159,7 @@ def _schemas() -> dict[str, Any]:
         "MonthlySeries": results.Page[results.MonthItem],
         "ActivityBreakdown": results.Page[results.BreakdownItem],
         "ContributionHistory": results.Page[results.YearItem],
+        "ContributionCalendar": results.Calendar,
     }
     mode: JsonSchemaMode = "serialization"
     keyed, definitions = TypeAdapter.json_schemas(
@@ -188,6 +202,12 @@ def openapi_document() -> dict[str, Any]:
                 [*YEAR_RANGE, *PAGE],
                 "ContributionHistory",
                 _YEAR_RULES + _PAGE_RULES,
+            ),
+            f"{path}/contribution-calendar": _operation(
+                "Activity per day (a daily heatmap)",
+                CALENDAR_RANGE,
+                "ContributionCalendar",
+                _CALENDAR_RULES,
             ),
         },
         "components": {"schemas": _schemas()},

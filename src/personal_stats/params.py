@@ -12,6 +12,7 @@ MIN_YEAR, MAX_YEAR = 1900, 2999
 MAX_PAGE, MAX_LIMIT, DEFAULT_LIMIT = 1_000_000, 100, 20
 MAX_MONTHS = 120
 MAX_YEAR_SPAN = 100
+MAX_CALENDAR_DAYS = 366
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -187,3 +188,53 @@ def _year_span_problems(from_year: int, to_year: int) -> list[Problem]:
     if to_year - from_year + 1 > MAX_YEAR_SPAN:
         return [Problem("from_year", f"range must span at most {MAX_YEAR_SPAN} years")]
     return []
+
+
+@dataclass(frozen=True)
+class CalendarArgs(Args):
+    """Arguments of the contribution calendar: a range of days, by default the 365 ending
+    on as_of."""
+
+    start_date: date | None = None
+    end_date: date | None = None
+    as_of: date | None = None
+    tz: str | None = None
+
+    def value_problems(self) -> list[Problem]:
+        problems: list[Problem] = []
+        for name in ("start_date", "end_date", "as_of"):
+            _date_in_range(problems, name, getattr(self, name))
+        _known_tz(problems, self.tz)
+        return problems
+
+    def rule_problems(self) -> list[Problem]:
+        has_start, has_end = self.start_date is not None, self.end_date is not None
+        if has_start != has_end:
+            missing = "end_date" if has_start else "start_date"
+            return [Problem(missing, "is required when the other date is given")]
+        if self.start_date and self.end_date:
+            if self.start_date > self.end_date:
+                return [Problem("start_date", "must not be after end_date")]
+            if (self.end_date - self.start_date).days + 1 > MAX_CALENDAR_DAYS:
+                return [Problem("end_date", f"range must span at most {MAX_CALENDAR_DAYS} days")]
+        return []
+
+    def as_of_problems(self, as_of: date) -> list[Problem]:
+        if self.end_date and self.end_date > as_of:
+            return [Problem("end_date", f"must not be after as_of ({as_of.isoformat()})")]
+        return []
+
+
+THEMES = ("light", "dark")
+
+
+@dataclass(frozen=True)
+class CardArgs(Args):
+    """How an SVG card is drawn."""
+
+    theme: str = "light"
+
+    def value_problems(self) -> list[Problem]:
+        if self.theme not in THEMES:
+            return [Problem("theme", f"must be one of {', '.join(THEMES)}")]
+        return []

@@ -2,6 +2,7 @@
 
 import hashlib
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -11,10 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from personal_stats import stats
+from personal_stats import cards, stats
 from personal_stats.errors import InvalidInput, NotFound, StatsError, Unavailable
 from personal_stats.params import (
     Args,
+    CalendarArgs,
+    CardArgs,
     MonthRangeArgs,
     PageArgs,
     WindowArgs,
@@ -44,15 +47,20 @@ def _parse(request: Request, *kinds: type[Args]) -> list[Any]:
     return parsed
 
 
-async def _answer(request: Request, question: Question[Any]) -> Response:
-    """Answer from the core in one unit of work, or 304 when the client's copy is still
-    current (the answer is computed with the data version, in the same snapshot)."""
+async def _answer(
+    request: Request, question: Question[Any], svg: Callable[[Any], str] | None = None
+) -> Response:
+    """Answer from the core in one unit of work, as JSON (or as the SVG that `svg` draws of
+    it), or 304 when the client's copy is still current (the answer is computed with the
+    data version, in the same snapshot)."""
     service: StatsService = request.app.state.service
     async with service.unit_of_work() as work:
         answer = await work.ask(question)
     headers = validators(request, work.version, work.changed_at)
     if _matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
+    if svg is not None:
+        return Response(svg(answer), headers=headers, media_type="image/svg+xml")
     return StatsJSONResponse(answer, headers=headers)
 
 
@@ -105,14 +113,40 @@ async def contribution_history(request: Request) -> Response:
     return await _answer(request, stats.contribution_history(mentor_id, args, page))
 
 
+async def contribution_calendar(request: Request) -> Response:
+    (args,) = _parse(request, CalendarArgs)
+    mentor_id = request.path_params["mentor_id"]
+    return await _answer(request, stats.contribution_calendar(mentor_id, args))
+
+
+async def summary_card(request: Request) -> Response:
+    args, card = _parse(request, WindowArgs, CardArgs)
+    question = stats.summary(request.path_params["mentor_id"], args)
+    return await _answer(request, question, lambda summary: cards.summary_card(summary, card.theme))
+
+
+async def calendar_card(request: Request) -> Response:
+    args, card = _parse(request, CalendarArgs, CardArgs)
+    question = stats.named_calendar(request.path_params["mentor_id"], args)
+    return await _answer(
+        request, question, lambda found: cards.calendar_card(found[0], found[1], card.theme)
+    )
+
+
+ENDPOINTS = {
+    "": summary,
+    "/monthly-series": monthly_series,
+    "/activity-breakdown": activity_breakdown,
+    "/contribution-history": contribution_history,
+    "/contribution-calendar": contribution_calendar,
+    "/cards/summary.svg": summary_card,
+    "/cards/calendar.svg": calendar_card,
+}
+
+
 def routes() -> list[Route]:
-    """The four canonical routes, and the same under the contract's doubled base path."""
-    endpoints = {
-        "": summary,
-        "/monthly-series": monthly_series,
-        "/activity-breakdown": activity_breakdown,
-        "/contribution-history": contribution_history,
-    }
+    """The canonical routes, and the same under the contract's doubled base path."""
+    endpoints = ENDPOINTS
     return [
         Route(f"{base}/{{mentor_id}}{suffix}", endpoint, methods=["GET"])
         for base in (BASE, BASE + BASE)

@@ -80,3 +80,25 @@ class Pagination:
 class Page(Generic[T]):
     data: list[T]
     pagination: Pagination
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    date: date
+    weekday: int  # 1 = Monday ... 7 = Sunday
+    count: int
+    completed: int
+    level: int  # 0-4
+
+
+@dataclass(frozen=True)
+class Calendar:
+    mentor_id: str
+    start_date: date
+    end_date: date
+    timezone: str
+    total_activities: int
+    completed_activities: int
+    active_days: int
+    max_count: int
+    days: list[CalendarDay]

@@ -15,6 +15,7 @@ from personal_stats import figures
 from personal_stats.errors import InvalidInput, NotFound
 from personal_stats.figures import ONE_DAY, LocalActivity, Tally
 from personal_stats.params import (
+    CalendarArgs,
     MonthRangeArgs,
     PageArgs,
     WindowArgs,
@@ -35,6 +36,8 @@ from personal_stats.reads import (
 )
 from personal_stats.results import (
     BreakdownItem,
+    Calendar,
+    CalendarDay,
     MonthCount,
     MonthItem,
     Page,
@@ -57,6 +60,7 @@ from personal_stats.windows import (
 )
 
 MAX_MENTORS_PER_QUERY = 100
+CALENDAR_DAYS = 365  # the default range of the calendar, ending on as_of
 EARLIER_BATCH = 512  # completed instants read at a time when a streak reaches before a window
 _EVERYTHING_KNOWN = -(10**9)
 
@@ -230,9 +234,45 @@ def contribution_history(
     return Page(items, Pagination(page.page, page.limit, total))
 
 
+def contribution_calendar(mentor_id: str, args: CalendarArgs) -> Question[Calendar]:
+    """One entry per local date of a range (by default the 365 days ending as_of), with
+    GitHub-style levels: the daily heatmap."""
+    reporting = yield from _start(mentor_id, args)
+    raise_if(args.as_of_problems(reporting.as_of))
+    last = args.end_date or reporting.as_of
+    first = args.start_date or last - (CALENDAR_DAYS - 1) * ONE_DAY
+    tallies: dict[date, Tally] = defaultdict(Tally)
+    for activity in (yield from _activities_on(reporting, first, last)):
+        tallies[activity.day].add(activity)
+    dates = [first + i * ONE_DAY for i in range((last - first).days + 1)]
+    counts = [tallies[day].total for day in dates]
+    days = [
+        CalendarDay(day, day.isoweekday(), count, tallies[day].completed, level)
+        for day, count, level in zip(dates, counts, figures.quartile_levels(counts), strict=True)
+    ]
+    return Calendar(
+        mentor_id=mentor_id,
+        start_date=first,
+        end_date=last,
+        timezone=reporting.tz,
+        total_activities=sum(counts),
+        completed_activities=sum(day.completed for day in days),
+        active_days=sum(1 for day in days if day.completed),
+        max_count=max(counts),
+        days=days,
+    )
+
+
+def named_calendar(mentor_id: str, args: CalendarArgs) -> Question[tuple[Calendar, str]]:
+    """The calendar and the mentor's name (for a card that shows both)."""
+    calendar = yield from contribution_calendar(mentor_id, args)
+    found: dict[str, MentorRow] = yield MentorsRead((mentor_id,))  # already loaded: no read
+    return calendar, found[mentor_id].name
+
+
 def _start(
     mentor_id: str,
-    args: WindowArgs | MonthRangeArgs | YearRangeArgs,
+    args: WindowArgs | MonthRangeArgs | YearRangeArgs | CalendarArgs,
     page: PageArgs | None = None,
 ) -> Question[Reporting]:
     """Checks that need no mentor, then the mentor itself; fixes the time zone and today."""

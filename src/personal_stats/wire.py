@@ -12,6 +12,8 @@ from personal_stats.params import (
     MAX_YEAR,
     MIN_YEAR,
     Args,
+    CalendarArgs,
+    CardArgs,
     MonthRangeArgs,
     PageArgs,
     WindowArgs,
@@ -79,6 +81,9 @@ QUERY_PARSERS: dict[type[Args], Parsers] = {
                      "as_of": parse_date, "tz": parse_text},
     YearRangeArgs: {"from_year": parse_int, "to_year": parse_int, "as_of": parse_date,
                     "tz": parse_text},
+    CardArgs: {"theme": parse_text},
+    CalendarArgs: {"start_date": parse_date, "end_date": parse_date, "as_of": parse_date,
+                   "tz": parse_text},
 }  # fmt: skip
 # Query-string names that are Python keywords.
 _FIELD_OF_PARAM = {"from": "from_month", "to": "to_month"}

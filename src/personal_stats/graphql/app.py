@@ -4,7 +4,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import Schema
@@ -12,6 +12,7 @@ from strawberry.asgi import GraphQL
 
 from personal_stats.problems import problem
 from personal_stats.service import StatsService
+from personal_stats.web.pages import graphiql_page
 
 
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
@@ -39,6 +40,10 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
             response = problem(error.status_code, error.reason, headers=headers)
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the vendored packages: it works with no network beyond the service."""
+        return HTMLResponse(graphiql_page())
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -24,6 +24,7 @@ from personal_stats.errors import Problem
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.types import (
     ActivityBreakdownPage,
+    ContributionCalendar,
     ContributionHistoryPage,
     MonthlySeriesPage,
     PersonalStats,
@@ -32,6 +33,7 @@ from personal_stats.graphql.types import (
 from personal_stats.observability import OperationMetrics
 from personal_stats.params import (
     DEFAULT_LIMIT,
+    CalendarArgs,
     MonthRangeArgs,
     PageArgs,
     WindowArgs,
@@ -139,6 +141,21 @@ async def contribution_history(
     return ContributionHistoryPage.from_model(result)
 
 
+async def contribution_calendar(
+    info: Info,
+    mentor_id: strawberry.ID,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    as_of: date | None = None,
+    tz: str | None = None,
+) -> ContributionCalendar:
+    """One entry per local date (by default the 365 days ending asOf), with levels 0-4."""
+    args = CalendarArgs(start_date, end_date, as_of, tz)
+    return ContributionCalendar.from_model(
+        await _ask(info, stats.contribution_calendar(mentor_id, args))
+    )
+
+
 def about_the_mentor(question: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """The question as a field of `Mentor`: the same arguments but the id, taken from the
     parent object instead."""
@@ -155,9 +172,6 @@ def about_the_mentor(question: Callable[..., Awaitable[Any]]) -> Callable[..., A
     return field
 
 
-QUESTIONS = (personal_stats, monthly_series, activity_breakdown, contribution_history)
-
-
 @strawberry.type
 class Mentor:
     id: strawberry.ID
@@ -168,6 +182,7 @@ class Mentor:
     monthly_series = strawberry.field(resolver=about_the_mentor(monthly_series))
     activity_breakdown = strawberry.field(resolver=about_the_mentor(activity_breakdown))
     contribution_history = strawberry.field(resolver=about_the_mentor(contribution_history))
+    contribution_calendar = strawberry.field(resolver=about_the_mentor(contribution_calendar))
 
     @classmethod
     def from_model(cls, mentor: MentorRow) -> "Mentor":
@@ -192,6 +207,7 @@ class Query:
     monthly_series = strawberry.field(resolver=monthly_series)
     activity_breakdown = strawberry.field(resolver=activity_breakdown)
     contribution_history = strawberry.field(resolver=contribution_history)
+    contribution_calendar = strawberry.field(resolver=contribution_calendar)
 
 
 def _parse_date_value(value: object) -> date:

@@ -136,3 +136,33 @@ class ContributionHistoryPage:
     def from_model(cls, page: results.Page[results.YearItem]) -> Self:
         data = [ContributionYear.from_model(item) for item in page.data]
         return cls(data=data, pagination=Pagination.from_model(page.pagination))
+
+
+@strawberry.type
+class CalendarDay:
+    date: date
+    weekday: int
+    count: int
+    completed: int
+    level: int
+
+    @classmethod
+    def from_model(cls, day: results.CalendarDay) -> Self:
+        return cls(**_copy(day))
+
+
+@strawberry.type
+class ContributionCalendar:
+    mentor_id: str
+    start_date: date
+    end_date: date
+    timezone: str
+    total_activities: int
+    completed_activities: int
+    active_days: int
+    max_count: int
+    days: list[CalendarDay]
+
+    @classmethod
+    def from_model(cls, calendar: results.Calendar) -> Self:
+        return cls(**_copy(calendar, days=[CalendarDay.from_model(d) for d in calendar.days]))

@@ -1,7 +1,6 @@
 """What both read drivers offer: a store of snapshots, each answering the core's reads."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -39,14 +38,37 @@ class InstantTable:
 
 class Snapshot(ABC):
     """One request's read transaction on one connection: every read sees the same
-    committed state, and the data version is read once, with the first read."""
+    committed state, and the data version is read once, when the transaction begins."""
 
     version: int
     changed_at: int  # epoch second
+    begun = False
+
+    async def run(self, question: Question[R], answers: Answers) -> R:
+        """Drive the question to its result, answering each of its reads: from what is
+        already known (`answers`), else from the database."""
+        if not self.begun:
+            self.version, self.changed_at = await self.begin()
+            self.begun = True
+        try:
+            read = next(question)
+            while True:
+                found = answers.lookup(read, self.version)
+                if found is MISS:
+                    found = await self.fetch(read)
+                    answers.remember(read, self.version, found)
+                read = question.send(found)
+        except StopIteration as done:
+            result: R = done.value
+            return result
 
     @abstractmethod
-    async def run(self, question: Question[R], answers: Answers) -> R:
-        """Drive the question to its result, answering each of its reads."""
+    async def begin(self) -> tuple[int, int]:
+        """Begin the transaction; the data version and when it changed (epoch second)."""
+
+    @abstractmethod
+    async def fetch(self, read: Read) -> Any:
+        """The database's answer to a read."""
 
 
 class Store(ABC):
@@ -65,17 +87,6 @@ class Store(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
-
-
-def drive(question: Question[R], answer: Callable[[Read], Any]) -> R:
-    """Run a question to its end with a synchronous answerer."""
-    try:
-        read = next(question)
-        while True:
-            read = question.send(answer(read))
-    except StopIteration as done:
-        result: R = done.value
-        return result
 
 
 def nothing() -> Question[None]:

@@ -19,8 +19,6 @@ from personal_stats.reads import (
     FirstActivityRead,
     MentorRow,
     MentorsRead,
-    Question,
-    R,
     Read,
     StandingRead,
     TypeRow,
@@ -28,9 +26,7 @@ from personal_stats.reads import (
 )
 from personal_stats.settings import Settings
 from personal_stats.storage.base import (
-    MISS,
     NO_ANSWERS,
-    Answers,
     InstantTable,
     Snapshot,
     Store,
@@ -56,28 +52,15 @@ def dsn(database_url: str) -> str:
 class PostgresSnapshot(Snapshot):
     def __init__(self, connection: asyncpg.Connection) -> None:
         self.connection = connection
-        self.begun = False
 
-    async def run(self, question: Question[R], answers: Answers) -> R:
-        if not self.begun:
-            await self.connection.execute(_BEGIN)
-            self.begun = True
-            self.version, self.changed_at = await self.connection.fetchrow(
-                _SQL.data_version.sql, *_SQL.data_version.args()
-            )
-        try:
-            read = next(question)
-            while True:
-                found = answers.lookup(read, self.version)
-                if found is MISS:
-                    found = await self._fetch(read)
-                    answers.remember(read, self.version, found)
-                read = question.send(found)
-        except StopIteration as done:
-            result: R = done.value
-            return result
+    async def begin(self) -> tuple[int, int]:
+        await self.connection.execute(_BEGIN)
+        version, changed_at = await self.connection.fetchrow(
+            _SQL.data_version.sql, *_SQL.data_version.args()
+        )
+        return version, changed_at
 
-    async def _fetch(self, read: Read) -> Any:
+    async def fetch(self, read: Read) -> Any:
         connection = self.connection
         if isinstance(read, MentorsRead):
             rows = await connection.fetch(_SQL.mentors.sql, *_SQL.mentors.args(ids=list(read.ids)))

@@ -1,0 +1,84 @@
+"""Answers to the stats core's reads from plain lists: the core tested with no database."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from personal_stats.figures import standing_among
+from personal_stats.reads import (
+    ActivitiesRead,
+    CompletedBeforeRead,
+    FirstActivityRead,
+    MentorRow,
+    MentorsRead,
+    Question,
+    R,
+    Read,
+    StandingRead,
+    TypeRow,
+    TypesRead,
+)
+
+
+@dataclass
+class Memory:
+    mentors: dict[str, str] = field(default_factory=dict)  # id -> time zone
+    # (mentor id, instant, completed, minutes, type id)
+    activities: list[tuple[str, datetime, bool, int, str]] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=lambda: {"t1": "t1"})  # id -> code
+
+    def mentor(self, mentor_id: str, tz: str = "UTC") -> "Memory":
+        self.mentors[mentor_id] = tz
+        return self
+
+    def activity(self, mentor_id: str, started_at: str, *, completed: bool = True,
+                 minutes: int = 30, type_id: str = "t1") -> "Memory":  # fmt: skip
+        instant = datetime.fromisoformat(started_at)
+        self.activities.append((mentor_id, instant, completed, minutes, type_id))
+        return self
+
+    def ask(self, question: Question[R]) -> R:
+        return drive(question, self.answer)
+
+    def answer(self, read: Read) -> Any:
+        if isinstance(read, MentorsRead):
+            return {i: MentorRow(i, i.title(), self.mentors[i]) for i in read.ids
+                    if i in self.mentors}  # fmt: skip
+        if isinstance(read, ActivitiesRead):
+            return [(int(at.timestamp()), done, minutes, type_id)
+                    for m, at, done, minutes, type_id in self.activities
+                    if m == read.mentor_id and read.start <= at < read.end]  # fmt: skip
+        if isinstance(read, FirstActivityRead):
+            mine = [at for m, at, *_ in self.activities if m == read.mentor_id]
+            return int(min(mine).timestamp()) if mine else None
+        if isinstance(read, CompletedBeforeRead):
+            mine = sorted(
+                (
+                    at
+                    for m, at, done, *_ in self.activities
+                    if m == read.mentor_id and done and at < read.end
+                ),
+                reverse=True,
+            )
+            return [int(at.timestamp()) for at in mine[: read.limit]]  # fmt: skip
+        if isinstance(read, TypesRead):
+            return {i: TypeRow(i, code, code.title()) for i, code in self.types.items()}
+        if isinstance(read, StandingRead):
+            counts = sorted(
+                sum(1 for m, at, done, *_ in self.activities
+                    if m == mentor and done and read.start <= at < read.end)
+                for mentor in self.mentors
+            )  # fmt: skip
+            return standing_among(counts, read.completed)
+        raise TypeError(read)
+
+
+def drive(question: Question[R], answer: Any) -> R:
+    """Run a question to its end, answering each read with `answer`."""
+    try:
+        read = next(question)
+        while True:
+            read = question.send(answer(read))
+    except StopIteration as done:
+        result: R = done.value
+        return result

@@ -1,0 +1,243 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright (no browser download).
+Each test fails if a page asked any other host for anything; screenshots go to test-output/.
+In CI a missing Chromium fails the run; elsewhere these tests are skipped without one."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).parents[1]
+OUTPUT = ROOT / "test-output"
+AXE = ROOT / "tests" / "vendor" / "axe-core-4.10.3" / "axe.min.js"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DEMO = ROOT / "fixtures" / "demo.json"
+JAMES = "mentor_b2c91a"
+HOSTILE = "<script>alert(1)</script>"
+AS_OF = "2026-03-25"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service on the demo data (and a mentor with a hostile name), on a free port."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is needed for the browser tests ({CHROMIUM})")
+        pytest.skip("Chromium is not installed")
+    folder = tmp_path_factory.mktemp("browser")
+    hostile = folder / "hostile.json"
+    hostile.write_text(json.dumps({"mentors": [{"id": "hostile", "name": HOSTILE}]}))
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'db'}",
+                        "PERSONAL_STATS_LOG_LEVEL": "warning"}  # fmt: skip
+    cli = [sys.executable, "-m", "personal_stats.cli"]
+    subprocess.run([*cli, "import", str(DEMO), str(hostile)], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    port = _free_port()
+    process = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def browser(server: str) -> Iterator[Any]:
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    """A page that records every host it asks, and every dialog (none may open)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    hosts: set[str] = set()
+    dialogs: list[str] = []
+    page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    context.close()
+    assert hosts <= {urlsplit(server).netloc}, f"requests to other hosts: {hosts}"
+    assert dialogs == []
+
+
+def serious_violations(page: Any) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document)")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} - {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def wait_until_ready(page: Any) -> None:
+    page.wait_for_selector("body[data-state=ready]")
+
+
+def rest(server: str, path: str, **params: str) -> Any:
+    return httpx.get(f"{server}/api/v1/personal-stats/{path}", params=params).json()
+
+
+def snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+def test_landing_page_opens_a_dashboard_and_passes_axe(page: Any, server: str) -> None:
+    page.goto(server + "/")
+    assert page.title() == "Personal Stats Service"
+    assert serious_violations(page) == []
+    for link in ("/graphql", "/docs", "/openapi.json"):
+        assert page.locator(f'main a[href="{link}"]').count() == 1
+    page.fill("#mentor-id", JAMES)
+    page.click("text=Open dashboard")
+    page.wait_for_url(f"**/dashboard/{JAMES}")
+    wait_until_ready(page)
+    assert page.locator("#mentor-name").inner_text() == "James Park"
+
+
+def test_dashboard_figures_equal_the_rest_answers(page: Any, server: str) -> None:
+    page.goto(f"{server}/dashboard/{JAMES}?as_of={AS_OF}")
+    wait_until_ready(page)
+    page.select_option("#period", "LAST_90_DAYS")  # a change: one GraphQL request
+    page.wait_for_url("**period=last_90_days**")
+    wait_until_ready(page)
+    summary = rest(server, JAMES, period="last_90_days", as_of=AS_OF)
+    shown = page.eval_on_selector_all(
+        "#summary dd", "nodes => nodes.map(n => [n.dataset.field, n.dataset.value])"
+    )
+    assert len(shown) == 13
+    for field, value in shown:
+        expected = summary[snake(field)]
+        assert value == ("" if expected is None else str(expected)), field
+    assert (
+        page.locator("#window")
+        .inner_text()
+        .startswith(f"{summary['start_date']} to {summary['end_date']}")
+    )
+    breakdown = rest(server, f"{JAMES}/activity-breakdown", period="last_90_days", as_of=AS_OF,
+                     limit="100")["data"]  # fmt: skip
+    rows = page.eval_on_selector_all(
+        "#breakdown tbody tr",
+        "rows => rows.map(r => [r.dataset.type,"
+        " ...[...r.cells].slice(1).map(c => c.dataset.value)])",
+    )
+    assert rows == [[b["activity_type_id"], str(b["count"]), str(b["percentage"]),
+                     str(b["avg_duration_minutes"] or ""), str(b["total_hours"])]
+                    for b in breakdown]  # fmt: skip
+    calendar = rest(server, f"{JAMES}/contribution-calendar", as_of=AS_OF)
+    cells = page.eval_on_selector_all(
+        "#calendar rect[data-date]",
+        "cells => cells.map(c => [c.dataset.date, +c.dataset.count, +c.dataset.level])",
+    )
+    assert cells == [[d["date"], d["count"], d["level"]] for d in calendar["days"]]
+    history = rest(server, f"{JAMES}/contribution-history", as_of=AS_OF, limit="100")["data"]
+    totals = page.eval_on_selector_all(
+        "#history tbody tr", "rows => rows.map(r => [+r.dataset.year, +r.lastChild.dataset.value])"
+    )
+    assert totals == [[y["year"], y["total_activities"]] for y in history]
+    series = rest(server, f"{JAMES}/monthly-series", months="12", as_of=AS_OF)["data"]
+    label = page.locator("#trend svg").get_attribute("aria-label") or ""
+    for month in series:
+        assert f"{month['month_label']}: {month['total_activities']} (" in label
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "dashboard.png"), full_page=True)
+
+
+def test_dashboard_custom_dates_zone_and_a_bad_range(page: Any, server: str) -> None:
+    page.goto(f"{server}/dashboard/{JAMES}?as_of={AS_OF}&tz=Asia/Tokyo")
+    wait_until_ready(page)
+    page.select_option("#period", "CUSTOM")
+    page.fill("#start-date", "2026-01-01")
+    page.fill("#end-date", "2026-02-15")
+    page.click("text=Show")
+    page.wait_for_url("**start_date=2026-01-01**")
+    wait_until_ready(page)
+    summary = rest(server, JAMES, start_date="2026-01-01", end_date="2026-02-15", as_of=AS_OF,
+                   tz="Asia/Tokyo")  # fmt: skip
+    total = page.locator('[data-field="totalActivities"]').get_attribute("data-value")
+    assert total == str(summary["total_activities"])
+    page.fill("#end-date", "2026-04-01")  # after as_of: the service says why
+    page.click("text=Show")
+    page.wait_for_selector("body[data-state=problem]")
+    assert "endDate" in page.locator("#problem").inner_text()
+
+
+def test_dashboard_is_keyboard_usable_readable_at_360_px_and_passes_axe(
+    browser: Any, server: str
+) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 780})
+    page = context.new_page()
+    page.goto(f"{server}/dashboard/{JAMES}?as_of={AS_OF}")
+    wait_until_ready(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert serious_violations(page) == []
+    for _ in range(40):  # Tab from the top until the period control has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "period":
+            break
+    assert page.evaluate("document.activeElement.id") == "period"
+    page.keyboard.press("ArrowDown")  # last 30 days -> last 90 days
+    page.wait_for_url("**period=last_90_days**")
+    wait_until_ready(page)
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "dashboard-360.png"), full_page=True)
+    context.close()
+
+
+def test_unknown_mentor_gets_an_html_404(page: Any, server: str) -> None:
+    response = page.goto(f"{server}/dashboard/nobody_here")
+    assert response.status == 404
+    assert page.locator("h1").inner_text() == "No such mentor"
+
+
+def test_a_hostile_name_is_shown_as_text(page: Any, server: str) -> None:
+    page.goto(f"{server}/dashboard/hostile?as_of={AS_OF}")
+    wait_until_ready(page)
+    assert page.locator("#mentor-name").inner_text() == HOSTILE
+    assert page.title() == f"{HOSTILE} · Personal Stats"
+
+
+def test_graphiql_runs_its_default_query_offline(page: Any, server: str) -> None:
+    page.goto(server + "/graphql")
+    page.wait_for_selector(".graphiql-container")
+    page.click(".graphiql-execute-button")
+    read_result = "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()"
+    page.wait_for_function(f"{read_result}.includes('James Park')")
+    answer = json.loads(page.evaluate(read_result))
+    stats = answer["data"]["mentor"]["personalStats"]
+    expected = rest(server, JAMES, period="last_30_days")
+    assert stats["totalActivities"] == expected["total_activities"]
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "graphiql.png"))
