@@ -20,9 +20,15 @@ local summary_fields = "mentorName period startDate endDate totalActivities comp
 local function pick(list) return list[math.random(#list)] end
 local function mentor() return string.format("mentor_%06d", math.random(0, mentors - 1)) end
 
-local function graphql(query)
-  local body = '{"query": "' .. query:gsub('"', '\\"') .. '"}'
+-- Queries with variables, as a frontend sends them: the document repeats, the values vary.
+local function graphql(query, variables)
+  local body = '{"query": "' .. query:gsub('"', '\\"') .. '", "variables": ' .. variables .. '}'
   return wrk.format("POST", "/graphql", { ["Content-Type"] = "application/json" }, body)
+end
+
+local function vars(id, period)
+  if period then return string.format('{"id": "%s", "period": "%s"}', id, period) end
+  return string.format('{"id": "%s"}', id)
 end
 
 init = function(args) math.randomseed(os.time() + math.floor(os.clock() * 1e6)) end
@@ -35,21 +41,24 @@ request = function()
   if target == "history" then return wrk.format("GET", base .. mentor() .. "/contribution-history" .. pick(pages)) end
   local id = mentor()
   if target == "gql-summary" then
-    return graphql('{ personalStats(mentorId: "' .. id .. '", period: ' .. pick(gql_periods) .. ') { ' .. summary_fields .. ' } }')
+    return graphql('query ($id: ID!, $period: StatsPeriod) { personalStats(mentorId: $id, period: $period) { ' .. summary_fields .. ' } }',
+                   vars(id, pick(gql_periods)))
   end
   if target == "gql-series" then
-    return graphql('{ monthlySeries(mentorId: "' .. id .. '", months: 12) { data { year month monthLabel totalActivities completedActivities totalHours } pagination { total } } }')
+    return graphql('query ($id: ID!) { monthlySeries(mentorId: $id, months: 12) { data { year month monthLabel totalActivities completedActivities totalHours } pagination { total } } }', vars(id))
   end
   if target == "gql-breakdown" then
-    return graphql('{ activityBreakdown(mentorId: "' .. id .. '", period: ' .. pick(gql_periods) .. ') { data { activityTypeId activityTypeName count percentage avgDurationMinutes totalHours } pagination { total } } }')
+    return graphql('query ($id: ID!, $period: StatsPeriod) { activityBreakdown(mentorId: $id, period: $period) { data { activityTypeId activityTypeName count percentage avgDurationMinutes totalHours } pagination { total } } }',
+                   vars(id, pick(gql_periods)))
   end
   if target == "gql-dashboard" then
-    return graphql('{ mentor(id: "' .. id .. '") { name personalStats(period: ' .. pick(gql_periods) .. ') { ' .. summary_fields .. ' } ' ..
+    return graphql('query ($id: ID!, $period: StatsPeriod) { mentor(id: $id) { name personalStats(period: $period) { ' .. summary_fields .. ' } ' ..
       'monthlySeries(months: 12) { data { monthLabel totalActivities completedActivities totalHours } } ' ..
-      'activityBreakdown { data { activityTypeName count percentage } } ' ..
-      'contributionHistory { data { year totalActivities monthlyBreakdown { month count } } } } }')
+      'activityBreakdown(period: $period) { data { activityTypeName count percentage } } ' ..
+      'contributionHistory { data { year totalActivities monthlyBreakdown { month count } } } } }',
+      vars(id, pick(gql_periods)))
   end
-  return graphql('{ contributionHistory(mentorId: "' .. id .. '") { data { year totalActivities totalHours monthlyBreakdown { month count } peakMonth zeroActivityMonths } } }')
+  return graphql('query ($id: ID!) { contributionHistory(mentorId: $id) { data { year totalActivities totalHours monthlyBreakdown { month count } peakMonth zeroActivityMonths } } }', vars(id))
 end
 
 -- Print the figures the harness parses, after wrk's own report.

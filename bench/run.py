@@ -217,11 +217,12 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def load(port: int, target: str, mentors: int, seconds: int, connections: int) -> dict[str, str]:
-    """wrk's figures (2 threads, at most 2 s per request before it counts a timeout)."""
+    """wrk's figures: one load thread (on two cores a second one competes with the server
+    and adds its own delays to the measured tail), a timeout counted after 2 s."""
     env = os.environ | {"BENCH_TARGET": target, "BENCH_MENTORS": str(mentors)}
     command = [
         "wrk",
-        "-t2",
+        "-t1",
         f"-c{connections}",
         f"-d{seconds}s",
         "--latency",
@@ -313,7 +314,7 @@ def machine() -> str:
 
 RESULTS = """<!-- results: written by bench/run.py -->
 Measured {when} on {machine}.
-Each figure: {seconds} s of load with {connections} connections (2 wrk threads, a request
+Each figure: {seconds} s of load with {connections} connections (one wrk thread, a request
 counted as a timeout after 2 s) after a {warm_up} s warm-up of the same endpoint, one server
 worker whose peer index is built (the harness waits for /readyz to say so).
 

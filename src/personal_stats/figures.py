@@ -18,7 +18,7 @@ ONE_DAY = timedelta(days=1)
 
 @dataclass(frozen=True, slots=True)
 class LocalActivity:
-    day: date
+    day: int  # the ordinal of the local date (date.toordinal)
     completed: bool
     minutes: int
     type_id: str
@@ -55,20 +55,20 @@ def most_common(counts: Counter[str]) -> str | None:
     return min(counts, key=lambda key: (-counts[key], key)) if counts else None
 
 
-def most_active_weekday(days: Iterable[date]) -> str | None:
-    """The weekday with most of `days`; ties go to the earliest from Monday."""
-    counts = Counter(day.weekday() for day in days)
+def most_active_weekday(days: Iterable[int]) -> str | None:
+    """The weekday with most of `days` (ordinals); ties go to the earliest from Monday."""
+    counts = Counter((day - 1) % 7 for day in days)  # ordinal 1, 0001-01-01, was a Monday
     if not counts:
         return None
     return WEEKDAYS[min(counts, key=lambda weekday: (-counts[weekday], weekday))]
 
 
-def longest_run(days: Iterable[date]) -> int:
-    """The length of the longest run of consecutive dates."""
+def longest_run(days: Iterable[int]) -> int:
+    """The length of the longest run of consecutive days (ordinals)."""
     longest = current = 0
-    previous: date | None = None
+    previous: int | None = None
     for day in sorted(set(days)):
-        current = current + 1 if previous and day - previous == ONE_DAY else 1
+        current = current + 1 if previous and day - previous == 1 else 1
         longest = max(longest, current)
         previous = day
     return longest

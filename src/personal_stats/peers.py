@@ -16,8 +16,8 @@ import asyncio
 import logging
 import math
 import time
-from collections import Counter
-from dataclasses import dataclass
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ LOG = logging.getLogger("personal_stats.peers")
 _SHIFT = 36
 _OFFSET = 2_300_000_000  # makes every second of the years 1900-2999 positive, below 2**36
 _COUNTING_LIMIT = 500_000  # instants counted one by one before searching costs less
+WINDOWS_KEPT = 256  # sorted counts of this many windows (80 KB each at 10,000 mentors)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class PeerIndex:
     totals: np.ndarray[Any, np.dtype[np.int64]]  # completed instants per mentor number
     keys: np.ndarray[Any, np.dtype[np.int64]]  # mentor number << 36 | second, ascending
     bases: np.ndarray[Any, np.dtype[np.int64]]
+    # Sorted counts of recent windows: the same windows come back (a period, a day, a zone).
+    windows: OrderedDict[tuple[int, int], np.ndarray[Any, Any]] = field(
+        default_factory=OrderedDict, compare=False, repr=False
+    )
 
     @classmethod
     def build(cls, table: InstantTable) -> "PeerIndex":
@@ -90,11 +95,21 @@ class PeerIndex:
         return seconds
 
     def standing(self, start: datetime, end: datetime, completed: int) -> Standing:
-        counts = self.counts(int(start.timestamp()), int(end.timestamp()))
-        idle = self.mentors - len(counts)  # mentors who never completed anything: 0
-        below = int(np.count_nonzero(counts < completed)) + (idle if completed > 0 else 0)
-        equal = int(np.count_nonzero(counts == completed)) + (idle if completed == 0 else 0)
-        return Standing(peers=self.mentors - 1, below=below, equal=equal - 1)
+        """Two binary searches in the window's sorted counts (every mentor's, 0 for those
+        who never completed anything), counted once per window and kept while it recurs."""
+        window = (int(start.timestamp()), int(end.timestamp()))
+        ranked = self.windows.get(window)
+        if ranked is None:
+            counts = self.counts(*window)
+            idle = np.zeros(self.mentors - len(counts), dtype=np.int64)
+            ranked = self.windows[window] = np.sort(np.concatenate((idle, counts)))
+            if len(self.windows) > WINDOWS_KEPT:
+                self.windows.popitem(last=False)
+        else:
+            self.windows.move_to_end(window)
+        below = int(np.searchsorted(ranked, completed, side="left"))
+        equal = int(np.searchsorted(ranked, completed, side="right")) - below - 1
+        return Standing(peers=self.mentors - 1, below=below, equal=equal)
 
 
 class Peers:

@@ -8,7 +8,6 @@ unit of work runs their questions one after another on its one connection.
 """
 
 import asyncio
-from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -75,7 +74,7 @@ class UnitOfWork(Answers):
         self.snapshot: Snapshot | None = None
         self.mentors: dict[str, MentorRow | None] = {}
         self.lock = asyncio.Lock()
-        self.fetched: Counter[str] = Counter()  # reads the database answered, by kind
+        self.fetched: dict[str, int] = {}  # reads the database answered, by kind
 
     @property
     def version(self) -> int:
@@ -125,7 +124,8 @@ class UnitOfWork(Answers):
         return MISS
 
     def remember(self, read: Read, version: int, answer: Any) -> None:
-        self.fetched[type(read).__name__] += 1
+        kind = type(read).__name__
+        self.fetched[kind] = self.fetched.get(kind, 0) + 1
         if isinstance(read, MentorsRead):
             for mentor_id in read.ids:
                 self.mentors[mentor_id] = answer.get(mentor_id)

@@ -54,6 +54,7 @@ from personal_stats.windows import (
     add_months,
     instants,
     local_day,
+    local_days,
     months_between,
     period_window,
     today_in,
@@ -61,7 +62,9 @@ from personal_stats.windows import (
 
 MAX_MENTORS_PER_QUERY = 100
 CALENDAR_DAYS = 365  # the default range of the calendar, ending on as_of
-EARLIER_BATCH = 512  # completed instants read at a time when a streak reaches before a window
+# Completed instants read at a time when a streak reaches before its window: a few at first
+# (most runs end soon), four times as many each time after.
+EARLIER_FIRST_BATCH, EARLIER_GROWTH = 16, 4
 _EVERYTHING_KNOWN = -(10**9)
 
 
@@ -151,7 +154,7 @@ def monthly_series(
     if months:
         page_last = add_months(months[-1], 1) - ONE_DAY
         for activity in (yield from _activities_on(reporting, months[0], page_last)):
-            tallies[activity.day.replace(day=1)].add(activity)
+            tallies[date.fromordinal(activity.day).replace(day=1)].add(activity)
     items = [
         MonthItem(
             year=month.year,
@@ -214,7 +217,7 @@ def contribution_history(
     if years:
         last_day = min(date(years[-1], 12, 31), as_of)
         for activity in (yield from _activities_on(reporting, date(years[0], 1, 1), last_day)):
-            tallies[activity.day.replace(day=1)].add(activity)
+            tallies[date.fromordinal(activity.day).replace(day=1)].add(activity)
     items = []
     for year in years:
         last_month = as_of.month if year == as_of.year else 12
@@ -241,13 +244,13 @@ def contribution_calendar(mentor_id: str, args: CalendarArgs) -> Question[Calend
     raise_if(args.as_of_problems(reporting.as_of))
     last = args.end_date or reporting.as_of
     first = args.start_date or last - (CALENDAR_DAYS - 1) * ONE_DAY
-    tallies: dict[date, Tally] = defaultdict(Tally)
+    tallies: dict[int, Tally] = defaultdict(Tally)
     for activity in (yield from _activities_on(reporting, first, last)):
         tallies[activity.day].add(activity)
     dates = [first + i * ONE_DAY for i in range((last - first).days + 1)]
-    counts = [tallies[day].total for day in dates]
+    counts = [tallies[day.toordinal()].total for day in dates]
     days = [
-        CalendarDay(day, day.isoweekday(), count, tallies[day].completed, level)
+        CalendarDay(day, day.isoweekday(), count, tallies[day.toordinal()].completed, level)
         for day, count, level in zip(dates, counts, figures.quartile_levels(counts), strict=True)
     ]
     return Calendar(
@@ -304,9 +307,10 @@ def _first_local_date(reporting: Reporting) -> Question[date | None]:
 
 
 def _localize(rows: Sequence[ActivityRow], tz: str) -> list[LocalActivity]:
+    days = local_days([row[0] for row in rows], tz)
     return [
-        LocalActivity(date.fromordinal(local_day(second, tz)), bool(completed), minutes, type_id)
-        for second, completed, minutes, type_id in rows
+        LocalActivity(day, bool(completed), minutes, type_id)
+        for day, (_, completed, minutes, type_id) in zip(days, rows, strict=True)
     ]
 
 
@@ -317,11 +321,12 @@ def _activities_on(reporting: Reporting, first: date, last: date) -> Question[li
     return _localize(rows, reporting.tz)
 
 
-def _streaks(reporting: Reporting, window: Window, days: set[date]) -> Question[tuple[int, int]]:
+def _streaks(reporting: Reporting, window: Window, days: set[int]) -> Question[tuple[int, int]]:
     """The daily and the weekly streak ending with the window; both may reach before it, so
     earlier completed activities are read, a batch at a time, only while a run needs them."""
-    known = {day.toordinal() for day in days}
+    known = set(days)
     known_from = window.start_date.toordinal()
+    batch = EARLIER_FIRST_BATCH
     end = window.end_date.toordinal()
     before = instants(window.start_date, window.start_date, reporting.tz)[0]
     while True:
@@ -329,13 +334,14 @@ def _streaks(reporting: Reporting, window: Window, days: set[date]) -> Question[
         weekly = figures.weekly_run(known, end, known_from)
         if daily is not None and weekly is not None:
             return daily, weekly
-        seconds = yield CompletedBeforeRead(reporting.mentor.id, before, EARLIER_BATCH)
-        known.update(local_day(second, reporting.tz) for second in seconds)
-        if len(seconds) < EARLIER_BATCH:
+        seconds = yield CompletedBeforeRead(reporting.mentor.id, before, batch)
+        known.update(local_days(seconds, reporting.tz))
+        if len(seconds) < batch:
             known_from = _EVERYTHING_KNOWN
         else:
             known_from = local_day(seconds[-1], reporting.tz)
             before = datetime.fromtimestamp(seconds[-1], UTC)
+            batch *= EARLIER_GROWTH
 
 
 def _paginate(items: list[T], page: PageArgs) -> Page[T]:

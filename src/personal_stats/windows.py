@@ -97,6 +97,29 @@ def local_day(second: int, zone_name: str) -> int:
             return ordinal + bisect_right(starts, second) - 1
 
 
+def local_days(seconds: list[int], zone_name: str) -> list[int]:
+    """`local_day` of many seconds: the midnights of the years they span are looked up once."""
+    if not seconds:
+        return []
+    first = local_day(min(seconds), zone_name)
+    last = local_day(max(seconds), zone_name)
+    origin, starts = _midnights_between(zone_name, first, last)
+    return [origin + bisect_right(starts, second) - 1 for second in seconds]
+
+
+def _midnights_between(zone_name: str, first: int, last: int) -> tuple[int, list[int]]:
+    """The ordinal of 1 January of `first`'s year, and the midnights from that day through
+    the end of `last`'s year."""
+    low, high = date.fromordinal(first).year, date.fromordinal(last).year
+    origin, starts = _year_midnights(zone_name, low)
+    if high == low:
+        return origin, starts
+    joined = starts[:-1]
+    for year in range(low + 1, high + 1):
+        joined += _year_midnights(zone_name, year)[1][:-1]
+    return origin, [*joined, _year_midnights(zone_name, high)[1][-1]]
+
+
 _EPOCH_YEAR = 1970
 _AVERAGE_YEAR = 31_556_952  # seconds in a Gregorian year: a first guess at the year
 

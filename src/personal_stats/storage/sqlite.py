@@ -94,6 +94,8 @@ class SqliteSnapshot(Snapshot):
         except asyncio.CancelledError:
             self.connection.interrupt()
             await asyncio.wait([hop])
+            if not hop.cancelled():
+                hop.exception()  # the interrupted statement's error: retrieved, not logged
             raise
 
     def _fetch(self, read: Read) -> Any:
