@@ -269,6 +269,72 @@ def stress(backends: list[str], seconds: int) -> list[Result]:
     return results
 
 
+INGEST_BATCH = 1_000
+INGEST_CLIENTS = 4
+
+
+def ingest_speed(backend: str, seconds: int) -> tuple[int, float, float]:
+    """Records/s through POST /api/v1/ingest: 1,000-record JSON Lines batches of new
+    activities from 4 clients at once, into a copy of S; also the p99 of a batch in ms."""
+    url = database_url(backend, "ingest")
+    if backend == "sqlite":
+        for stale in DATA.glob("ingest.db*"):
+            stale.unlink()
+    else:
+        asyncio.run(recreate_postgres_database(url))
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": url}
+    plan = SETS["S"]
+    subprocess.run([*CLI, "seed", "--mentors", str(plan.mentors), "--years", str(plan.years)],
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    token = subprocess.run([*CLI, "token", "create", "bench"], env=env, check=True,
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    port = 8965
+    server = serve(url, port)
+    try:
+        return asyncio.run(_push_batches(port, token, plan.mentors, seconds))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def _push_batches(
+    port: int, token: str, mentors: int, seconds: int
+) -> tuple[int, float, float]:
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"}
+    written, took = 0, []
+    deadline = time.perf_counter() + seconds
+
+    def batch(client: int, number: int) -> bytes:
+        return "\n".join(
+            json.dumps({"record": "activity", "id": f"ing{client}_{number}_{i}",
+                        "mentor_id": f"mentor_{(number * 7 + i) % mentors:06d}",
+                        "activity_type_id": "act_type_001", "status": "completed",
+                        "started_at": f"2026-11-{1 + i % 28:02d}T{8 + i % 12:02d}:00:00Z",
+                        "duration_minutes": 30 + i % 40})
+            for i in range(INGEST_BATCH)
+        ).encode()  # fmt: skip
+
+    async def client(number: int) -> None:
+        nonlocal written
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            sent = 0
+            while time.perf_counter() < deadline:
+                body = batch(number, sent)
+                started = time.perf_counter()
+                answer = await http.post("/api/v1/ingest", content=body, headers=headers)
+                took.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    raise SystemExit(f"ingest answered {answer.status_code}: {answer.text}")
+                written += INGEST_BATCH
+                sent += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(INGEST_CLIENTS)))
+    elapsed = time.perf_counter() - started
+    took.sort()
+    return written, elapsed, took[int(len(took) * 0.99)] * 1000
+
+
 def run(
     backends: list[str], seconds: int, connections: int
 ) -> tuple[list[Result], dict[str, float]]:
@@ -334,6 +400,15 @@ clock with the command's start-up:
 |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {rows}
 
+### Write API
+
+`POST /api/v1/ingest` of 1,000-record JSON Lines batches of new activities, from
+{ingest_clients} clients at once for {seconds} s, into a copy of S (one worker):
+
+| backend | records | seconds | records/s | p99 of a batch |
+|---|---:|---:|---:|---:|
+{ingests}
+
 ### Overload and a second worker (L, summary)
 
 | backend | run | req/s | p50 ms | p99 ms | errors | timeouts | 503 (shed) | gain over 1 worker |
@@ -353,6 +428,7 @@ def report(
     stressed: list[Result],
     rss: dict[str, float],
     imported: dict[str, tuple[int, float]],
+    ingested: dict[str, tuple[int, float, float]],
     options: Any,
 ) -> str:
     by = {(r.backend, r.data_set, r.target): r for r in results}
@@ -390,6 +466,11 @@ def report(
         ),
         rows="\n".join(rows),
         stress="\n".join(stress_rows),
+        ingest_clients=INGEST_CLIENTS,
+        ingests="\n".join(
+            f"| {backend} | {count:,} | {took:.1f} | {count / took:,.0f} | {p99:.0f} ms |"
+            for backend, (count, took, p99) in ingested.items()
+        ),
         rss="\n".join(f"| {k} | {v:.0f} MB |" for k, v in rss.items()),
     )
 
@@ -431,7 +512,12 @@ def main() -> None:
     for key, value in rss.items():
         console.print(f"peak RSS {key}: {value:.0f} MB")
     stressed = stress(backends, options.seconds)
-    write_report(report(results, stressed, rss, imported, options))
+    ingested = {}
+    for backend in backends:
+        ingested[backend] = ingest_speed(backend, options.seconds)
+        count, took, p99 = ingested[backend]
+        console.print(f"ingest into {backend}: {count / took:,.0f} records/s, p99 {p99:.0f} ms")
+    write_report(report(results, stressed, rss, imported, ingested, options))
     console.print(f"wrote {HERE / 'README.md'}")
 
 

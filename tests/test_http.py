@@ -245,7 +245,11 @@ async def test_unexpected_errors_never_show_a_stack_trace(tmp_path: Path) -> Non
 async def test_openapi_document_and_offline_docs(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     assert document["openapi"] == "3.1.0"
-    assert len(document["paths"]) == 5
+    assert len(document["paths"]) == 8  # five questions, and the write API's three
+    ingest = document["paths"]["/api/v1/ingest"]["post"]
+    assert ingest["security"] == [{"bearer": []}]
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert {"401", "403", "413", "415", "422", "429"} <= set(ingest["responses"])
     summary = document["paths"]["/api/v1/personal-stats/{mentor_id}"]["get"]
     parameters = {p["name"]: p["schema"] for p in summary["parameters"]}
     assert parameters["period"]["enum"][0] == "last_7_days"

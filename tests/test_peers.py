@@ -1,20 +1,26 @@
 """The peer index: its standings equal a naive count of the same instants, every way it
 counts a window; and the service uses it only for its own data version."""
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from personal_stats import peers, stats
 from personal_stats.db import SessionFactory
+from personal_stats.ingest import import_files
+from personal_stats.models import Activity
 from personal_stats.params import WindowArgs
 from personal_stats.peers import PeerIndex
 from personal_stats.reads import Standing
 from personal_stats.service import StatsService
 from personal_stats.settings import Settings
 from personal_stats.storage import InstantTable
+from personal_stats.storage.writes import delete_activity, erase_mentor
 from tests.helpers import activity, add, ask, database_url, mentor
 
 ORIGIN = datetime(2023, 1, 1, tzinfo=UTC)
@@ -102,5 +108,59 @@ async def test_the_index_answers_once_built_and_only_for_its_version(
             await session.commit()
         await service.ask(stats.summary("m4", args))
         assert service.peers.answered["standing sql"] == 2  # a new version: not the old index
+    finally:
+        await service.close()
+
+
+async def test_after_writes_the_index_refreshes_from_the_change_log(
+    sessions: SessionFactory, engine: Any, tmp_path: Path
+) -> None:
+    """Upserts (one moving an activity to another mentor), a deleted activity and an erased
+    mentor: the refreshed index equals one loaded whole, and it was refreshed, not loaded."""
+    rows: list[object] = [mentor(f"m{i}") for i in range(6)]
+    for i in range(60):
+        at = (ORIGIN + timedelta(days=i * 5)).isoformat()
+        rows.append(activity(f"m{i % 5}", at))
+    await add(sessions, *rows)
+    service = StatsService(Settings(database_url=database_url(sessions)))
+    try:
+        await service.start()
+        assert service.peers.building is not None
+        await service.peers.building[1]
+        first = service.peers.index
+        assert first is not None
+        more = tmp_path / "more.jsonl"
+        records = [
+            {"record": "mentor", "id": "m9", "name": "New"},
+            {"record": "activity", "id": "n1", "mentor_id": "m9", "activity_type_id": "t1",
+             "status": "completed", "started_at": "2023-02-01T10:00:00Z", "duration_minutes": 5},
+        ]  # fmt: skip
+        async with sessions() as session:
+            moved = await session.get(Activity, rows[7].id)  # type: ignore[attr-defined]
+        assert moved is not None
+        records.append({"record": "activity", "id": moved.id, "mentor_id": "m5",
+                        "activity_type_id": "t1", "status": "completed",
+                        "started_at": "2023-03-01T10:00:00Z", "duration_minutes": 5})  # fmt: skip
+        more.write_text("\n".join(json.dumps(r) for r in records))
+        await import_files(engine, [more])
+        async with engine.begin() as connection:
+            assert await delete_activity(connection, rows[8].id)  # type: ignore[attr-defined]
+        async with engine.begin() as connection:
+            assert await erase_mentor(connection, "m3")
+        await service.ask(stats.find_mentor("m0"))  # a request sees the new version
+        assert service.peers.building is not None
+        await service.peers.building[1]
+        refreshed = service.peers.index
+        assert refreshed is not None
+        assert refreshed.version > first.version
+        assert service.peers.refreshes == 1
+        assert service.peers.loads == 1
+        whole = PeerIndex.build(await service.store.instants())
+        assert whole.version == refreshed.version
+        assert refreshed.mentors == whole.mentors == 6  # m3 erased, m9 new
+        for start, end in [(ORIGIN, ORIGIN + timedelta(days=400)),
+                           (ORIGIN + timedelta(days=20), ORIGIN + timedelta(days=31))]:  # fmt: skip
+            for count in range(5):
+                assert refreshed.standing(start, end, count) == whole.standing(start, end, count)
     finally:
         await service.close()

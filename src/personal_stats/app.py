@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from personal_stats import docs, rest
+from personal_stats import docs, rest, write_api
 from personal_stats.graphql.app import StatsGraphQL
 from personal_stats.graphql.schema import build_schema
 from personal_stats.observability import (
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
             RequestMachinery,
             max_in_flight=settings.max_in_flight,
             max_body_bytes=settings.max_body_bytes,
+            larger_bodies=(write_api.BASE, settings.max_ingest_bytes),
         )
     ]
     if settings.cors_origins:
@@ -71,8 +72,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
-                allow_headers=["Content-Type", "If-None-Match", "X-Request-ID"],
+                allow_methods=["GET", "HEAD", "POST", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "If-None-Match", "X-Request-ID"],
                 expose_headers=["ETag", "Last-Modified", "X-Request-ID"],
                 max_age=600,
             )
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     app = Starlette(
         routes=[
             *rest.routes(),
+            *write_api.routes(),
             *docs.routes(),
             *pages.routes(service),
             Route("/graphql", StatsGraphQL(build_schema(settings), service)),

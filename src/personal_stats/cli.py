@@ -6,15 +6,18 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from personal_stats import tokens
 from personal_stats.db import create_engine
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import ImportReport, has_mentors, import_files
 from personal_stats.observability import logging_config
+from personal_stats.params import is_valid_id
 from personal_stats.schema import current_revision, upgrade
 from personal_stats.seed import Plan, seed
 from personal_stats.settings import Settings
@@ -58,6 +61,22 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.set_defaults(run=_export_schema)
+
+    token = commands.add_parser("token", help="create, list and revoke write API tokens")
+    actions = token.add_subparsers(required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create a token and print it (once)")
+    create.add_argument(
+        "name", type=_token_name, help="a name for the token (1-64 of A-Z a-z 0-9 _ -)"
+    )
+    create.add_argument(
+        "--scope", action="append", choices=tokens.SCOPES, help="a scope (default: ingest)"
+    )
+    create.set_defaults(run=_token_create)
+    listing = actions.add_parser("list", help="list tokens: name, scopes, created, last used")
+    listing.set_defaults(run=_token_list)
+    revoke = actions.add_parser("revoke", help="revoke a token by name")
+    revoke.add_argument("name")
+    revoke.set_defaults(run=_token_revoke)
     return parser
 
 
@@ -79,6 +98,57 @@ def _serve(options: argparse.Namespace, settings: Settings) -> int:
         access_log=False,  # the app writes its own access log
     )
     return 0
+
+
+def _token_name(text: str) -> str:
+    if not is_valid_id(text):
+        raise argparse.ArgumentTypeError("must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+    return text
+
+
+async def _with_engine(settings: Settings, work: Any) -> Any:
+    engine = create_engine(settings)
+    try:
+        await upgrade(engine)
+        return await work(engine)
+    finally:
+        await engine.dispose()
+
+
+def _token_create(options: argparse.Namespace, settings: Settings) -> int:
+    scopes = tuple(options.scope or ["ingest"])
+    try:
+        value = asyncio.run(
+            _with_engine(settings, lambda e: tokens.create(e, options.name, scopes))
+        )
+    except ValueError as error:
+        print(f"token not created: {error}", file=sys.stderr)
+        return 1
+    print(value)
+    print(f"token {options.name!r} ({' '.join(scopes)}) created; it is shown only this once",
+          file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _token_list(_options: argparse.Namespace, settings: Settings) -> int:
+    found = asyncio.run(_with_engine(settings, tokens.list_all))
+    print(f"{'name':24} {'scopes':10} {'created':20} {'last used':20} revoked")
+    for token in found:
+        print(f"{token.name:24} {' '.join(token.scopes):10} {_when(token.created_at):20} "
+              f"{_when(token.last_used_at):20} {_when(token.revoked_at)}")  # fmt: skip
+    return 0
+
+
+def _token_revoke(options: argparse.Namespace, settings: Settings) -> int:
+    if not asyncio.run(_with_engine(settings, lambda e: tokens.revoke(e, options.name))):
+        print(f"no live token named {options.name!r}", file=sys.stderr)
+        return 1
+    print(f"token {options.name!r} revoked")
+    return 0
+
+
+def _when(instant: datetime | None) -> str:
+    return "-" if instant is None else instant.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _positive(text: str) -> int:

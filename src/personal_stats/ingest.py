@@ -7,7 +7,9 @@ the writing, reading goes on to report every problem, and the transaction is rol
 nothing is written unless everything is valid.
 """
 
-from collections.abc import Iterator, Sequence
+import asyncio
+import io
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 
-from personal_stats.errors import ImportRejected
+from personal_stats.errors import ImportRejected, Located, TooManyRecords
 from personal_stats.models import ActivityType, Mentor
 from personal_stats.records import (
     LINE,
@@ -33,9 +35,16 @@ from personal_stats.records import (
     fast_line,
     messages,
 )
-from personal_stats.storage.writes import ActivityWriter, NewActivity, write_reference_data
+from personal_stats.storage.writes import (
+    ActivityWriter,
+    NewActivity,
+    bump_data_version,
+    write_reference_data,
+    write_transaction,
+)
 
 BATCH = 10_000
+YIELD_EVERY = 500  # records read between two turns of the event loop
 TypeRecord = ActivityTypeRecord | FastActivityType
 AnyMentorRecord = MentorRecord | FastMentor
 
@@ -65,7 +74,21 @@ class Importer:
     type_refs: dict[str, Reference] = field(default_factory=dict)
     batch: list[NewActivity] = field(default_factory=list)
     activities: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[Located] = field(default_factory=list)
+    max_records: int | None = None
+    records: int = 0
+
+    async def count(self) -> None:
+        """One more record read (valid or not): past `max_records`, the import stops. Every
+        so often the event loop gets a turn: a server keeps answering during an ingest."""
+        self.records += 1
+        if self.max_records is not None and self.records > self.max_records:
+            raise TooManyRecords(self.max_records)
+        if self.records % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+
+    def problem(self, location: str, message: str, *, malformed: bool = False) -> None:
+        self.problems.append(Located(location, message, malformed))
 
     async def add(self, location: str, record: Any, instant: datetime | None = None) -> None:
         """Take a valid record (a pydantic one, or a fast path's with its activity's instant)."""
@@ -86,7 +109,7 @@ class Importer:
 
     def reject(self, location: str, error: ValidationError, *, in_line: bool = False) -> None:
         for path, message in messages(error, in_line=in_line):
-            self.problems.append(f"{location}.{path}: {message}")
+            self.problem(f"{location}.{path}", message)
 
     async def flush(self) -> None:
         # Writing while reading on would only trade the GIL between the two: measured slower.
@@ -103,10 +126,11 @@ class Importer:
         types = [(r.id, r.code, r.name) for _, r in self.types.values()]
         mentors = [(r.id, r.name, r.timezone or "UTC") for _, r in self.mentors.values()]
         await write_reference_data(self.connection, types, mentors)
-        await self.writer.finish()
+        changed = await self.writer.finish()
+        await bump_data_version(self.connection, changed)
         return ImportReport(len(types), len(mentors), self.activities)
 
-    async def _reference_problems(self) -> list[str]:
+    async def _reference_problems(self) -> list[Located]:
         """Unknown mentors and activity types, and activity-type codes used twice."""
         rows = await self.connection.execute(select(col(ActivityType.id), col(ActivityType.code)))
         stored_types: dict[str, str] = {row[0]: row[1] for row in rows}
@@ -117,9 +141,8 @@ class Importer:
                 del code_owner[stored_types[type_id]]
             owner = code_owner.setdefault(record.code, type_id)
             if owner != type_id:
-                problems.append(
-                    f"{location}.code: {record.code!r} is already the code of {owner!r}"
-                )
+                message = f"{record.code!r} is already the code of {owner!r}"
+                problems.append(Located(f"{location}.code", message))
         unknown_mentors = self.mentor_refs.keys() - self.mentors.keys()
         if unknown_mentors:
             stored = await self.connection.execute(
@@ -147,13 +170,31 @@ def _refer(references: dict[str, Reference], key: str, location: str) -> None:
     reference.count += 1
 
 
-def _unknown(references: dict[str, Reference], ids: set[str], kind: str) -> list[str]:
+def _unknown(references: dict[str, Reference], ids: set[str], kind: str) -> list[Located]:
     problems = []
     for key in sorted(ids, key=lambda k: references[k].location):
         reference = references[key]
         more = f" (and {reference.count - 1} more activities)" if reference.count > 1 else ""
-        problems.append(f"{reference.location}: no {kind} with id {key!r}{more}")
+        problems.append(Located(reference.location, f"no {kind} with id {key!r}{more}"))
     return problems
+
+
+@dataclass(frozen=True)
+class Source:
+    """Records to import: JSON Lines or a JSON document, opened anew for each pass."""
+
+    name: str  # prefixed to every location when an import has several sources
+    lines: bool  # JSON Lines, else a JSON document
+    open: Callable[[], BinaryIO]
+    size: int | None = None
+
+
+def file_source(path: Path) -> Source:
+    return Source(str(path), path.suffix == ".jsonl", lambda: path.open("rb"), _size(path))
+
+
+def body_source(body: bytes, *, lines: bool) -> Source:
+    return Source("body", lines, lambda: io.BytesIO(body), len(body))
 
 
 async def import_files(
@@ -161,20 +202,38 @@ async def import_files(
 ) -> ImportReport:
     """Import the files atomically: every problem is reported and nothing is written, or
     every record is upserted by id."""
-    async with engine.connect() as connection:
-        connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
-        async with connection.begin():
-            importer = Importer(connection, await ActivityWriter.open(connection))
-            with Progress(disable=not show_progress, transient=True) as progress:
-                for path in paths:
-                    prefix = f"{path}: " if len(paths) > 1 else ""
-                    task = progress.add_task(f"importing {path.name}", total=_size(path))
+    return await import_sources(
+        engine, [file_source(path) for path in paths], show_progress=show_progress
+    )
 
-                    def advance(done: int, task: Any = task) -> None:
-                        progress.update(task, completed=done)
 
-                    await _read(importer, path, prefix, advance)
-            return await importer.finish()
+async def import_sources(
+    engine: AsyncEngine,
+    sources: Sequence[Source],
+    *,
+    max_records: int | None = None,
+    show_progress: bool = False,
+    before_commit: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+) -> ImportReport:
+    """Import the sources in one transaction (see the module's docstring); `max_records`
+    stops an import that holds more records with `TooManyRecords`; `before_commit` adds to
+    the transaction of a valid import."""
+    async with write_transaction(engine) as connection:
+        writer = await ActivityWriter.open(connection)
+        importer = Importer(connection, writer, max_records=max_records)
+        with Progress(disable=not show_progress, transient=True) as progress:
+            for source in sources:
+                prefix = f"{source.name}: " if len(sources) > 1 else ""
+                task = progress.add_task(f"importing {source.name}", total=source.size)
+
+                def advance(done: int, task: Any = task) -> None:
+                    progress.update(task, completed=done)
+
+                await _read(importer, source, prefix, advance)
+        report = await importer.finish()
+        if before_commit is not None:
+            await before_commit(connection)
+        return report
 
 
 def _size(path: Path) -> int | None:
@@ -184,17 +243,18 @@ def _size(path: Path) -> int | None:
         return None
 
 
-async def _read(importer: Importer, path: Path, prefix: str, advance: Any) -> None:
+async def _read(importer: Importer, source: Source, prefix: str, advance: Any) -> None:
+    whole = prefix.removesuffix(": ")  # the location of a problem of the source as a whole
     try:
-        with path.open("rb") as file:
-            if path.suffix == ".jsonl":
+        if source.lines:
+            with source.open() as file:
                 await _read_lines(importer, file, prefix, advance)
-            else:
-                await _read_document(importer, path, prefix)
+        else:
+            await _read_document(importer, source, prefix)
     except OSError as error:
-        importer.problems.append(f"{prefix}cannot read: {error.strerror or error}")
+        importer.problem(whole, f"cannot read: {error.strerror or error}")
     except (ijson.JSONError, UnicodeDecodeError) as error:
-        importer.problems.append(f"{prefix}not valid JSON: {error}")
+        importer.problem(whole, f"not valid JSON: {error}", malformed=True)
 
 
 async def _read_lines(importer: Importer, file: BinaryIO, prefix: str, advance: Any) -> None:
@@ -203,6 +263,7 @@ async def _read_lines(importer: Importer, file: BinaryIO, prefix: str, advance: 
         done += len(line)
         if not line.strip():
             continue
+        await importer.count()
         location = f"{prefix}line {number}"
         fast = fast_line(line)
         if fast is not None:
@@ -214,7 +275,8 @@ async def _read_lines(importer: Importer, file: BinaryIO, prefix: str, advance: 
             record = LINE.validate_json(line)
         except ValidationError as error:
             if error.errors()[0]["type"] == "json_invalid":
-                importer.problems.append(f"{location}: not valid JSON: {error.errors()[0]['msg']}")
+                message = f"not valid JSON: {error.errors()[0]['msg']}"
+                importer.problem(location, message, malformed=True)
             else:
                 importer.reject(location, error, in_line=True)
             continue
@@ -223,14 +285,16 @@ async def _read_lines(importer: Importer, file: BinaryIO, prefix: str, advance: 
             advance(done)
 
 
-async def _read_document(importer: Importer, path: Path, prefix: str) -> None:
+async def _read_document(importer: Importer, source: Source, prefix: str) -> None:
     """One streaming pass over the document per section, so no section is held whole."""
     for section, adapter in SECTIONS.items():
-        with path.open("rb") as file:
-            for index, raw in enumerate(_items(file, section, importer, prefix)):
+        with source.open() as file:
+            items = _Items(file, section, importer, prefix)
+            for index, raw in enumerate(items):
+                await importer.count()
                 location = f"{prefix}{section}[{index}]"
                 if not isinstance(raw, dict):
-                    importer.problems.append(f"{location}: must be a JSON object")
+                    importer.problem(location, "must be a JSON object")
                     continue
                 try:
                     record = adapter.validate_python(raw)
@@ -238,32 +302,40 @@ async def _read_document(importer: Importer, path: Path, prefix: str) -> None:
                     importer.reject(location, error)
                     continue
                 await importer.add(location, record)
-        if f"{prefix}the document must be a JSON object" in importer.problems:
+        if items.not_an_object:
             return
 
 
-def _items(file: BinaryIO, section: str, importer: Importer, prefix: str) -> Iterator[Any]:
+class _Items:
     """The items of the document's top-level list `section`, built one at a time."""
-    item = f"{section}.item"
-    builder: Any = None
-    for number, (path, event, value) in enumerate(ijson.parse(file, use_float=True)):
-        if number == 0 and event != "start_map":
-            importer.problems.append(f"{prefix}the document must be a JSON object")
-            return
-        if builder is not None:
-            builder.event(event, value)
-            if path == item and event in ("end_map", "end_array"):
-                yield builder.value
-                builder = None
-        elif path == item:
-            if event in ("start_map", "start_array"):
-                builder = ijson.ObjectBuilder()
+
+    def __init__(self, file: BinaryIO, section: str, importer: Importer, prefix: str) -> None:
+        self.file, self.section, self.importer, self.prefix = file, section, importer, prefix
+        self.not_an_object = False
+
+    def __iter__(self) -> Iterator[Any]:
+        item = f"{self.section}.item"
+        builder: Any = None
+        for number, (path, event, value) in enumerate(ijson.parse(self.file, use_float=True)):
+            if number == 0 and event != "start_map":
+                whole = self.prefix.removesuffix(": ")
+                self.importer.problem(whole, "the document must be a JSON object")
+                self.not_an_object = True
+                return
+            if builder is not None:
                 builder.event(event, value)
-            else:
-                yield value
-        elif path == section and event not in ("start_array", "end_array", "null"):
-            importer.problems.append(f"{prefix}{section}: must be a list")
-            return
+                if path == item and event in ("end_map", "end_array"):
+                    yield builder.value
+                    builder = None
+            elif path == item:
+                if event in ("start_map", "start_array"):
+                    builder = ijson.ObjectBuilder()
+                    builder.event(event, value)
+                else:
+                    yield value
+            elif path == self.section and event not in ("start_array", "end_array", "null"):
+                self.importer.problem(f"{self.prefix}{self.section}", "must be a list")
+                return
 
 
 async def has_mentors(engine: AsyncEngine) -> bool:

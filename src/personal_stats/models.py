@@ -81,3 +81,28 @@ class DataVersion(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     version: int = 0
     changed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class ActivityChange(SQLModel, table=True):
+    """The mentors whose completed activities a write changed, by the data version it made:
+    the peer index of an older version refreshes just those mentors. `*` stands for every
+    mentor (a first load)."""
+
+    __tablename__ = "activity_change"
+
+    version: int = Field(primary_key=True)
+    mentor_id: str = Field(primary_key=True, max_length=ID_LENGTH)
+
+
+class ApiToken(SQLModel, table=True):
+    """A token of the write API, kept as its SHA-256 only."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=ID_LENGTH, unique=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    scopes: str = Field(max_length=200)  # space-separated
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))

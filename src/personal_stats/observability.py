@@ -42,6 +42,14 @@ GRAPHQL_OPERATIONS = Histogram(
     ["operation_type", "outcome"], buckets=LATENCY_BUCKETS,
 )  # fmt: skip
 
+INGEST_REQUESTS = Counter(
+    "personal_stats_ingest_requests", "Requests to the write API by token name and outcome",
+    ["token", "outcome"],
+)  # fmt: skip
+INGESTED = Counter(
+    "personal_stats_ingested_records", "Records written through the write API, by token name",
+    ["token", "kind"],
+)  # fmt: skip
 PEER_INDEX_READY = Gauge(
     "personal_stats_peer_index_ready", "1 when the peer index of the newest version is built",
     multiprocess_mode="livemin",
@@ -96,10 +104,18 @@ class RequestMachinery:
     and the HTTP metrics. One layer instead of four: each layer cost a coroutine and a
     wrapped `send` per request."""
 
-    def __init__(self, app: ASGIApp, *, max_in_flight: int, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_in_flight: int,
+        max_body_bytes: int,
+        larger_bodies: tuple[str, int] = ("", 0),
+    ) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
         self.max_body_bytes = max_body_bytes
+        self.larger_bodies = larger_bodies  # (path prefix, limit) of bodies that may be larger
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -138,21 +154,24 @@ class RequestMachinery:
             method = scope["method"]
             HTTP_REQUESTS.labels(method, route, status).inc()
             HTTP_LATENCY.labels(method, route, status).observe(duration)
-            ACCESS_LOG.info(
-                "request",
-                extra={
-                    "method": method, "path": scope["path"], "route": route, "status": status,
-                    "duration_ms": round(duration * 1000, 3), "request_id": request_id,
-                },
-            )  # fmt: skip
+            line = {
+                "method": method, "path": scope["path"], "route": route, "status": status,
+                "duration_ms": round(duration * 1000, 3), "request_id": request_id,
+            }  # fmt: skip
+            token = scope.get("state", {}).get("token")
+            if token is not None:  # the write API's token, by name (never its value)
+                line["token"] = token
+            ACCESS_LOG.info("request", extra=line)
 
     async def _within_body_limit(
         self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]
     ) -> None:
         """A body over the limit is answered 413 before it is read whole."""
+        prefix, larger = self.larger_bodies
+        limit = larger if prefix and scope["path"].startswith(prefix) else self.max_body_bytes
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            detail = f"The request body is over the limit of {self.max_body_bytes} bytes."
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            detail = f"The request body is over the limit of {limit} bytes."
             await problem(413, detail)(scope, receive, send)
             return
         received = 0
@@ -161,7 +180,7 @@ class RequestMachinery:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
+            if received > limit:
                 raise HTTPException(413)  # answered as problem+json by the app's handler
             return message
 

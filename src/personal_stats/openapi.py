@@ -65,7 +65,7 @@ CALENDAR_RANGE = [
     TZ,
 ]
 
-PROBLEM = {
+PROBLEM: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
     "properties": {
@@ -173,6 +173,111 @@ def _schemas() -> dict[str, Any]:
     return schemas
 
 
+_WRITE_ERRORS = {
+    "401": _problem("No token, a malformed Authorization header, or an unknown or revoked "
+                    "token (a token in the query string is never accepted)"),
+    "403": _problem("The token lacks the ingest scope"),
+    "429": _problem("Too many requests with this token: wait for Retry-After"),
+    "503": _problem("The database cannot be reached, or another write held it too long"),
+}  # fmt: skip
+_LOCATED = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "errors"],
+    "properties": {
+        **PROBLEM["properties"],
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["location", "message"],
+                "properties": {"location": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_RECORDS = {"type": "object", "description": "Records of one import (SPEC section 1)"}
+
+
+def _write_operations() -> dict[str, Any]:
+    located = {
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/LocatedProblem"}}
+        }
+    }
+    ingest = {
+        "post": {
+            "summary": "Push records (upserted by id, atomically)",
+            "operationId": "ingest",
+            "description": (
+                "The body is an import document (`application/json`) or JSON Lines with a "
+                "`record` key on every line (`application/x-ndjson`). One request is one "
+                "atomic, idempotent upsert: every record is valid and written, or none is. "
+                "At most 50,000 records and `PERSONAL_STATS_MAX_INGEST_BYTES` bytes."
+            ),
+            "security": [{"bearer": []}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": _RECORDS},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "Records received, by kind",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["activity_types", "mentors", "activities"],
+                                "properties": {
+                                    k: {"type": "integer", "minimum": 0}
+                                    for k in ("activity_types", "mentors", "activities")
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {"description": "The body is not valid JSON", **located},
+                "413": _problem("The body is over the size limit or holds too many records"),
+                "415": _problem("Not application/json or application/x-ndjson"),
+                "422": {"description": "Invalid records, each named; nothing written", **located},
+                **_WRITE_ERRORS,
+            },
+        }
+    }
+
+    def erase(kind: str, summary: str) -> dict[str, Any]:
+        return {
+            "delete": {
+                "summary": summary,
+                "operationId": f"delete{kind.title()}",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {
+                        "name": "record_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                    }
+                ],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    "404": _problem(f"No {kind} with this id"),
+                    **_WRITE_ERRORS,
+                },
+            }
+        }
+
+    return {
+        "/api/v1/ingest": ingest,
+        "/api/v1/ingest/activities/{record_id}": erase("activity", "Delete an activity"),
+        "/api/v1/ingest/mentors/{record_id}": erase(
+            "mentor", "Erase a mentor and every activity of theirs"
+        ),
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     path = f"{BASE}/{{mentor_id}}"
     return {
@@ -209,6 +314,16 @@ def openapi_document() -> dict[str, Any]:
                 "ContributionCalendar",
                 _CALENDAR_RULES,
             ),
+            **_write_operations(),
         },
-        "components": {"schemas": _schemas()},
+        "components": {
+            "schemas": {**_schemas(), "LocatedProblem": _LOCATED},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `personal-stats token create NAME`",
+                }
+            },
+        },
     }

@@ -25,12 +25,14 @@ import numpy as np
 
 from personal_stats.reads import Standing
 from personal_stats.storage import InstantTable, Store
+from personal_stats.storage.base import InstantDelta
 
 LOG = logging.getLogger("personal_stats.peers")
 _SHIFT = 36
 _OFFSET = 2_300_000_000  # makes every second of the years 1900-2999 positive, below 2**36
 _COUNTING_LIMIT = 500_000  # instants counted one by one before searching costs less
 WINDOWS_KEPT = 256  # sorted counts of this many windows (80 KB each at 10,000 mentors)
+SEEN_KEPT = 100_000  # windows remembered as seen once (then forgotten all at once)
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,13 @@ class PeerIndex:
     windows: OrderedDict[tuple[int, int], np.ndarray[Any, Any]] = field(
         default_factory=OrderedDict, compare=False, repr=False
     )
+    seen: set[tuple[int, int]] = field(default_factory=set, compare=False, repr=False)
 
     @classmethod
     def build(cls, table: InstantTable) -> "PeerIndex":
         order = np.argsort(table.seconds, kind="stable")
         owners = table.mentor_numbers[order].astype(np.int32)
-        indexed = int(table.mentor_numbers.max()) + 1 if len(order) else 0
+        indexed = len(table.mentor_ids)
         keys = (table.mentor_numbers << _SHIFT) | (table.seconds + _OFFSET)
         keys.sort()
         return cls(
@@ -65,6 +68,28 @@ class PeerIndex:
             keys=keys,
             bases=np.arange(indexed, dtype=np.int64) << _SHIFT,
         )
+
+    def refreshed(self, delta: InstantDelta) -> "PeerIndex":
+        """The index of a newer data version: this one's instants but those of the changed
+        mentors, replaced by theirs now (read from the database for them alone)."""
+        ids = list(self.numbers)
+        changed = np.fromiter(
+            (self.numbers[m] for m in delta.changed if m in self.numbers), dtype=np.int64
+        )
+        kept = ~np.isin(self.owners, changed)
+        remap = np.full(len(ids), -1, dtype=np.int64)
+        survivors = np.setdiff1d(np.arange(len(ids)), changed)
+        remap[survivors] = np.arange(len(survivors))
+        table = InstantTable(
+            version=delta.version,
+            mentors=delta.mentors,
+            mentor_ids=[ids[i] for i in survivors] + delta.table.mentor_ids,
+            mentor_numbers=np.concatenate(
+                (remap[self.owners[kept]], delta.table.mentor_numbers + len(survivors))
+            ),
+            seconds=np.concatenate((self.seconds[kept], delta.table.seconds)),
+        )
+        return PeerIndex.build(table)
 
     def counts(self, start: int, end: int) -> np.ndarray[Any, np.dtype[np.int64]]:
         """The completed count in [start, end) of every indexed mentor, by the cheapest of
@@ -95,21 +120,32 @@ class PeerIndex:
         return seconds
 
     def standing(self, start: datetime, end: datetime, completed: int) -> Standing:
-        """Two binary searches in the window's sorted counts (every mentor's, 0 for those
-        who never completed anything), counted once per window and kept while it recurs."""
+        """Where `completed` stands among every mentor's count in [start, end) (0 for those
+        who never completed anything). A window seen before is answered by two binary
+        searches in its sorted counts, kept for the most recent windows; one seen for the
+        first time (an all_time window is one mentor's own) by two comparisons over its
+        counts, without sorting them."""
         window = (int(start.timestamp()), int(end.timestamp()))
         ranked = self.windows.get(window)
-        if ranked is None:
-            counts = self.counts(*window)
-            idle = np.zeros(self.mentors - len(counts), dtype=np.int64)
-            ranked = self.windows[window] = np.sort(np.concatenate((idle, counts)))
+        if ranked is not None:
+            self.windows.move_to_end(window)
+            below = int(np.searchsorted(ranked, completed, side="left"))
+            equal = int(np.searchsorted(ranked, completed, side="right")) - below - 1
+            return Standing(peers=self.mentors - 1, below=below, equal=equal)
+        counts = self.counts(*window)
+        idle = self.mentors - len(counts)
+        if window in self.seen:
+            sorted_counts = np.sort(np.concatenate((np.zeros(idle, dtype=np.int64), counts)))
+            self.windows[window] = sorted_counts
             if len(self.windows) > WINDOWS_KEPT:
                 self.windows.popitem(last=False)
         else:
-            self.windows.move_to_end(window)
-        below = int(np.searchsorted(ranked, completed, side="left"))
-        equal = int(np.searchsorted(ranked, completed, side="right")) - below - 1
-        return Standing(peers=self.mentors - 1, below=below, equal=equal)
+            self.seen.add(window)
+            if len(self.seen) > SEEN_KEPT:
+                self.seen.clear()
+        below = int(np.count_nonzero(counts < completed)) + (idle if completed > 0 else 0)
+        equal = int(np.count_nonzero(counts == completed)) + (idle if completed == 0 else 0)
+        return Standing(peers=self.mentors - 1, below=below, equal=equal - 1)
 
 
 class Peers:
@@ -119,8 +155,10 @@ class Peers:
         self.store = store
         self.index: PeerIndex | None = None
         self.building: tuple[int, asyncio.Task[None]] | None = None
-        self.answered: Counter[str] = Counter()  # which path answered: "index" or "sql"
+        self.answered: Counter[str] = Counter()  # which path answered, by read
         self.built_seconds = 0.0
+        self.loads = 0  # indexes loaded whole
+        self.refreshes = 0  # indexes refreshed from the change log
 
     def lookup(self, version: int) -> PeerIndex | None:
         """The index of this version, or None. Safe from any thread."""
@@ -138,10 +176,17 @@ class Peers:
         self.building = (version, asyncio.get_running_loop().create_task(self._build()))
 
     async def _build(self) -> None:
+        """Refresh the index from the changes since its version (the changed mentors' rows
+        alone), or load it whole (at start, after a first load, or past the change log)."""
         started = time.perf_counter()
         try:
-            table = await self.store.instants()
-            index = await asyncio.to_thread(PeerIndex.build, table)
+            delta = None if self.index is None else await self.store.delta(self.index.version)
+            if delta is not None and self.index is not None:
+                index = await asyncio.to_thread(self.index.refreshed, delta)
+                self.refreshes += 1
+            else:
+                index = await asyncio.to_thread(PeerIndex.build, await self.store.instants())
+                self.loads += 1
         except Exception:
             LOG.exception("the peer index could not be built; standings are counted in SQL")
             return
@@ -157,6 +202,8 @@ class Peers:
             "mentors": index.mentors if index else 0,
             "instants": len(index.keys) if index else 0,
             "build_seconds": round(self.built_seconds, 3),
+            "loads": self.loads,
+            "refreshes": self.refreshes,
             "answered": dict(self.answered),
         }
 

@@ -23,8 +23,9 @@ def problem(
     detail: str,
     errors: list[Problem] | None = None,
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
-    """An RFC 9457 problem+json response."""
+    """An RFC 9457 problem+json response (`extra`: more members, such as located errors)."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -33,4 +34,5 @@ def problem(
     }
     if errors is not None:
         body["errors"] = [{"param": e.param, "message": e.message} for e in errors]
+    body.update(extra or {})
     return StatsJSONResponse(body, status, headers, media_type="application/problem+json")

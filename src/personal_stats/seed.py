@@ -12,7 +12,13 @@ from itertools import accumulate, islice
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.storage.writes import ActivityWriter, NewActivity, write_reference_data
+from personal_stats.storage.writes import (
+    ActivityWriter,
+    NewActivity,
+    bump_data_version,
+    write_reference_data,
+    write_transaction,
+)
 from personal_stats.windows import zone
 
 # id, code, name, share of activities, mean and spread of the duration in minutes
@@ -105,7 +111,7 @@ async def seed(engine: AsyncEngine, plan: Plan, *, show_progress: bool = True) -
     written = 0
     with Progress(disable=not show_progress, transient=True) as progress:
         task = progress.add_task("seeding activities", total=plan.mentors)
-        async with engine.begin() as connection:
+        async with write_transaction(engine) as connection:
             writer = await ActivityWriter.open(connection)
             rows = activity_rows(plan, mentors)
             while batch := list(islice(rows, 20_000)):
@@ -114,5 +120,5 @@ async def seed(engine: AsyncEngine, plan: Plan, *, show_progress: bool = True) -
                 progress.update(task, completed=int(batch[-1].id[4:10]) + 1)
             await writer.before_references()
             await write_reference_data(connection, types, mentors)
-            await writer.finish()
+            await bump_data_version(connection, await writer.finish())
     return written

@@ -12,7 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from personal_stats.db import create_engine
 from personal_stats.errors import Unavailable
+from personal_stats.limits import RateLimit
 from personal_stats.peers import Peers
 from personal_stats.reads import (
     CompletedBeforeRead,
@@ -36,6 +40,14 @@ class StatsService:
         self.store: Store = open_store(settings)
         self.peers = Peers(self.store)
         self.types: tuple[int, dict[str, TypeRow]] | None = None
+        self.rate_limit = RateLimit(settings.ingest_rate_per_minute)
+        self._write_engine: AsyncEngine | None = None
+
+    def write_engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine of the write API (made on first use)."""
+        if self._write_engine is None:
+            self._write_engine = create_engine(self.settings)
+        return self._write_engine
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator["UnitOfWork"]:
@@ -63,6 +75,8 @@ class StatsService:
     async def close(self) -> None:
         await self.peers.close()
         await self.store.close()
+        if self._write_engine is not None:
+            await self._write_engine.dispose()
 
 
 class UnitOfWork(Answers):

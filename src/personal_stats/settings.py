@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=65_536, ge=1024)
     max_in_flight: int = Field(default=64, ge=1)
+    max_ingest_bytes: int = Field(default=10_000_000, ge=1024)
+    ingest_rate_per_minute: int = Field(default=600, ge=1)
     bulk_timeout: float = Field(default=3600.0, gt=0)
     graphql_max_depth: int = Field(default=8, ge=1)
     graphql_max_aliases: int = Field(default=20, ge=0)

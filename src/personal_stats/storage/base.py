@@ -1,6 +1,7 @@
 """What both read drivers offer: a store of snapshots, each answering the core's reads."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,9 @@ import numpy as np
 
 from personal_stats.reads import Question, R, Read
 from personal_stats.settings import Settings
+
+CHANGES_KEPT = 1000  # versions of the change log that writers keep (see storage.writes)
+EVERY_MENTOR = "*"  # in the change log: a write that may have changed anyone's activities
 
 MISS = object()
 
@@ -34,6 +38,25 @@ class InstantTable:
     mentor_ids: list[str]  # by mentor number
     mentor_numbers: np.ndarray[Any, np.dtype[np.int64]]
     seconds: np.ndarray[Any, np.dtype[np.int64]]
+
+
+def instant_table(version: int, mentors: int, pairs: Iterable[tuple[str, int]]) -> InstantTable:
+    """The table of (mentor id, epoch second) pairs, mentors numbered as they come."""
+    numbers: dict[str, int] = {}
+    flat = [(numbers.setdefault(mentor_id, len(numbers)), second) for mentor_id, second in pairs]
+    table = np.array(flat, dtype=np.int64).reshape(-1, 2)
+    return InstantTable(version, mentors, list(numbers), table[:, 0].copy(), table[:, 1].copy())
+
+
+@dataclass(frozen=True)
+class InstantDelta:
+    """What changed since an older data version: the mentors whose completed activities a
+    write changed, their completed instants now, and the number of mentors now."""
+
+    version: int
+    mentors: int
+    changed: frozenset[str]
+    table: InstantTable  # the changed mentors' completed instants
 
 
 class Snapshot(ABC):
@@ -80,7 +103,13 @@ class Store(ABC):
         reached or answers too late raises `Unavailable`."""
 
     @abstractmethod
-    async def instants(self) -> InstantTable: ...
+    async def instants(self) -> InstantTable:
+        """Every completed instant (for the peer index), in one snapshot."""
+
+    @abstractmethod
+    async def delta(self, since: int) -> InstantDelta | None:
+        """What changed after version `since`, or None when the change log cannot tell
+        (a first load, or older than the log keeps): then load everything."""
 
     @abstractmethod
     async def ping(self) -> None: ...

@@ -26,10 +26,14 @@ from personal_stats.reads import (
 )
 from personal_stats.settings import Settings
 from personal_stats.storage.base import (
+    CHANGES_KEPT,
+    EVERY_MENTOR,
     NO_ANSWERS,
+    InstantDelta,
     InstantTable,
     Snapshot,
     Store,
+    instant_table,
     nothing,
 )
 from personal_stats.storage.statements import postgres_statements
@@ -141,6 +145,25 @@ class PostgresStore(Store):
                 np.concatenate(chunks_m) if chunks_m else empty,
                 np.concatenate(chunks_s) if chunks_s else empty,
             )  # fmt: skip
+
+    async def delta(self, since: int) -> InstantDelta | None:
+        async with self.snapshot() as snapshot:
+            assert isinstance(snapshot, PostgresSnapshot)
+            await snapshot.run(nothing(), NO_ANSWERS)
+            if snapshot.version - since >= CHANGES_KEPT:
+                return None
+            connection = snapshot.connection
+            rows = await connection.fetch(
+                _SQL.changed_mentors.sql, *_SQL.changed_mentors.args(since=since)
+            )
+            changed = frozenset(row[0] for row in rows)
+            if EVERY_MENTOR in changed:
+                return None
+            mentors = await connection.fetchval(_SQL.mentor_count.sql)
+            args = _SQL.completed_instants_of.args(ids=sorted(changed))
+            pairs = await connection.fetch(_SQL.completed_instants_of.sql, *args)
+            table = instant_table(snapshot.version, mentors, ((m, s) for m, s in pairs))
+            return InstantDelta(snapshot.version, mentors, changed, table)
 
     async def ping(self) -> None:
         async with self.snapshot() as snapshot:

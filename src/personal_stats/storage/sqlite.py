@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy.engine import make_url
 
 from personal_stats.errors import Unavailable
@@ -35,10 +34,14 @@ from personal_stats.reads import (
 )
 from personal_stats.settings import Settings
 from personal_stats.storage.base import (
+    CHANGES_KEPT,
+    EVERY_MENTOR,
     NO_ANSWERS,
+    InstantDelta,
     InstantTable,
     Snapshot,
     Store,
+    instant_table,
     nothing,
 )
 from personal_stats.storage.statements import sqlite_statements
@@ -183,14 +186,31 @@ class SqliteStore(Store):
             return await snapshot.hop(self._instants, snapshot)
 
     def _instants(self, snapshot: SqliteSnapshot) -> InstantTable:
-        connection = snapshot.connection
-        version = snapshot.version
         mentors = snapshot._one(_SQL.mentor_count.sql, ())[0]
-        numbers: dict[str, int] = {}
-        cursor = connection.execute(_SQL.completed_instants.sql, _SQL.completed_instants.args())
-        pairs = [(numbers.setdefault(m, len(numbers)), s) for m, s in cursor]
-        table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-        return InstantTable(version, mentors, list(numbers), table[:, 0].copy(), table[:, 1].copy())
+        pairs = snapshot.connection.execute(
+            _SQL.completed_instants.sql, _SQL.completed_instants.args()
+        )
+        return instant_table(snapshot.version, mentors, pairs)
+
+    async def delta(self, since: int) -> InstantDelta | None:
+        async with self.snapshot() as snapshot:
+            assert isinstance(snapshot, SqliteSnapshot)
+            await snapshot.run(nothing(), NO_ANSWERS)
+            return await snapshot.hop(self._delta, snapshot, since)
+
+    def _delta(self, snapshot: SqliteSnapshot, since: int) -> InstantDelta | None:
+        if snapshot.version - since >= CHANGES_KEPT:
+            return None
+        execute = snapshot.connection.execute
+        rows = execute(_SQL.changed_mentors.sql, _SQL.changed_mentors.args(since=since))
+        changed = frozenset(row[0] for row in rows)
+        if EVERY_MENTOR in changed:
+            return None
+        mentors = snapshot._one(_SQL.mentor_count.sql, ())[0]
+        ids = _SQL.completed_instants_of.args(ids=json.dumps(sorted(changed)))
+        pairs = execute(_SQL.completed_instants_of.sql, ids)
+        table = instant_table(snapshot.version, mentors, pairs)
+        return InstantDelta(snapshot.version, mentors, changed, table)
 
     async def ping(self) -> None:
         async with self.snapshot() as snapshot:

@@ -21,14 +21,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ColumnElement, Select
 
-from personal_stats.models import Activity, ActivityType, DataVersion, Mentor
+from personal_stats.models import Activity, ActivityChange, ActivityType, DataVersion, Mentor
 
 COMPLETED = "completed"
 ACTIVITY: Table = Activity.__table__  # type: ignore[attr-defined]
 MENTOR: Table = Mentor.__table__  # type: ignore[attr-defined]
 ACTIVITY_TYPE: Table = ActivityType.__table__  # type: ignore[attr-defined]
 DATA_VERSION: Table = DataVersion.__table__  # type: ignore[attr-defined]
-_a, _m, _t, _v = ACTIVITY.c, MENTOR.c, ACTIVITY_TYPE.c, DATA_VERSION.c
+ACTIVITY_CHANGE: Table = ActivityChange.__table__  # type: ignore[attr-defined]
+_a, _m, _t, _v, _c = ACTIVITY.c, MENTOR.c, ACTIVITY_TYPE.c, DATA_VERSION.c, ACTIVITY_CHANGE.c
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Statements:
     mentor_count: Statement
     activity_types: Statement
     completed_instants: Statement
+    completed_instants_of: Statement
+    changed_mentors: Statement
 
 
 def _epoch_second(dialect: str, started_at: ColumnElement[Any]) -> ColumnElement[int]:
@@ -63,13 +66,13 @@ def _epoch_second(dialect: str, started_at: ColumnElement[Any]) -> ColumnElement
     return cast(func.floor(func.extract("epoch", started_at)), BigInteger)
 
 
-def _mentor_ids(dialect: str) -> ColumnElement[bool]:
-    """The mentor ids passed as one parameter: a JSON array on SQLite, an array on
+def _ids(dialect: str, column_: ColumnElement[str]) -> ColumnElement[bool]:
+    """`column_` among the ids passed as one parameter: a JSON array on SQLite, an array on
     PostgreSQL (one statement for any number of ids)."""
     if dialect == "sqlite":
         values: Select[Any] = select(column("value")).select_from(func.json_each(bindparam("ids")))
-        return _m.id.in_(values)
-    return _m.id == func.any(bindparam("ids", type_=postgresql.ARRAY(String)))
+        return column_.in_(values)
+    return column_ == func.any(bindparam("ids", type_=postgresql.ARRAY(String)))
 
 
 def _declare(dialect: str) -> dict[str, Select[Any]]:
@@ -81,7 +84,7 @@ def _declare(dialect: str) -> dict[str, Select[Any]]:
     )
     return {
         "data_version": select(_v.version, _epoch_second(dialect, _v.changed_at)).where(_v.id == 1),
-        "mentors": select(_m.id, _m.name, _m.timezone).where(_mentor_ids(dialect)),
+        "mentors": select(_m.id, _m.name, _m.timezone).where(_ids(dialect, _m.id)),
         "activities": select(
             second, _a.status == COMPLETED, _a.duration_minutes, _a.activity_type_id
         ).where(*in_range),
@@ -108,6 +111,12 @@ def _declare(dialect: str) -> dict[str, Select[Any]]:
         "completed_instants": select(_a.mentor_id, second).where(
             _a.status == literal_column(f"'{COMPLETED}'")
         ),
+        "completed_instants_of": select(_a.mentor_id, second).where(
+            _a.status == COMPLETED, _ids(dialect, _a.mentor_id)
+        ),
+        "changed_mentors": select(_c.mentor_id)
+        .distinct()
+        .where(_c.version > bindparam("since", type_=Integer)),
     }
 
 

@@ -12,17 +12,20 @@ load is still one transaction, so readers see all of it or none.
   whole load (and could deadlock with them).
 """
 
-from collections.abc import Sequence
+import json
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKeyConstraint, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel import col, delete, select, update
 
-from personal_stats.models import Activity, ActivityType, DataVersion, Mentor
+from personal_stats.models import Activity, ActivityChange, ActivityType, DataVersion, Mentor
+from personal_stats.storage.base import CHANGES_KEPT, EVERY_MENTOR
 
 _ACTIVITY: Table = Activity.__table__  # type: ignore[attr-defined]
 
@@ -62,15 +65,59 @@ async def write_reference_data(
     """Upsert activity types (id, code, name) and mentors (id, name, timezone)."""
     await _upsert(connection, ActivityType.__table__, ("id", "code", "name"), types)  # type: ignore[attr-defined]
     await _upsert(connection, Mentor.__table__, ("id", "name", "timezone"), mentors)  # type: ignore[attr-defined]
-    await bump_data_version(connection)
 
 
-async def bump_data_version(connection: AsyncConnection) -> None:
+async def bump_data_version(
+    connection: AsyncConnection, changed: Collection[str] | None = None
+) -> int:
+    """Make the write's data version, and log whose completed activities it changed
+    (`None`: it may have changed anyone's). Every write ends with this, in its transaction;
+    writers are serialised, so the version read here is the one this write makes."""
+    current = (await connection.execute(select(col(DataVersion.version)))).scalar_one()
+    version = int(current) + 1
     await connection.execute(
         update(DataVersion)
         .where(col(DataVersion.id) == 1)
-        .values(version=col(DataVersion.version) + 1, changed_at=datetime.now(UTC))
+        .values(version=version, changed_at=datetime.now(UTC))
     )
+    mentors = [EVERY_MENTOR] if changed is None else sorted(set(changed))
+    if mentors:
+        rows = [{"version": version, "mentor_id": mentor_id} for mentor_id in mentors]
+        await connection.execute(_log_change(connection.dialect.name), rows)
+    await connection.execute(
+        delete(ActivityChange).where(col(ActivityChange.version) <= version - CHANGES_KEPT)
+    )
+    return version
+
+
+def _log_change(dialect: str) -> Any:
+    table = ActivityChange.__table__  # type: ignore[attr-defined]
+    insert = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
+    return insert.on_conflict_do_nothing()
+
+
+async def delete_activity(connection: AsyncConnection, activity_id: str) -> bool:
+    """Delete one activity; False when there is none with this id."""
+    found = await connection.execute(
+        delete(Activity).where(col(Activity.id) == activity_id).returning(col(Activity.mentor_id))
+    )
+    mentor_id = found.scalar_one_or_none()
+    if mentor_id is None:
+        return False
+    await bump_data_version(connection, [mentor_id])
+    return True
+
+
+async def erase_mentor(connection: AsyncConnection, mentor_id: str) -> bool:
+    """Delete a mentor and every activity of theirs; False when there is no such mentor."""
+    await connection.execute(delete(Activity).where(col(Activity.mentor_id) == mentor_id))
+    found = await connection.execute(
+        delete(Mentor).where(col(Mentor.id) == mentor_id).returning(col(Mentor.id))
+    )
+    if found.scalar_one_or_none() is None:
+        return False
+    await bump_data_version(connection, [mentor_id])
+    return True
 
 
 async def _upsert(
@@ -108,12 +155,37 @@ _MOVE_STAGED = (
 )
 
 
+_PREVIOUS_MENTORS = (
+    "SELECT DISTINCT mentor_id FROM activity WHERE id IN (SELECT value FROM json_each(?))"
+)
+# The mentors of the staged activities, and the present mentors of those that exist.
+_STAGED_MENTORS = (
+    f"SELECT mentor_id FROM {_STAGING} UNION "
+    f"SELECT a.mentor_id FROM activity a JOIN {_STAGING} s ON s.id = a.id"
+)
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction, one at a time on every engine: SQLite's BEGIN IMMEDIATE takes
+    the write lock at once; on PostgreSQL an advisory lock serialises writers of every
+    instance. Readers are never blocked by it. References are checked at the commit."""
+    async with engine.connect() as connection:
+        connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
+        async with connection.begin():
+            if connection.dialect.name == "postgresql":
+                await connection.execute(text(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
+            await defer_foreign_keys(connection)
+            yield connection
+
+
 class ActivityWriter:
     """See the module's docstring."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
         self.bulk = False
+        self.changed: set[str] = set()  # mentors whose activities this write changes
 
     @staticmethod
     async def open(connection: AsyncConnection) -> "ActivityWriter":
@@ -123,8 +195,7 @@ class ActivityWriter:
         return writer
 
     async def start(self) -> None:
-        """Called first, in the write transaction."""
-        await defer_foreign_keys(self.connection)
+        """Called first, in the write transaction (`write_transaction`)."""
         found = await self.connection.execute(select(col(Activity.id)).limit(1))
         self.bulk = found.first() is None
 
@@ -134,8 +205,10 @@ class ActivityWriter:
     async def before_references(self) -> None:
         """Called before mentors and activity types are written."""
 
-    async def finish(self) -> None:
-        """Called last, before the commit."""
+    async def finish(self) -> set[str] | None:
+        """Called last, before the commit: the mentors whose activities changed (None: a
+        first load, which changed everyone's)."""
+        return None if self.bulk else self.changed
 
     async def _driver(self) -> Any:
         raw = await self.connection.get_raw_connection()
@@ -158,7 +231,13 @@ class SqliteWriter(ActivityWriter):
              r.duration_minutes)
             for r in rows
         ]  # fmt: skip
-        await (await self._driver()).executemany(_UPSERT_ACTIVITY["sqlite"], params)
+        driver = await self._driver()
+        if not self.bulk:  # an activity moved to another mentor changes both
+            ids = json.dumps([r.id for r in rows])
+            cursor = await driver.execute(_PREVIOUS_MENTORS, (ids,))
+            self.changed.update(row[0] for row in await cursor.fetchall())
+            self.changed.update(r.mentor_id for r in rows)
+        await driver.executemany(_UPSERT_ACTIVITY["sqlite"], params)
 
     async def before_references(self) -> None:
         # Writing a mentor looks up its activities for the deferred references: by index.
@@ -169,8 +248,6 @@ class SqliteWriter(ActivityWriter):
 
 class PostgresWriter(ActivityWriter):
     async def start(self) -> None:
-        # One writer at a time on every instance; readers are never blocked by it.
-        await self.connection.execute(text(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
         await super().start()
         await self.connection.execute(
             text(f"CREATE TEMP TABLE {_STAGING} (seq bigserial, LIKE activity) ON COMMIT DROP")
@@ -184,14 +261,17 @@ class PostgresWriter(ActivityWriter):
         driver = await self._driver()
         await driver.copy_records_to_table(_STAGING, records=records, columns=_COLUMNS)
 
-    async def finish(self) -> None:
+    async def finish(self) -> set[str] | None:
         if not self.bulk:
+            found = await self.connection.execute(text(_STAGED_MENTORS))
+            self.changed.update(row[0] for row in found)
             await self.connection.execute(text(_MOVE_STAGED))
-            return
+            return self.changed
         # A first load: the table is built aside, with its indexes and references, and swapped
         # in at the end, so readers wait only for the rename, never for the load.
         for statement in _first_load_statements():
             await self.connection.execute(text(statement))
+        return None
 
 
 def _first_load_statements() -> list[str]:

@@ -1,0 +1,86 @@
+"""Tokens of the write API: random, shown once, kept as their SHA-256 only, with scopes,
+a last-used time and a revocation time."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel import col, select, update
+
+from personal_stats.models import ApiToken
+
+SCOPES = ("ingest",)
+PREFIX = "pst_"  # makes a leaked token easy to recognise (and to scan for)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    name: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _info(row: ApiToken) -> TokenInfo:
+    return TokenInfo(row.name, tuple(row.scopes.split()), row.created_at, row.last_used_at,
+                     row.revoked_at)  # fmt: skip
+
+
+async def create(engine: AsyncEngine, name: str, scopes: tuple[str, ...]) -> str:
+    """A new token (32 random bytes) under a new name; only its SHA-256 is stored."""
+    unknown = set(scopes) - set(SCOPES)
+    if unknown:
+        raise ValueError(f"unknown scope {sorted(unknown)[0]!r}; known: {', '.join(SCOPES)}")
+    token = PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(name=name, token_sha256=digest(token), scopes=" ".join(scopes),
+                   created_at=datetime.now(UTC))  # fmt: skip
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(ApiToken.__table__.insert(), [row.model_dump()])  # type: ignore[attr-defined]
+    except IntegrityError:
+        raise ValueError(f"a token named {name!r} exists already") from None
+    return token
+
+
+async def list_all(engine: AsyncEngine) -> list[TokenInfo]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(ApiToken).order_by(col(ApiToken.name)))
+        return [_info(ApiToken.model_validate(row._mapping)) for row in rows]
+
+
+async def revoke(engine: AsyncEngine, name: str) -> bool:
+    """Revoke the named token; False when there is none (or it was revoked already)."""
+    async with engine.begin() as connection:
+        found = await connection.execute(
+            update(ApiToken)
+            .where(col(ApiToken.name) == name, col(ApiToken.revoked_at).is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+        return bool(found.rowcount)
+
+
+async def authenticate(engine: AsyncEngine, token: str) -> TokenInfo | None:
+    """The live token with this value, or None (a read: writes wait for the write lock)."""
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            select(ApiToken).where(
+                col(ApiToken.token_sha256) == digest(token), col(ApiToken.revoked_at).is_(None)
+            )
+        )
+        row = found.first()
+        return None if row is None else _info(ApiToken.model_validate(row._mapping))
+
+
+async def note_use(connection: AsyncConnection, name: str) -> None:
+    """Note the token's use, in the write transaction of the request that used it."""
+    await connection.execute(
+        update(ApiToken).where(col(ApiToken.name) == name).values(last_used_at=datetime.now(UTC))
+    )

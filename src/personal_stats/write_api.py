@@ -1,0 +1,143 @@
+"""The write API (SPEC section 16): the activity service pushes records, and a mentor who
+leaves is erased. Every route needs a bearer token with the `ingest` scope; the body goes
+through the import's own validation and is written in one transaction.
+
+Checks run in this order: the token (401, 403), the rate limit (429), the content type
+(415), the body's size (413), its JSON (400), its records (422, or 413 past the record
+limit). None of them writes anything.
+"""
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from personal_stats import tokens
+from personal_stats.errors import ImportRejected, TooManyRecords
+from personal_stats.ingest import body_source, import_sources
+from personal_stats.observability import INGEST_REQUESTS, INGESTED
+from personal_stats.params import is_valid_id
+from personal_stats.problems import problem
+from personal_stats.service import StatsService
+from personal_stats.storage.writes import delete_activity, erase_mentor, write_transaction
+
+BASE = "/api/v1/ingest"
+MAX_RECORDS = 50_000
+SCOPE = "ingest"
+MEDIA_TYPES = {"application/json": False, "application/x-ndjson": True}  # -> JSON Lines?
+LOG = logging.getLogger("personal_stats.auth")
+
+
+def _unauthorized(detail: str, error: str) -> Response:
+    challenge = f'Bearer realm="personal-stats", error="{error}"'
+    return problem(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+async def _authorize(request: Request, service: StatsService) -> Response | str:
+    """The token's name, or the response that refuses the request. A token is taken from
+    the Authorization header only; its value is never logged."""
+    route = request.url.path
+    if any(name in request.query_params for name in ("token", "access_token", "api_key")):
+        LOG.warning("authentication refused", extra={"route": route, "reason": "query string"})
+        return _unauthorized("Tokens are accepted in the Authorization header only "
+                             "(Authorization: Bearer <token>).", "invalid_request")  # fmt: skip
+    header = request.headers.get("authorization")
+    if header is None:
+        LOG.info("authentication missing", extra={"route": route})
+        return problem(401, "This endpoint needs a bearer token.",
+                       headers={"WWW-Authenticate": 'Bearer realm="personal-stats"'})  # fmt: skip
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip() or " " in value.strip():
+        LOG.warning("authentication refused", extra={"route": route, "reason": "malformed"})
+        return _unauthorized("The Authorization header must read 'Bearer <token>'.",
+                             "invalid_request")  # fmt: skip
+    found = await tokens.authenticate(service.write_engine(), value.strip())
+    if found is None:
+        LOG.warning("authentication refused", extra={"route": route, "reason": "unknown"})
+        return _unauthorized("The token is unknown or revoked.", "invalid_token")
+    request.state.token = found.name  # named in the access log
+    if SCOPE not in found.scopes:
+        challenge = f'Bearer realm="personal-stats", error="insufficient_scope", scope="{SCOPE}"'
+        return problem(403, f"The token lacks the {SCOPE!r} scope.",
+                       headers={"WWW-Authenticate": challenge})  # fmt: skip
+    wait = service.rate_limit.wait(found.name)
+    if wait:
+        return problem(429, "Too many requests with this token; slow down.",
+                       headers={"Retry-After": str(max(1, round(wait + 0.5)))})  # fmt: skip
+    return found.name
+
+
+async def ingest(request: Request) -> Response:
+    service: StatsService = request.app.state.service
+    authorized = await _authorize(request, service)
+    if isinstance(authorized, Response):
+        return _counted(authorized, "refused")
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in MEDIA_TYPES:
+        detail = "Send application/json (an import document) or application/x-ndjson (JSON Lines)."
+        return _counted(problem(415, detail), "refused", authorized)
+    body = await request.body()
+    source = body_source(body, lines=MEDIA_TYPES[media_type])
+    engine = service.write_engine()
+    try:
+        report = await import_sources(
+            engine, [source], max_records=MAX_RECORDS,
+            before_commit=lambda connection: tokens.note_use(connection, authorized),
+        )  # fmt: skip
+    except TooManyRecords as error:
+        detail = f"The body holds more than {error.limit} records; send smaller batches."
+        return _counted(problem(413, detail), "refused", authorized)
+    except ImportRejected as rejected:
+        errors = [{"location": p.location or "body", "message": p.message}
+                  for p in rejected.located]  # fmt: skip
+        status = 400 if rejected.malformed else 422
+        detail = (
+            "The body is not valid JSON."
+            if status == 400
+            else "Invalid records; nothing was written."
+        )
+        body_ = problem(status, detail, extra={"errors": errors})
+        return _counted(body_, "rejected", authorized)
+    counts = {"activity_types": report.activity_types, "mentors": report.mentors,
+              "activities": report.activities}  # fmt: skip
+    for kind, count in counts.items():
+        INGESTED.labels(authorized, kind).inc(count)
+    return _counted(JSONResponse(counts), "written", authorized)
+
+
+async def delete_activity_route(request: Request) -> Response:
+    return await _delete(request, "activity", delete_activity)
+
+
+async def erase_mentor_route(request: Request) -> Response:
+    return await _delete(request, "mentor", erase_mentor)
+
+
+async def _delete(request: Request, kind: str, remove: object) -> Response:
+    service: StatsService = request.app.state.service
+    authorized = await _authorize(request, service)
+    if isinstance(authorized, Response):
+        return _counted(authorized, "refused")
+    record_id = request.path_params["record_id"]
+    if not is_valid_id(record_id):
+        return _counted(problem(404, f"No {kind} with this id."), "refused", authorized)
+    async with write_transaction(service.write_engine()) as connection:
+        found = await remove(connection, record_id)  # type: ignore[operator]
+        await tokens.note_use(connection, authorized)
+    if not found:
+        return _counted(problem(404, f"No {kind} with id {record_id!r}."), "refused", authorized)
+    return _counted(Response(status_code=204), "written", authorized)
+
+
+def _counted(response: Response, outcome: str, token: str = "") -> Response:
+    INGEST_REQUESTS.labels(token or "none", outcome).inc()
+    return response
+
+
+def routes() -> list[Route]:
+    return [
+        Route(BASE, ingest, methods=["POST"]),
+        Route(f"{BASE}/activities/{{record_id}}", delete_activity_route, methods=["DELETE"]),
+        Route(f"{BASE}/mentors/{{record_id}}", erase_mentor_route, methods=["DELETE"]),
+    ]

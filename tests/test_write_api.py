@@ -1,0 +1,331 @@
+"""The write API (SPEC section 16) over HTTP: every error, with nothing written; ingest then
+read equals the same records imported by the command line; replays change nothing; erasure
+removes a mentor everywhere; racing writers never mix their batches."""
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from personal_stats import tokens
+from personal_stats.app import close, create_app
+from personal_stats.ingest import import_files
+from personal_stats.models import Activity, ActivityType, ApiToken, Mentor
+from personal_stats.settings import Settings
+
+BASE = "/api/v1/personal-stats"
+INGEST = "/api/v1/ingest"
+NDJSON = {"content-type": "application/x-ndjson"}
+
+
+def records(
+    count: int, mentor: str = "w1", prefix: str = "a", minutes: int = 30
+) -> list[dict[str, Any]]:
+    head: list[dict[str, Any]] = [
+        {"record": "activity_type", "id": "t1", "code": "one_on_one", "name": "One-on-One"},
+        {"record": "mentor", "id": mentor, "name": f"Mentor {mentor}", "timezone": "Europe/Paris"},
+        {"record": "mentor", "id": "peer", "name": "Peer"},
+    ]
+    return head + [
+        {"record": "activity", "id": f"{prefix}{i}", "mentor_id": mentor, "activity_type_id": "t1",
+         "status": "cancelled" if i % 4 == 0 else "completed",
+         "started_at": f"2026-03-{1 + i % 24:02d}T{8 + i % 10:02d}:15:00+01:00",
+         "duration_minutes": minutes + i % 7}
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def lines(items: list[dict[str, Any]]) -> bytes:
+    return "\n".join(json.dumps(item) for item in items).encode()
+
+
+async def counts(engine: AsyncEngine) -> tuple[int, int, int]:
+    async with engine.connect() as connection:
+        found = []
+        for model in (ActivityType, Mentor, Activity):
+            found.append(
+                (await connection.execute(select(func.count()).select_from(model))).scalar_one()
+            )
+        return found[0], found[1], found[2]
+
+
+@pytest.fixture
+async def token(engine: AsyncEngine) -> str:
+    return await tokens.create(engine, "activity-service", ("ingest",))
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def test_ingest_then_read_equals_the_command_line_import(
+    client: httpx.AsyncClient, token: str, engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    batch = records(40)
+    answer = await client.post(INGEST, content=lines(batch), headers=NDJSON | bearer(token))
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"activity_types": 1, "mentors": 2, "activities": 40}
+    queries = ["", "/monthly-series", "/activity-breakdown", "/contribution-history",
+               "/contribution-calendar"]  # fmt: skip
+    via_api = [(await client.get(f"{BASE}/w1{q}", params={"as_of": "2026-03-25"})).json()
+               for q in queries]  # fmt: skip
+    # The same records through `personal-stats import`, into a database of their own.
+    other = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    file = tmp_path / "batch.jsonl"
+    file.write_bytes(lines(batch))
+    app = create_app(other)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://x") as c,
+        app.router.lifespan_context(app),
+    ):
+        await import_files(app.state.service.write_engine(), [file])
+        via_cli = [(await c.get(f"{BASE}/w1{q}", params={"as_of": "2026-03-25"})).json()
+                       for q in queries]  # fmt: skip
+    assert via_api == via_cli
+    assert via_api[0]["total_activities"] == 40
+    query = ('{ personalStats(mentorId: "w1", asOf: "2026-03-25") '
+             "{ totalActivities completedActivities } }")  # fmt: skip
+    graphql = await client.post("/graphql", json={"query": query})
+    expected = {"totalActivities": 40, "completedActivities": 30}
+    assert graphql.json()["data"]["personalStats"] == expected
+
+
+async def test_a_replayed_batch_changes_nothing_and_a_document_works_too(
+    client: httpx.AsyncClient, token: str, engine: AsyncEngine
+) -> None:
+    batch = records(10)
+    first = await client.post(INGEST, content=lines(batch), headers=NDJSON | bearer(token))
+    summary = (await client.get(f"{BASE}/w1", params={"as_of": "2026-03-25"})).json()
+    etag = (await client.get(f"{BASE}/w1", params={"as_of": "2026-03-25"})).headers["etag"]
+    again = await client.post(INGEST, content=lines(batch), headers=NDJSON | bearer(token))
+    assert first.status_code == again.status_code == 200
+    assert await counts(engine) == (1, 2, 10)
+    assert (await client.get(f"{BASE}/w1", params={"as_of": "2026-03-25"})).json() == summary
+    document = {"activities": [dict(batch[-1], duration_minutes=99) | {"record": "activity"}]}
+    answer = await client.post(INGEST, json=document, headers=bearer(token))
+    assert answer.json() == {"activity_types": 0, "mentors": 0, "activities": 1}
+    after = await client.get(f"{BASE}/w1", params={"as_of": "2026-03-25"})
+    assert after.headers["etag"] != etag  # a write changes every tag
+    assert after.json()["total_hours_logged"] != summary["total_hours_logged"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "status", "challenge"),
+    [
+        ({}, {}, 401, 'Bearer realm="personal-stats"'),
+        ({"authorization": "Token abc"}, {}, 401, "invalid_request"),
+        ({"authorization": "Bearer"}, {}, 401, "invalid_request"),
+        ({"authorization": "Bearer a b"}, {}, 401, "invalid_request"),
+        ({"authorization": "Bearer pst_not-a-token"}, {}, 401, "invalid_token"),
+        ({}, {"access_token": "TOKEN"}, 401, "invalid_request"),
+        ({}, {"token": "TOKEN"}, 401, "invalid_request"),
+    ],
+)
+async def test_authentication_errors_write_nothing(
+    client: httpx.AsyncClient, token: str, engine: AsyncEngine, caplog: pytest.LogCaptureFixture,
+    headers: dict[str, str], query: dict[str, str], status: int, challenge: str,
+) -> None:  # fmt: skip
+    query = {k: v.replace("TOKEN", token) for k, v in query.items()}
+    with caplog.at_level(logging.INFO):
+        answer = await client.post(INGEST, content=lines(records(3)), params=query,
+                                   headers=NDJSON | headers)  # fmt: skip
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert challenge in answer.headers["www-authenticate"]
+    assert await counts(engine) == (0, 0, 0)
+    ours = [r.getMessage() + repr(vars(r)) for r in caplog.records
+            if r.name.startswith("personal_stats")]  # fmt: skip
+    assert ours  # the refusal was logged (the access log and the reason)...
+    assert not any(token in line for line in ours)  # ...without the presented value
+
+
+async def test_revoked_token_and_wrong_scope(
+    client: httpx.AsyncClient, token: str, engine: AsyncEngine
+) -> None:
+    assert await tokens.revoke(engine, "activity-service")
+    answer = await client.post(INGEST, content=lines(records(2)), headers=NDJSON | bearer(token))
+    assert answer.status_code == 401
+    assert "invalid_token" in answer.headers["www-authenticate"]
+    # A token without the ingest scope: stored directly, since the command offers no other.
+    from personal_stats.models import ApiToken
+
+    other = "pst_reader-only-token-for-the-test"
+    async with engine.begin() as connection:
+        row = ApiToken(name="reader", token_sha256=tokens.digest(other), scopes="read",
+                       created_at=datetime.now(UTC))  # fmt: skip
+        await connection.execute(ApiToken.__table__.insert(), [row.model_dump()])  # type: ignore[attr-defined]
+    answer = await client.post(INGEST, content=lines(records(2)), headers=NDJSON | bearer(other))
+    assert answer.status_code == 403
+    assert 'error="insufficient_scope"' in answer.headers["www-authenticate"]
+    assert await counts(engine) == (0, 0, 0)
+
+
+async def test_body_errors_write_nothing(
+    client: httpx.AsyncClient, token: str, engine: AsyncEngine
+) -> None:
+    auth = bearer(token)
+    wrong_type = await client.post(
+        INGEST, content=b"a,b", headers={"content-type": "text/csv"} | auth
+    )
+    assert wrong_type.status_code == 415
+    broken = await client.post(
+        INGEST, content=b'{"activities": [', headers=auth | {"content-type": "application/json"}
+    )
+    assert broken.status_code == 400
+    bad_line = lines(records(2)) + b"\n{not json"
+    answer = await client.post(INGEST, content=bad_line, headers=NDJSON | auth)
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["location"] == "line 6"
+    invalid = records(4)
+    invalid[4]["started_at"] = "2026-03-02T10:00:00"  # no offset
+    invalid[5]["duration_minutes"] = 2000
+    activities = [{k: v for k, v in r.items() if k != "record"} for r in invalid[3:]]
+    answer = await client.post(INGEST, json={"activities": activities}, headers=auth)
+    assert answer.status_code == 422
+    located = {(e["location"], e["message"][:20]) for e in answer.json()["errors"]}
+    assert ("activities[1].started_at", "must be an RFC 3339 ") in located
+    assert any(loc == "activities[2].duration_minutes" for loc, _ in located)
+    assert any(loc == "activities[0].mentor_id" for loc, _ in located)  # unknown mentor w1
+    too_many = b"\n".join(
+        b'{"record": "mentor", "id": "m%d", "name": "M"}' % i for i in range(50_001)
+    )
+    answer = await client.post(INGEST, content=too_many, headers=NDJSON | auth)
+    assert answer.status_code == 413
+    assert "50000 records" in answer.json()["detail"]
+    assert await counts(engine) == (0, 0, 0)
+
+
+async def test_bytes_over_the_limit_are_413(
+    engine: AsyncEngine, database_url: str, token: str
+) -> None:
+    app = create_app(Settings(database_url=database_url, max_ingest_bytes=2048))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as c:
+        answer = await c.post(INGEST, content=lines(records(60)), headers=NDJSON | bearer(token))
+    await close(app)
+    assert answer.status_code == 413
+    assert await counts(engine) == (0, 0, 0)
+
+
+async def test_rate_limit_answers_429_with_retry_after(
+    engine: AsyncEngine, database_url: str, token: str
+) -> None:
+    app = create_app(Settings(database_url=database_url, ingest_rate_per_minute=2))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as c:
+        statuses = []
+        for i in range(3):
+            answer = await c.post(INGEST, content=lines(records(1, prefix=f"r{i}")),
+                                  headers=NDJSON | bearer(token))  # fmt: skip
+            statuses.append(answer.status_code)
+    await close(app)
+    assert statuses == [200, 200, 429]
+    assert int(answer.headers["retry-after"]) >= 1
+    assert await counts(engine) == (1, 2, 2)  # the third wrote nothing
+
+
+async def test_erasing_a_mentor_removes_them_everywhere(
+    client: httpx.AsyncClient, token: str, engine: AsyncEngine
+) -> None:
+    batch = [
+        *records(8),
+        {"record": "mentor", "id": "p2", "name": "Other"},
+        {"record": "activity", "id": "x1", "mentor_id": "peer", "activity_type_id": "t1",
+         "status": "completed", "started_at": "2026-03-10T10:00:00Z", "duration_minutes": 5},
+    ]  # fmt: skip
+    await client.post(INGEST, content=lines(batch), headers=NDJSON | bearer(token))
+    before = (await client.get(f"{BASE}/peer", params={"as_of": "2026-03-25"})).json()
+    assert before["peer_rank_percentile"] == 50  # w1 above, p2 below: (1 + 0) / 2
+    gone = await client.delete(f"{INGEST}/mentors/w1", headers=bearer(token))
+    assert gone.status_code == 204
+    assert (await client.get(f"{BASE}/w1")).status_code == 404
+    graphql = await client.post("/graphql", json={"query": '{ mentor(id: "w1") { id } }'})
+    assert graphql.json()["data"]["mentor"] is None
+    after = (await client.get(f"{BASE}/peer", params={"as_of": "2026-03-25"})).json()
+    assert after["peer_rank_percentile"] == 100  # only p2 is left, below
+    assert await counts(engine) == (1, 2, 1)
+    assert (await client.delete(f"{INGEST}/mentors/w1", headers=bearer(token))).status_code == 404
+    one = await client.delete(f"{INGEST}/activities/x1", headers=bearer(token))
+    assert one.status_code == 204
+    assert (
+        await client.delete(f"{INGEST}/activities/x1", headers=bearer(token))
+    ).status_code == 404
+    assert (await client.delete(f"{INGEST}/activities/x2")).status_code == 401
+
+
+async def test_readers_never_see_half_a_batch_and_racing_writers_never_mix(
+    client: httpx.AsyncClient, token: str, engine: AsyncEngine
+) -> None:
+    """Two writers send the same ids with different durations while a reader polls: every
+    read shows the first batch whole, or the second whole, and the end state is one of them."""
+    first, second = lines(records(3000, minutes=10)), lines(records(3000, minutes=500))
+    await client.post(
+        INGEST, content=lines(records(1, prefix="seed")), headers=NDJSON | bearer(token)
+    )
+    seen: set[int] = set()
+    headers = NDJSON | bearer(token)
+    writers = [asyncio.create_task(client.post(INGEST, content=body, headers=headers))
+               for body in (first, second)]  # fmt: skip
+    while not all(w.done() for w in writers):
+        summary = (
+            await client.get(f"{BASE}/w1", params={"period": "all_time", "as_of": "2026-03-25"})
+        ).json()
+        seen.add(summary["avg_session_duration_minutes"] or 0)
+        await asyncio.sleep(0)
+    statuses = [(await w).status_code for w in writers]
+    assert all(status in (200, 503) for status in statuses), statuses
+    final = (
+        await client.get(f"{BASE}/w1", params={"period": "all_time", "as_of": "2026-03-25"})
+    ).json()
+    # Averages of whole batches only (or none yet: the seed's one activity is cancelled).
+    whole = {average_completed(records(3000, minutes=m)) for m in (10, 500)}
+    assert final["avg_session_duration_minutes"] in whole
+    assert seen <= whole | {0}
+
+
+def average_completed(batch: list[dict[str, Any]]) -> int:
+    """Mean minutes of the batch's completed activities, rounded half up (by hand)."""
+    minutes = [r["duration_minutes"] for r in batch
+               if r["record"] == "activity" and r["status"] == "completed"]  # fmt: skip
+    return int(Fraction(sum(minutes), len(minutes)) + Fraction(1, 2))
+
+
+async def test_token_commands_show_the_value_once_and_keep_only_its_digest(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
+    cli = [sys.executable, "-m", "personal_stats.cli", "token"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cli, *args], env=env, capture_output=True, text=True, check=False)
+
+    created = run("create", "svc")
+    assert created.returncode == 0, created.stderr
+    value = created.stdout.strip()
+    assert value.startswith("pst_")
+    assert len(value) >= 4 + 43  # 32 random bytes in base64url
+    assert run("create", "svc").returncode == 1  # names are unique
+    async with engine.connect() as connection:
+        stored = (await connection.execute(select(ApiToken))).one()
+    assert stored.token_sha256 == hashlib.sha256(value.encode()).hexdigest()
+    assert value not in repr(stored)
+    listing = run("list").stdout
+    assert "svc" in listing
+    assert "ingest" in listing
+    assert value not in listing
+    assert run("revoke", "svc").returncode == 0
+    assert run("revoke", "svc").returncode == 1
+    async with engine.connect() as connection:
+        revoked = (await connection.execute(select(ApiToken))).one()
+    assert revoked.revoked_at is not None
