@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
+from tests.servers import free_port, wait_until_ready
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -43,30 +44,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cli = [sys.executable, "-m", "personal_stats.cli"]
     subprocess.run([*cli, "import", str(DEMO), str(hostile)], env=env, check=True,
                    capture_output=True)  # fmt: skip
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_ready(base)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +89,7 @@ def serious_violations(page: Any) -> list[str]:
     ]
 
 
-def wait_until_ready(page: Any) -> None:
+def wait_until_drawn(page: Any) -> None:
     page.wait_for_selector("body[data-state=ready]")
 
 
@@ -123,16 +110,16 @@ def test_landing_page_opens_a_dashboard_and_passes_axe(page: Any, server: str) -
     page.fill("#mentor-id", JAMES)
     page.click("text=Open dashboard")
     page.wait_for_url(f"**/dashboard/{JAMES}")
-    wait_until_ready(page)
+    wait_until_drawn(page)
     assert page.locator("#mentor-name").inner_text() == "James Park"
 
 
 def test_dashboard_figures_equal_the_rest_answers(page: Any, server: str) -> None:
     page.goto(f"{server}/dashboard/{JAMES}?as_of={AS_OF}")
-    wait_until_ready(page)
+    wait_until_drawn(page)
     page.select_option("#period", "LAST_90_DAYS")  # a change: one GraphQL request
     page.wait_for_url("**period=last_90_days**")
-    wait_until_ready(page)
+    wait_until_drawn(page)
     summary = rest(server, JAMES, period="last_90_days", as_of=AS_OF)
     shown = page.eval_on_selector_all(
         "#summary dd", "nodes => nodes.map(n => [n.dataset.field, n.dataset.value])"
@@ -177,13 +164,13 @@ def test_dashboard_figures_equal_the_rest_answers(page: Any, server: str) -> Non
 
 def test_dashboard_custom_dates_zone_and_a_bad_range(page: Any, server: str) -> None:
     page.goto(f"{server}/dashboard/{JAMES}?as_of={AS_OF}&tz=Asia/Tokyo")
-    wait_until_ready(page)
+    wait_until_drawn(page)
     page.select_option("#period", "CUSTOM")
     page.fill("#start-date", "2026-01-01")
     page.fill("#end-date", "2026-02-15")
     page.click("text=Show")
     page.wait_for_url("**start_date=2026-01-01**")
-    wait_until_ready(page)
+    wait_until_drawn(page)
     summary = rest(server, JAMES, start_date="2026-01-01", end_date="2026-02-15", as_of=AS_OF,
                    tz="Asia/Tokyo")  # fmt: skip
     total = page.locator('[data-field="totalActivities"]').get_attribute("data-value")
@@ -200,7 +187,7 @@ def test_dashboard_is_keyboard_usable_readable_at_360_px_and_passes_axe(
     context = browser.new_context(viewport={"width": 360, "height": 780})
     page = context.new_page()
     page.goto(f"{server}/dashboard/{JAMES}?as_of={AS_OF}")
-    wait_until_ready(page)
+    wait_until_drawn(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert serious_violations(page) == []
     for _ in range(40):  # Tab from the top until the period control has the focus
@@ -210,7 +197,7 @@ def test_dashboard_is_keyboard_usable_readable_at_360_px_and_passes_axe(
     assert page.evaluate("document.activeElement.id") == "period"
     page.keyboard.press("ArrowDown")  # last 30 days -> last 90 days
     page.wait_for_url("**period=last_90_days**")
-    wait_until_ready(page)
+    wait_until_drawn(page)
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "dashboard-360.png"), full_page=True)
     context.close()
@@ -224,7 +211,7 @@ def test_unknown_mentor_gets_an_html_404(page: Any, server: str) -> None:
 
 def test_a_hostile_name_is_shown_as_text(page: Any, server: str) -> None:
     page.goto(f"{server}/dashboard/hostile?as_of={AS_OF}")
-    wait_until_ready(page)
+    wait_until_drawn(page)
     assert page.locator("#mentor-name").inner_text() == HOSTILE
     assert page.title() == f"{HOSTILE} · Personal Stats"
 

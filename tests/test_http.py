@@ -196,17 +196,17 @@ async def test_graphql_depth_alias_and_token_limits(configured: Any) -> None:
 
 
 async def test_limits_keep_the_validation_cache_working(configured: Any) -> None:
-    from strawberry.extensions.validation_cache import _get_validate_cache
+    from personal_stats.graphql.schema import VALIDATION
 
-    from personal_stats.graphql.schema import CACHE_SIZE
-
-    cache = _get_validate_cache(CACHE_SIZE)
+    cache = VALIDATION.cache
     async with configured() as http:
         query = {"query": '{ mentor(id: "cache-check") { id name } }'}
         await http.post("/graphql", json=query)
-        hits = cache.cache_info().hits
+        hits, misses = cache.hits, cache.misses
         await http.post("/graphql", json=query)
-        assert cache.cache_info().hits == hits + 1
+        assert (cache.hits, cache.misses) == (hits + 1, misses)
+        await http.post("/graphql", json={"query": '{ mentor(id: "other") { id } }'})
+        assert cache.misses == misses + 1  # another text is validated
 
 
 async def test_introspection_and_suggestions_can_be_switched_off(configured: Any) -> None:

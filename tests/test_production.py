@@ -3,7 +3,6 @@
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from personal_stats.schema import upgrade
 from personal_stats.settings import Settings
 from tests.conftest import reset_postgres
 from tests.proxy import Proxy
+from tests.servers import free_port, wait_until_ready
 
 SUMMARY = "/api/v1/personal-stats/m1?as_of=2026-03-25"
 GRAPHQL = {"query": '{ personalStats(mentorId: "m1", asOf: "2026-03-25") { totalActivities } }'}
@@ -142,12 +142,6 @@ async def test_reads_never_see_half_an_import(
     assert (20_000, "Mira Updated") in seen
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def two_workers(database_url: str, engine: AsyncEngine, tmp_path: Path) -> Iterator[str]:
     """`personal-stats serve --workers 2` on the test database; yields its base URL."""
@@ -162,15 +156,7 @@ def two_workers(database_url: str, engine: AsyncEngine, tmp_path: Path) -> Itera
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"the server did not become ready:\n{log.read_text()}")
+        wait_until_ready(base, log)
         yield base
     finally:
         server.terminate()

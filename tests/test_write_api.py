@@ -166,7 +166,8 @@ async def test_revoked_token_and_wrong_scope(
     async with engine.begin() as connection:
         row = ApiToken(name="reader", token_sha256=tokens.digest(other), scopes="read",
                        created_at=datetime.now(UTC))  # fmt: skip
-        await connection.execute(ApiToken.__table__.insert(), [row.model_dump()])  # type: ignore[attr-defined]
+        values = row.model_dump(exclude={"id"})
+        await connection.execute(ApiToken.__table__.insert(), [values])  # type: ignore[attr-defined]
     answer = await client.post(INGEST, content=lines(records(2)), headers=NDJSON | bearer(other))
     assert answer.status_code == 403
     assert 'error="insufficient_scope"' in answer.headers["www-authenticate"]

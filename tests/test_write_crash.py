@@ -18,15 +18,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats import tokens
+from tests.servers import free_port, wait_until_ready
 from tests.test_write_api import counts, lines, records
 
 CLI = [sys.executable, "-m", "personal_stats.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Server:
@@ -44,14 +39,7 @@ class Server:
         with self.log.open("ab") as output:
             self.process = subprocess.Popen([*CLI, "serve", "--port", str(self.port)],
                                             env=self.env, stdout=output, stderr=output)  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        pytest.fail(f"the server did not start:\n{self.log.read_text()}")
+        wait_until_ready(self.base, self.log)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:

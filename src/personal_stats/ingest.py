@@ -9,6 +9,7 @@ nothing is written unless everything is valid.
 
 import asyncio
 import io
+import json
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,7 @@ from personal_stats.storage.writes import (
     ActivityWriter,
     NewActivity,
     bump_data_version,
+    drop_replaced_table,
     write_reference_data,
     write_transaction,
 )
@@ -187,6 +189,7 @@ class Source:
     lines: bool  # JSON Lines, else a JSON document
     open: Callable[[], BinaryIO]
     size: int | None = None
+    in_memory: bool = False  # a document parsed whole, not streamed
 
 
 def file_source(path: Path) -> Source:
@@ -194,7 +197,9 @@ def file_source(path: Path) -> Source:
 
 
 def body_source(body: bytes, *, lines: bool) -> Source:
-    return Source("body", lines, lambda: io.BytesIO(body), len(body))
+    """A request's body: already in memory, so a document is parsed whole, by the standard
+    library (whose integers have no size limit, unlike the streaming parser's)."""
+    return Source("body", lines, lambda: io.BytesIO(body), len(body), in_memory=True)
 
 
 async def import_files(
@@ -218,6 +223,7 @@ async def import_sources(
     """Import the sources in one transaction (see the module's docstring); `max_records`
     stops an import that holds more records with `TooManyRecords`; `before_commit` adds to
     the transaction of a valid import."""
+    await drop_replaced_table(engine)  # what an earlier first load left, if it could not
     async with write_transaction(engine) as connection:
         writer = await ActivityWriter.open(connection)
         importer = Importer(connection, writer, max_records=max_records)
@@ -233,7 +239,8 @@ async def import_sources(
         report = await importer.finish()
         if before_commit is not None:
             await before_commit(connection)
-        return report
+    await drop_replaced_table(engine)
+    return report
 
 
 def _size(path: Path) -> int | None:
@@ -287,23 +294,56 @@ async def _read_lines(importer: Importer, file: BinaryIO, prefix: str, advance: 
 
 async def _read_document(importer: Importer, source: Source, prefix: str) -> None:
     """One streaming pass over the document per section, so no section is held whole."""
+    if source.in_memory:
+        await _read_whole_document(importer, source, prefix)
+        return
     for section, adapter in SECTIONS.items():
         with source.open() as file:
             items = _Items(file, section, importer, prefix)
             for index, raw in enumerate(items):
-                await importer.count()
-                location = f"{prefix}{section}[{index}]"
-                if not isinstance(raw, dict):
-                    importer.problem(location, "must be a JSON object")
-                    continue
-                try:
-                    record = adapter.validate_python(raw)
-                except ValidationError as error:
-                    importer.reject(location, error)
-                    continue
-                await importer.add(location, record)
+                await _take(importer, f"{prefix}{section}[{index}]", raw, adapter)
         if items.not_an_object:
             return
+
+
+async def _read_whole_document(importer: Importer, source: Source, prefix: str) -> None:
+    whole = prefix.removesuffix(": ")
+    with source.open() as file:
+        try:
+            document = json.load(file, parse_constant=_not_json)
+        except ValueError as error:  # a JSONDecodeError, or bytes that are not UTF-8
+            importer.problem(whole, f"not valid JSON: {error}", malformed=True)
+            return
+    if not isinstance(document, dict):
+        importer.problem(whole, "the document must be a JSON object")
+        return
+    for section, adapter in SECTIONS.items():
+        items = document.get(section)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            importer.problem(f"{prefix}{section}", "must be a list")
+            continue
+        for index, raw in enumerate(items):
+            await _take(importer, f"{prefix}{section}[{index}]", raw, adapter)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+async def _take(importer: Importer, location: str, raw: Any, adapter: Any) -> None:
+    """One item of a document's section: validated, then added."""
+    await importer.count()
+    if not isinstance(raw, dict):
+        importer.problem(location, "must be a JSON object")
+        return
+    try:
+        record = adapter.validate_python(raw)
+    except ValidationError as error:
+        importer.reject(location, error)
+        return
+    await importer.add(location, record)
 
 
 class _Items:

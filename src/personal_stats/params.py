@@ -41,6 +41,31 @@ def _known_tz(problems: list[Problem], value: str | None) -> None:
         problems.append(Problem("tz", "must be an IANA time-zone name such as Europe/Paris"))
 
 
+def _dates_and_zone_problems(
+    start: date | None, end: date | None, as_of: date | None, tz: str | None
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, value in (("start_date", start), ("end_date", end), ("as_of", as_of)):
+        _date_in_range(problems, name, value)
+    _known_tz(problems, tz)
+    return problems
+
+
+def _date_range_problems(
+    start: date | None, end: date | None, longest: int, noun: str
+) -> list[Problem]:
+    """`start_date` and `end_date`: both or neither, in order, at most `longest` days."""
+    if (start is None) != (end is None):
+        missing = "end_date" if start is not None else "start_date"
+        return [Problem(missing, "is required when the other date is given")]
+    if start and end:
+        if start > end:
+            return [Problem("start_date", "must not be after end_date")]
+        if (end - start).days + 1 > longest:
+            return [Problem("end_date", f"{noun} must span at most {longest} days")]
+    return []
+
+
 def raise_if(problems: list[Problem]) -> None:
     """Raise `InvalidInput` with the problems, if there are any."""
     if problems:
@@ -86,27 +111,15 @@ class WindowArgs(Args):
     tz: str | None = None
 
     def value_problems(self) -> list[Problem]:
-        problems: list[Problem] = []
-        for name in ("start_date", "end_date", "as_of"):
-            _date_in_range(problems, name, getattr(self, name))
-        _known_tz(problems, self.tz)
-        return problems
+        return _dates_and_zone_problems(self.start_date, self.end_date, self.as_of, self.tz)
 
     def rule_problems(self) -> list[Problem]:
         has_start, has_end = self.start_date is not None, self.end_date is not None
         if self.period not in (None, Period.CUSTOM) and (has_start or has_end):
             return [Problem("period", "cannot be combined with start_date and end_date")]
-        if has_start != has_end:
-            missing = "end_date" if has_start else "start_date"
-            return [Problem(missing, "is required when the other date is given")]
-        if self.period is Period.CUSTOM and not has_start:
+        if self.period is Period.CUSTOM and not (has_start or has_end):
             return [Problem("period", "custom needs start_date and end_date")]
-        if self.start_date and self.end_date:
-            if self.start_date > self.end_date:
-                return [Problem("start_date", "must not be after end_date")]
-            if (self.end_date - self.start_date).days + 1 > MAX_WINDOW_DAYS:
-                return [Problem("end_date", f"window must span at most {MAX_WINDOW_DAYS} days")]
-        return []
+        return _date_range_problems(self.start_date, self.end_date, MAX_WINDOW_DAYS, "window")
 
     def as_of_problems(self, as_of: date) -> list[Problem]:
         """Rules that need `as_of`, known only once the reporting time zone is."""
@@ -201,23 +214,10 @@ class CalendarArgs(Args):
     tz: str | None = None
 
     def value_problems(self) -> list[Problem]:
-        problems: list[Problem] = []
-        for name in ("start_date", "end_date", "as_of"):
-            _date_in_range(problems, name, getattr(self, name))
-        _known_tz(problems, self.tz)
-        return problems
+        return _dates_and_zone_problems(self.start_date, self.end_date, self.as_of, self.tz)
 
     def rule_problems(self) -> list[Problem]:
-        has_start, has_end = self.start_date is not None, self.end_date is not None
-        if has_start != has_end:
-            missing = "end_date" if has_start else "start_date"
-            return [Problem(missing, "is required when the other date is given")]
-        if self.start_date and self.end_date:
-            if self.start_date > self.end_date:
-                return [Problem("start_date", "must not be after end_date")]
-            if (self.end_date - self.start_date).days + 1 > MAX_CALENDAR_DAYS:
-                return [Problem("end_date", f"range must span at most {MAX_CALENDAR_DAYS} days")]
-        return []
+        return _date_range_problems(self.start_date, self.end_date, MAX_CALENDAR_DAYS, "range")
 
     def as_of_problems(self, as_of: date) -> list[Problem]:
         if self.end_date and self.end_date > as_of:

@@ -44,9 +44,12 @@ async def create(engine: AsyncEngine, name: str, scopes: tuple[str, ...]) -> str
                    created_at=datetime.now(UTC))  # fmt: skip
     try:
         async with engine.begin() as connection:
-            await connection.execute(ApiToken.__table__.insert(), [row.model_dump()])  # type: ignore[attr-defined]
+            values = row.model_dump(exclude={"id"})
+            await connection.execute(ApiToken.__table__.insert(), [values])  # type: ignore[attr-defined]
     except IntegrityError:
-        raise ValueError(f"a token named {name!r} exists already") from None
+        if any(found.name == name for found in await list_all(engine)):
+            raise ValueError(f"a token named {name!r} exists already") from None
+        raise
     return token
 
 

@@ -8,12 +8,7 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.exceptions import StrawberryInputCoercionError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
@@ -21,6 +16,7 @@ from strawberry.types import ExecutionContext, Info
 
 from personal_stats import stats
 from personal_stats.errors import Problem
+from personal_stats.graphql.caching import TextValidationCache
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.types import (
     ActivityBreakdownPage,
@@ -47,6 +43,7 @@ from personal_stats.wire import parse_date, parse_month
 
 R = TypeVar("R")
 CACHE_SIZE = 1024
+VALIDATION = TextValidationCache.factory(CACHE_SIZE)
 FromMonth = Annotated[str | None, strawberry.argument(name="from")]
 
 
@@ -257,7 +254,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaxTokensLimiter(settings.graphql_max_tokens),
             lambda: AddValidationRules(rules),
             lambda: ParserCache(maxsize=CACHE_SIZE),
-            lambda: ValidationCache(maxsize=CACHE_SIZE),
+            VALIDATION,
             OperationMetrics,
         ],
     )

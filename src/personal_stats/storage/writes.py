@@ -13,6 +13,8 @@ load is still one transaction, so readers see all of it or none.
 """
 
 import json
+import logging
+import secrets
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import ForeignKeyConstraint, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, delete, select, update
 
@@ -28,6 +31,7 @@ from personal_stats.models import Activity, ActivityChange, ActivityType, DataVe
 from personal_stats.storage.base import CHANGES_KEPT, EVERY_MENTOR
 
 _ACTIVITY: Table = Activity.__table__  # type: ignore[attr-defined]
+LOG = logging.getLogger("personal_stats.writes")
 
 ACTIVITY_COLUMNS = "id, mentor_id, activity_type_id, status, started_at, duration_minutes"
 _UPDATE = ", ".join(f"{c} = excluded.{c}" for c in ACTIVITY_COLUMNS.split(", ")[1:])
@@ -274,8 +278,17 @@ class PostgresWriter(ActivityWriter):
         return None
 
 
+REPLACED = "activity_replaced_"  # and a suffix of its own, as several may wait to be dropped
+
+
 def _first_load_statements() -> list[str]:
+    """Build the loaded table aside, with its indexes and references, then put it in the
+    place of the empty one. The replaced table is renamed, not dropped: dropping it would
+    drop its references' triggers on `mentor` and `activity_type`, which locks those tables
+    against readers that may be waiting for `activity` (a deadlock). It is dropped after
+    the commit (`drop_replaced_table`)."""
     loaded = "activity_load"
+    replaced = REPLACED + secrets.token_hex(4)
     statements = [
         f"CREATE TABLE {loaded} (LIKE activity INCLUDING DEFAULTS)",
         f"INSERT INTO {loaded} ({ACTIVITY_COLUMNS}) SELECT DISTINCT ON (id) {ACTIVITY_COLUMNS} "
@@ -288,12 +301,38 @@ def _first_load_statements() -> list[str]:
     statements += [_add_reference(c, loaded) for c in _ACTIVITY.foreign_key_constraints]
     statements += [
         "LOCK TABLE activity IN ACCESS EXCLUSIVE MODE",
-        "DROP TABLE activity",
+        f"ALTER TABLE activity RENAME TO {replaced}",
+        f"ALTER INDEX activity_pkey RENAME TO {replaced}_pkey",
+        *(
+            f"ALTER INDEX {i.name} RENAME TO {replaced}_{n}"
+            for n, i in enumerate(_ACTIVITY.indexes)
+        ),
         f"ALTER TABLE {loaded} RENAME TO activity",
-        f"ALTER TABLE activity RENAME CONSTRAINT {loaded}_pkey TO activity_pkey",
+        f"ALTER INDEX {loaded}_pkey RENAME TO activity_pkey",
+        *(f"ALTER INDEX {i.name}_load RENAME TO {i.name}" for i in _ACTIVITY.indexes),
     ]
-    statements += [f"ALTER INDEX {i.name}_load RENAME TO {i.name}" for i in _ACTIVITY.indexes]
     return statements
+
+
+async def drop_replaced_table(engine: AsyncEngine) -> None:
+    """Drop the tables first loads replaced, if any (PostgreSQL). Their triggers on the
+    referenced tables need those tables alone for a moment: the lock is waited for briefly,
+    and when readers hold it, the next write tries again."""
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE tablename LIKE :pattern"),
+            {"pattern": REPLACED.replace("_", r"\_") + "%"},
+        )
+        names = list(found.scalars())
+    for name in names:
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                await connection.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
+        except DBAPIError:
+            LOG.info("a replaced activity table is still in use; it is dropped later")
 
 
 def _fk_name(constraint: ForeignKeyConstraint) -> str:

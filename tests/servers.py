@@ -1,0 +1,28 @@
+"""`personal-stats serve` in a process of its own, for the tests that need a real server."""
+
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_ready(base: str, log: Path | None = None, seconds: float = 30) -> None:
+    """Poll /readyz until it answers 200; fail the test (with the server's log) if it never
+    does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    output = log.read_text() if log is not None and log.exists() else ""
+    pytest.fail(f"the server at {base} did not become ready:\n{output}")
