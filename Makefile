@@ -28,7 +28,7 @@ test: $(VENV)/.installed-dev chromium
 chromium:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-	  echo "Chromium is missing and cannot be installed here: the browser tests will skip"
+	  echo "Chromium is missing and cannot be installed here: the browser tests cannot run"
 
 ## Lint, format check and strict type check.
 lint: $(VENV)/.installed-dev
