@@ -1,5 +1,6 @@
 """Request ids, one JSON access-log line per request, and Prometheus metrics."""
 
+import asyncio
 import logging
 import os
 import re
@@ -145,6 +146,10 @@ class RequestMachinery:
                 return
             self.in_flight += 1
             try:
+                # One turn of the loop before the work: requests that arrived together are all
+                # counted first (a request that never waits would otherwise be alone "in
+                # flight" while the rest queue unseen), so a backlog is shed, not served late.
+                await asyncio.sleep(0)
                 await self._within_body_limit(scope, receive, send_and_note, headers)
             finally:
                 self.in_flight -= 1

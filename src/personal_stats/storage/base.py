@@ -41,10 +41,11 @@ class InstantTable:
 
 
 def instant_table(version: int, mentors: int, pairs: Iterable[tuple[str, int]]) -> InstantTable:
-    """The table of (mentor id, epoch second) pairs, mentors numbered as they come."""
+    """The table of (mentor id, epoch second) pairs, mentors numbered as they come. The rows
+    stream into one array: no list of millions of tuples is ever held."""
     numbers: dict[str, int] = {}
-    flat = [(numbers.setdefault(mentor_id, len(numbers)), second) for mentor_id, second in pairs]
-    table = np.array(flat, dtype=np.int64).reshape(-1, 2)
+    numbered = ((numbers.setdefault(m, len(numbers)), second) for m, second in pairs)
+    table = np.fromiter(numbered, dtype=np.dtype((np.int64, 2)))
     return InstantTable(version, mentors, list(numbers), table[:, 0].copy(), table[:, 1].copy())
 
 
