@@ -4,13 +4,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from personal_stats.reads import Question, R, Read
 from personal_stats.settings import Settings
 
+Int64Array = np.ndarray[Any, np.dtype[np.int64]]
 CHANGES_KEPT = 1000  # versions of the change log that writers keep (see storage.writes)
 EVERY_MENTOR = "*"  # in the change log: a write that may have changed anyone's activities
 
@@ -45,7 +46,7 @@ def instant_table(version: int, mentors: int, pairs: Iterable[tuple[str, int]]) 
     stream into one array: no list of millions of tuples is ever held."""
     numbers: dict[str, int] = {}
     numbered = ((numbers.setdefault(m, len(numbers)), second) for m, second in pairs)
-    table = np.fromiter(numbered, dtype=np.dtype((np.int64, 2)))
+    table = cast(Int64Array, np.fromiter(numbered, dtype=np.dtype((np.int64, 2))))
     return InstantTable(version, mentors, list(numbers), table[:, 0].copy(), table[:, 1].copy())
 
 
