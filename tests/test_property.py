@@ -14,7 +14,7 @@ from sqlmodel import delete
 from personal_stats import stats
 from personal_stats.db import SessionFactory
 from personal_stats.models import Activity, ActivityType, Mentor
-from personal_stats.params import MonthRangeArgs, PageArgs, WindowArgs
+from personal_stats.params import CalendarArgs, MonthRangeArgs, PageArgs, WindowArgs
 from personal_stats.windows import Period
 from tests.helpers import activity_type, add, ask, mentor
 
@@ -213,3 +213,56 @@ async def test_monthly_series_equals_the_reference(
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     assert [(m.year, m.month, m.total_activities, m.completed_activities, m.total_hours)
             for m in got.data] == expected[::-1]  # fmt: skip
+
+
+def reference_levels(counts: list[int]) -> list[int]:
+    """SPEC section 14, literally: nearest-rank quartiles of the non-zero counts."""
+    ranked = sorted(c for c in counts if c > 0)
+    if not ranked:
+        return [0] * len(counts)
+    n = len(ranked)
+    q1, q2, q3 = (ranked[-(-n * k // 4) - 1] for k in (1, 2, 3))
+    levels = []
+    for count in counts:
+        if count == 0:
+            levels.append(0)
+        elif count <= q1:
+            levels.append(1)
+        elif count <= q2:
+            levels.append(2)
+        elif count <= q3:
+            levels.append(3)
+        else:
+            levels.append(4)
+    return levels
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    zones=st.lists(st.sampled_from(ZONES), min_size=1, max_size=2),
+    raw=rows_strategy,
+    as_of=st.dates(date(2025, 12, 1), date(2026, 5, 20)),
+    span=st.integers(1, 366),
+    tz=st.none() | st.sampled_from(ZONES),
+)
+async def test_calendar_equals_the_reference(
+    sessions: SessionFactory, zones: list[str], raw: list, as_of: date, span: int, tz: str | None
+) -> None:
+    mentors, rows = build(zones, raw)
+    await reset(sessions, mentors, rows)
+    reporting_tz = tz or mentors["m0"]
+    start = as_of - timedelta(days=span - 1)
+    args = CalendarArgs(start, as_of, as_of, tz)
+    got = await ask(sessions, stats.contribution_calendar("m0", args))
+    days = [start + timedelta(days=i) for i in range(span)]
+    mine = [r for r in rows if r.mentor_id == "m0"]
+    counts = [sum(1 for r in mine if local(r, reporting_tz) == day) for day in days]
+    done = [sum(1 for r in mine if r.completed and local(r, reporting_tz) == day) for day in days]
+    assert [(d.date, d.count, d.completed, d.level) for d in got.days] == list(
+        zip(days, counts, done, reference_levels(counts), strict=True)
+    )
+    assert (got.total_activities, got.completed_activities) == (sum(counts), sum(done))
+    assert got.active_days == sum(1 for c in done if c)
+    assert got.max_count == max(counts)

@@ -83,11 +83,13 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(options: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    # Workers are separate processes that build the app (and read the settings) themselves.
-    for name in ("host", "port", "workers"):
-        if getattr(options, name) is not None:
-            os.environ[f"PERSONAL_STATS_{name.upper()}"] = str(getattr(options, name))
-    settings = Settings()
+    # Workers are separate processes that build the app (and read the settings) themselves:
+    # the command's options reach them through the environment.
+    given = {name: getattr(options, name) for name in ("host", "port", "workers")}
+    given = {name: value for name, value in given.items() if value is not None}
+    for name, value in given.items():
+        os.environ[f"PERSONAL_STATS_{name.upper()}"] = str(value)
+    settings = settings.model_copy(update=given)
     uvicorn.run(
         "personal_stats.app:create_app",
         factory=True,

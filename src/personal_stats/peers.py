@@ -32,6 +32,7 @@ _SHIFT = 36
 _OFFSET = 2_300_000_000  # makes every second of the years 1900-2999 positive, below 2**36
 _COUNTING_LIMIT = 500_000  # instants counted one by one before searching costs less
 WINDOWS_KEPT = 256  # sorted counts of this many windows (80 KB each at 10,000 mentors)
+RETRY_AFTER = 10.0  # seconds before a failed build of the index is tried again
 SEEN_KEPT = 100_000  # windows remembered as seen once (then forgotten all at once)
 
 
@@ -157,6 +158,7 @@ class Peers:
         self.building: tuple[int, asyncio.Task[None]] | None = None
         self.answered: Counter[str] = Counter()  # which path answered, by read
         self.built_seconds = 0.0
+        self.failed_at = -RETRY_AFTER
         self.loads = 0  # indexes loaded whole
         self.refreshes = 0  # indexes refreshed from the change log
 
@@ -171,8 +173,11 @@ class Peers:
         index, building = self.index, self.building
         if index is not None and index.version >= version:
             return
-        if building is not None and (building[0] >= version or not building[1].done()):
+        if building is not None and not building[1].done():
             return
+        recently_failed = time.monotonic() - self.failed_at < RETRY_AFTER
+        if building is not None and building[0] >= version and recently_failed:
+            return  # that build failed: try again, but not at every request
         self.building = (version, asyncio.get_running_loop().create_task(self._build()))
 
     async def _build(self) -> None:
@@ -189,6 +194,7 @@ class Peers:
                 self.loads += 1
         except Exception:
             LOG.exception("the peer index could not be built; standings are counted in SQL")
+            self.failed_at = time.monotonic()
             return
         if self.index is None or index.version > self.index.version:
             self.index = index

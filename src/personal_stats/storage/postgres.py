@@ -98,6 +98,7 @@ class PostgresStore(Store):
     def __init__(self, settings: Settings) -> None:
         self.dsn = dsn(settings.database_url)
         self.timeout = settings.db_timeout
+        self.bulk_timeout = settings.bulk_timeout  # loading the peer index reads every row
         self.size = settings.pool_size
         self.pool: asyncpg.Pool | None = None
         self.opening = asyncio.Lock()
@@ -131,11 +132,12 @@ class PostgresStore(Store):
             assert isinstance(snapshot, PostgresSnapshot)
             await snapshot.run(nothing(), NO_ANSWERS)
             connection = snapshot.connection
-            mentors = await connection.fetchval(_SQL.mentor_count.sql)
+            mentors = await connection.fetchval(_SQL.mentor_count.sql, timeout=self.bulk_timeout)
             numbers: dict[str, int] = {}
             chunks_m: list[np.ndarray[Any, Any]] = []
             chunks_s: list[np.ndarray[Any, Any]] = []
-            async for mentor_id, seconds in connection.cursor(_BY_MENTOR, prefetch=500):
+            rows = connection.cursor(_BY_MENTOR, prefetch=500, timeout=self.bulk_timeout)
+            async for mentor_id, seconds in rows:
                 number = numbers.setdefault(mentor_id, len(numbers))
                 chunks_s.append(np.fromiter(seconds, dtype=np.int64, count=len(seconds)))
                 chunks_m.append(np.full(len(seconds), number, dtype=np.int64))
@@ -161,7 +163,9 @@ class PostgresStore(Store):
                 return None
             mentors = await connection.fetchval(_SQL.mentor_count.sql)
             args = _SQL.completed_instants_of.args(ids=sorted(changed))
-            pairs = await connection.fetch(_SQL.completed_instants_of.sql, *args)
+            pairs = await connection.fetch(
+                _SQL.completed_instants_of.sql, *args, timeout=self.bulk_timeout
+            )
             table = instant_table(snapshot.version, mentors, ((m, s) for m, s in pairs))
             return InstantDelta(snapshot.version, mentors, changed, table)
 
