@@ -41,6 +41,10 @@ def _frame(width: int, height: int, theme: Theme, title: str, description: str) 
     ]
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _or_dash(value: object, unit: str = "") -> str:
     return "—" if value is None else f"{value}{unit}"
 
@@ -58,8 +62,9 @@ def summary_card(summary: Summary, theme_name: str) -> str:
         ("Average session", _or_dash(summary.avg_session_duration_minutes, " min")),
         ("Favourite activity", _or_dash(summary.most_common_activity_type)),
         ("Busiest weekday", _or_dash(summary.most_active_weekday)),
-        ("Streak", f"{summary.streak_days} days (longest {summary.longest_streak_days})"),
-        ("Weekly streak", f"{summary.weekly_streak_weeks} weeks"),
+        ("Streak", f"{_count(summary.streak_days, 'day')} (longest "
+                   f"{_count(summary.longest_streak_days, 'day')})"),
+        ("Weekly streak", _count(summary.weekly_streak_weeks, "week")),
         ("Peer rank", "no peers" if rank is None else f"ahead of {rank} % of peers"),
     ]  # fmt: skip
     title = f"{summary.mentor_name}: personal stats"
