@@ -66,6 +66,12 @@ def _date_range_problems(
     return []
 
 
+def _end_after_as_of_problems(end: date | None, as_of: date) -> list[Problem]:
+    if end and end > as_of:
+        return [Problem("end_date", f"must not be after as_of ({as_of.isoformat()})")]
+    return []
+
+
 def raise_if(problems: list[Problem]) -> None:
     """Raise `InvalidInput` with the problems, if there are any."""
     if problems:
@@ -123,9 +129,7 @@ class WindowArgs(Args):
 
     def as_of_problems(self, as_of: date) -> list[Problem]:
         """Rules that need `as_of`, known only once the reporting time zone is."""
-        if self.end_date and self.end_date > as_of:
-            return [Problem("end_date", f"must not be after as_of ({as_of.isoformat()})")]
-        return []
+        return _end_after_as_of_problems(self.end_date, as_of)
 
 
 @dataclass(frozen=True)
@@ -220,9 +224,7 @@ class CalendarArgs(Args):
         return _date_range_problems(self.start_date, self.end_date, MAX_CALENDAR_DAYS, "range")
 
     def as_of_problems(self, as_of: date) -> list[Problem]:
-        if self.end_date and self.end_date > as_of:
-            return [Problem("end_date", f"must not be after as_of ({as_of.isoformat()})")]
-        return []
+        return _end_after_as_of_problems(self.end_date, as_of)
 
 
 THEMES = ("light", "dark")

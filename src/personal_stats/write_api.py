@@ -8,7 +8,9 @@ limit). None of them writes anything.
 """
 
 import logging
+from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -114,7 +116,9 @@ async def erase_mentor_route(request: Request) -> Response:
     return await _delete(request, "mentor", erase_mentor)
 
 
-async def _delete(request: Request, kind: str, remove: object) -> Response:
+async def _delete(
+    request: Request, kind: str, remove: Callable[[AsyncConnection, str], Awaitable[bool]]
+) -> Response:
     service: StatsService = request.app.state.service
     authorized = await _authorize(request, service)
     if isinstance(authorized, Response):
@@ -123,7 +127,7 @@ async def _delete(request: Request, kind: str, remove: object) -> Response:
     if not is_valid_id(record_id):
         return _counted(problem(404, f"No {kind} with this id."), "refused", authorized)
     async with write_transaction(service.write_engine()) as connection:
-        found = await remove(connection, record_id)  # type: ignore[operator]
+        found = await remove(connection, record_id)
         await tokens.note_use(connection, authorized)
     if not found:
         return _counted(problem(404, f"No {kind} with id {record_id!r}."), "refused", authorized)

@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -73,7 +72,10 @@ class SqliteSnapshot(Snapshot):
     async def begin(self) -> tuple[int, int]:
         try:
             self.connection.execute("BEGIN")
-            version, changed_at = self._one(_SQL.data_version.sql, _SQL.data_version.args())
+            row = self._one(_SQL.data_version.sql, _SQL.data_version.args())
+            if row is None:
+                raise LookupError("the data_version row is missing: run `personal-stats migrate`")
+            version, changed_at = row
         except sqlite3.OperationalError as error:
             raise Unavailable("the database cannot be read; try again shortly") from error
         return version, changed_at
@@ -107,30 +109,29 @@ class SqliteSnapshot(Snapshot):
             rows = execute(_SQL.mentors.sql, _SQL.mentors.args(ids=_json_list(read.ids)))
             return {row[0]: MentorRow(*row) for row in rows}
         if isinstance(read, ActivitiesRead):
-            args = _SQL.activities.args(mentor_id=read.mentor_id, start=_text(read.start),
-                                        end=_text(read.end))  # fmt: skip
+            args = _SQL.activities.args(mentor_id=read.mentor_id, start=sqlite_instant(read.start),
+                                        end=sqlite_instant(read.end))  # fmt: skip
             return execute(_SQL.activities.sql, args).fetchall()
         if isinstance(read, FirstActivityRead):
             return self._one(_SQL.first_activity.sql,
                              _SQL.first_activity.args(mentor_id=read.mentor_id))[0]  # fmt: skip
         if isinstance(read, CompletedBeforeRead):
-            args = _SQL.completed_before.args(mentor_id=read.mentor_id, end=_text(read.end),
-                                              limit=read.limit)  # fmt: skip
+            end = sqlite_instant(read.end)
+            args = _SQL.completed_before.args(mentor_id=read.mentor_id, end=end, limit=read.limit)
             return [row[0] for row in execute(_SQL.completed_before.sql, args)]
         if isinstance(read, TypesRead):
             return {row[0]: TypeRow(*row) for row in execute(_SQL.activity_types.sql)}
         if isinstance(read, StandingRead):
-            args = _SQL.completed_counts.args(start=_text(read.start), end=_text(read.end))
+            args = _SQL.completed_counts.args(
+                start=sqlite_instant(read.start), end=sqlite_instant(read.end)
+            )
             active = sorted(row[0] for row in execute(_SQL.completed_counts.sql, args))
             mentors = self._one(_SQL.mentor_count.sql, ())[0]
             return standing_among([0] * (mentors - len(active)) + active, read.completed)
         raise TypeError(f"no answer for {read!r}")
 
     def _one(self, sql: str, args: tuple[Any, ...]) -> Any:
-        row = self.connection.execute(sql, args).fetchone()
-        if row is None:
-            raise LookupError("the data_version row is missing: run `personal-stats migrate`")
-        return row
+        return self.connection.execute(sql, args).fetchone()
 
     def end(self) -> None:
         if self.begun:
@@ -222,10 +223,6 @@ class SqliteStore(Store):
         if self._executor is not None:
             self._executor.shutdown(wait=False)
             self._executor = None
-
-
-def _text(instant: datetime) -> str:
-    return sqlite_instant(instant)
 
 
 def _json_list(ids: tuple[str, ...]) -> str:
