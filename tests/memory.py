@@ -4,7 +4,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from personal_stats.figures import standing_among
+import numpy as np
+
+from personal_stats.figures import standing_of_counts
 from personal_stats.reads import (
     ActivitiesRead,
     CompletedBeforeRead,
@@ -64,12 +66,12 @@ class Memory:
         if isinstance(read, TypesRead):
             return {i: TypeRow(i, code, code.title()) for i, code in self.types.items()}
         if isinstance(read, StandingRead):
-            counts = sorted(
+            counts = [
                 sum(1 for m, at, done, *_ in self.activities
                     if m == mentor and done and read.start <= at < read.end)
                 for mentor in self.mentors
-            )  # fmt: skip
-            return standing_among(counts, read.completed)
+            ]  # fmt: skip
+            return standing_of_counts(np.array(counts), len(counts), read.completed)
         raise TypeError(read)
 
 

@@ -1,6 +1,7 @@
 """The peer index: its standings equal a naive count of the same instants, every way it
 counts a window; and the service uses it only for its own data version."""
 
+import asyncio
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -9,17 +10,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sqlmodel import select
 
 from personal_stats import peers, stats
 from personal_stats.db import SessionFactory
 from personal_stats.ingest import import_files
-from personal_stats.models import Activity
+from personal_stats.models import Activity, Mentor
 from personal_stats.params import WindowArgs
 from personal_stats.peers import PeerIndex
-from personal_stats.reads import Standing
+from personal_stats.reads import Question, Standing, StandingRead
 from personal_stats.service import StatsService
 from personal_stats.settings import Settings
 from personal_stats.storage import InstantTable
+from personal_stats.storage.base import InstantDelta
 from personal_stats.storage.writes import delete_activity, erase_mentor
 from tests.helpers import activity, add, ask, database_url, mentor
 
@@ -107,7 +110,8 @@ async def test_the_index_answers_once_built_and_only_for_its_version(
             await bump_data_version(await session.connection())
             await session.commit()
         await service.ask(stats.summary("m4", args))
-        assert service.peers.answered["standing sql"] == 2  # a new version: not the old index
+        # A new version with nothing in the change log for it: only a recount can tell.
+        assert service.peers.answered["standing sql"] == 2
     finally:
         await service.close()
 
@@ -162,5 +166,175 @@ async def test_after_writes_the_index_refreshes_from_the_change_log(
                            (ORIGIN + timedelta(days=20), ORIGIN + timedelta(days=31))]:  # fmt: skip
             for count in range(5):
                 assert refreshed.standing(start, end, count) == whole.standing(start, end, count)
+    finally:
+        await service.close()
+
+
+def _table(version: int, mentors: int, instants: dict[str, list[int]]) -> InstantTable:
+    ids = [m for m, seconds in instants.items() if seconds]
+    numbers = np.array([i for i, m in enumerate(ids) for _ in instants[m]], dtype=np.int64)
+    seconds = np.array([s for m in ids for s in instants[m]], dtype=np.int64)
+    return InstantTable(version, mentors, ids, numbers, seconds)
+
+
+def _naive(instants: dict[str, list[int]], mentors: int, mine: int, start: int, end: int) -> Any:
+    """The standing among `mentors` mentors (those absent from `instants` have none)."""
+    counts = [sum(1 for s in seconds if start <= s < end) for seconds in instants.values()]
+    counts += [0] * (mentors - len(counts))
+    counts.remove(mine)
+    below = sum(1 for c in counts if c < mine)
+    return Standing(mentors - 1, below, sum(1 for c in counts if c == mine))
+
+
+@pytest.mark.parametrize(("overlay_limit", "counting_limit"), [(10**9, 10**9), (0, 10), (40, 0)])
+def test_a_refreshed_index_equals_one_built_whole(
+    monkeypatch: pytest.MonkeyPatch, overlay_limit: int, counting_limit: int
+) -> None:
+    """Twenty versions of random changes (new mentors, changed, emptied and erased ones),
+    each refreshed from the last: standings, windows carried over in the sorted-count cache
+    and the streaks' look back all equal a naive count of that version's instants. A limit
+    of 0 merges the overlay into the base at every refresh; 40, now and then."""
+    monkeypatch.setattr(peers, "OVERLAY_LIMIT", overlay_limit)
+    monkeypatch.setattr(peers, "_COUNTING_LIMIT", counting_limit)
+    rng = random.Random(5)
+    origin, span = int(ORIGIN.timestamp()), 2 * 365 * 86400
+    instants = {f"m{i}": [origin + rng.randrange(span) for _ in range(rng.randrange(30))]
+                for i in range(12)}  # fmt: skip
+    mentors = 15  # three mentors never complete anything
+    index = PeerIndex.build(_table(1, mentors, instants))
+    first_base = index.base
+    windows = [(origin + rng.randrange(span), 0) for _ in range(6)]
+    windows = [(s, s + rng.choice([86400, 30 * 86400, span])) for s, _ in windows]
+    for start, end in windows * 2:  # seen twice: their sorted counts are kept
+        index.standing(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC), 0)
+    assert len(index.windows) == len(windows)
+    for version in range(2, 22):
+        changed = set(rng.sample(sorted(instants), 3)) | {f"n{version}"}
+        for mentor_id in sorted(changed):
+            kind = rng.random()
+            if kind < 0.2 and mentor_id in instants:  # erased
+                del instants[mentor_id]
+                mentors -= 1
+            else:
+                mentors += mentor_id not in instants
+                size = 0 if kind < 0.3 else rng.randrange(25)
+                instants[mentor_id] = [origin + rng.randrange(span) for _ in range(size)]
+        changes = {m: s for m, s in instants.items() if m in changed}
+        delta = InstantDelta(version, mentors, frozenset(changed),
+                             _table(version, mentors, changes))  # fmt: skip
+        index = index.refreshed(delta)
+        assert len(index.windows) == len(windows)  # carried over, corrected
+        for start, end in windows:
+            low, high = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+            for mentor_id, seconds in instants.items():
+                mine = sum(1 for s in seconds if start <= s < end)
+                assert index.standing(low, high, mine) == _naive(
+                    instants, mentors, mine, start, end
+                ), (version, mentor_id)
+                before = sorted((s for s in seconds if s < end), reverse=True)[:4]
+                assert index.completed_before(mentor_id, high, 4) == before
+    if overlay_limit == 0:
+        assert len(index.overlay) == 0  # merged every time
+    if overlay_limit == 10**9:
+        assert index.base is first_base  # never merged: every change is in the overlay
+
+
+def test_a_standing_corrected_by_changed_counts_equals_a_recount() -> None:
+    """An index of version 1 and the counts of the mentors changed since (one new, one gone,
+    one with more): the same standing as a naive count of the new instants."""
+    origin = int(ORIGIN.timestamp())
+    before = {"a": [origin + 10, origin + 20], "b": [origin + 30], "c": [origin + 40]}
+    index = PeerIndex.build(_table(1, 5, before))
+    after = {"a": [origin + 10, origin + 20], "b": [origin + 30, origin + 31, origin + 32],
+             "d": [origin + 5]}  # fmt: skip
+    changed: dict[str, int | None] = {"b": 3, "c": None, "d": 1}  # c erased, d new
+    start, end = datetime.fromtimestamp(origin, UTC), datetime.fromtimestamp(origin + 100, UTC)
+    mentors = 5  # c is gone, d came: two idle mentors still
+    for mine in (0, 1, 2, 3):
+        expected = _naive(after, mentors, mine, origin, origin + 100)
+        assert index.standing_corrected(start, end, mine, mentors, changed) == expected
+
+
+def _standing(start: datetime, end: datetime, completed: int) -> Question[Standing]:
+    standing: Standing = yield StandingRead(start, end, completed)
+    return standing
+
+
+async def _recount(sessions: SessionFactory, start: datetime, end: datetime) -> list[int]:
+    """Every mentor's completed count in [start, end), counted here from all the rows."""
+    async with sessions() as session:
+        mentors = list((await session.exec(select(Mentor.id))).all())
+        rows = (await session.exec(select(Activity))).all()
+    return [sum(1 for a in rows if a.mentor_id == m and a.status == "completed"
+                and start <= a.started_at.replace(tzinfo=UTC) < end) for m in mentors]  # fmt: skip
+
+
+def _among(counts: list[int], mine: int) -> Standing:
+    others = list(counts)
+    others.remove(mine)
+    below = sum(1 for c in others if c < mine)
+    return Standing(len(others), below, sum(1 for c in others if c == mine))
+
+
+async def test_while_the_next_index_is_made_standings_are_corrected_not_recounted(
+    sessions: SessionFactory, engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refresh is held back (an event) across upserts, a new mentor, an activity moved
+    out of a window and one moved to another mentor, a delete and an erasure: every standing
+    comes from the old index corrected in the request's snapshot, equal to a recount; once
+    the refresh is let through, the refreshed index answers, equal again."""
+    rows: list[Any] = [mentor(f"m{i}") for i in range(6)]
+    for i in range(60):
+        rows.append(activity(f"m{i % 5}", (ORIGIN + timedelta(days=i * 5)).isoformat()))
+    await add(sessions, *rows)
+    service = StatsService(Settings(database_url=database_url(sessions)))
+    try:
+        await service.start()
+        assert service.peers.building is not None
+        await service.peers.building[1]
+        gate, delta = asyncio.Event(), service.store.delta
+
+        async def held_delta(since: int) -> Any:
+            await gate.wait()
+            return await delta(since)
+
+        monkeypatch.setattr(service.store, "delta", held_delta)
+        inside, moved = rows[6], rows[7]  # m0's and m1's, on day 0 and day 5
+        records = [
+            {"record": "mentor", "id": "m9", "name": "New"},
+            {"record": "activity", "id": "n1", "mentor_id": "m9", "activity_type_id": "t1",
+             "status": "completed", "started_at": "2023-01-03T10:00:00Z", "duration_minutes": 5},
+            {"record": "activity", "id": inside.id, "mentor_id": "m0", "activity_type_id": "t1",
+             "status": "completed", "started_at": "2024-06-01T10:00:00Z", "duration_minutes": 5},
+            {"record": "activity", "id": moved.id, "mentor_id": "m5", "activity_type_id": "t1",
+             "status": "completed", "started_at": "2023-01-06T10:00:00Z", "duration_minutes": 5},
+        ]  # fmt: skip
+        more = tmp_path / "more.jsonl"
+        more.write_text("\n".join(json.dumps(r) for r in records))
+        await import_files(engine, [more])
+        async with engine.begin() as connection:
+            assert await delete_activity(connection, rows[8].id)
+        async with engine.begin() as connection:
+            assert await erase_mentor(connection, "m3")
+        windows = [(ORIGIN, ORIGIN + timedelta(days=20)), (ORIGIN, ORIGIN + timedelta(days=400)),
+                   (ORIGIN + timedelta(days=20), ORIGIN + timedelta(days=31))]  # fmt: skip
+        for answering in ("standing corrected", "standing index"):
+            if answering == "standing index":
+                gate.set()
+                await service.ask(_standing(ORIGIN, ORIGIN, 0))  # follows the new version
+                assert service.peers.building is not None
+                await service.peers.building[1]
+                assert service.peers.refreshes == 1
+            service.peers.answered.clear()
+            asked = 0
+            for start, end in windows:
+                counts = await _recount(sessions, start, end)
+                assert len(counts) == 6  # m3 erased, m9 new
+                for mine in sorted(set(counts)):
+                    got = await service.ask(_standing(start, end, mine))
+                    assert got == _among(counts, mine), (answering, start, end, mine)
+                    asked += 1
+            assert service.peers.answered == {answering: asked}
+        assert service.peers.loads == 1
     finally:
         await service.close()

@@ -330,6 +330,8 @@ async def test_peer_rank_follows_the_data_version(
         )
         await import_files(engine, [document])  # type: ignore[arg-type]
         assert (await service.ask(question())).peer_rank_percentile == 0  # the peer has two
-        assert service.peers.answered["standing sql"] == 2  # the old index was not used
+        # The old index, corrected by the peer's count in the new snapshot: no recount.
+        assert service.peers.answered["standing corrected"] == 1
+        assert service.peers.answered["standing sql"] == 1
     finally:
         await service.close()

@@ -1,10 +1,12 @@
 """Figures computed from one mentor's activities once they carry local dates. Pure."""
 
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
 
 from personal_stats.reads import Standing
 from personal_stats.rounding import div_half_up
@@ -14,6 +16,7 @@ MONTH_ABBREVIATIONS = (
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 )  # fmt: skip
 ONE_DAY = timedelta(days=1)
+Counts = np.ndarray[Any, np.dtype[np.int64]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +116,25 @@ def weekly_run(days: set[int], end: int, known_from: int) -> int | None:
         monday -= 7
 
 
-def standing_among(sorted_counts: Sequence[int], completed: int) -> Standing:
-    """The standing of one of the mentors whose counts these are (ascending), whose own
-    count is `completed`."""
-    below = bisect_left(sorted_counts, completed)
-    equal = bisect_right(sorted_counts, completed) - below - 1  # not the mentor itself
-    return Standing(peers=len(sorted_counts) - 1, below=below, equal=equal)
+def standing_of_counts(counts: Counts, mentors: int, completed: int) -> Standing:
+    """The standing of one of `mentors` mentors whose own count is `completed`, among these
+    counts (in any order) and a count of 0 for every mentor they leave out. `counts` may
+    also hold a 0 for a mentor that is gone and not among `mentors`: the mentors left out
+    are then one fewer, and the zeros add up the same."""
+    left_out = mentors - len(counts)
+    below = int(np.count_nonzero(counts < completed)) + (left_out if completed > 0 else 0)
+    equal = int(np.count_nonzero(counts == completed)) + (left_out if completed == 0 else 0)
+    return Standing(peers=mentors - 1, below=below, equal=equal - 1)  # not the mentor itself
+
+
+def standing_of_sorted(ranked: Counts, mentors: int, completed: int) -> Standing:
+    """`standing_of_counts` of counts already in ascending order: two binary searches."""
+    left_out = mentors - len(ranked)
+    low = int(np.searchsorted(ranked, completed, side="left"))
+    high = int(np.searchsorted(ranked, completed, side="right"))
+    below = low + (left_out if completed > 0 else 0)
+    equal = high - low + (left_out if completed == 0 else 0)
+    return Standing(peers=mentors - 1, below=below, equal=equal - 1)
 
 
 def quartile_levels(counts: Sequence[int]) -> list[int]:

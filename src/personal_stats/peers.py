@@ -1,15 +1,22 @@
 """Peer standing from an in-memory index of every mentor's completed instants.
 
-The index holds every completed instant in time order with its mentor: the completed count
-of every mentor in a window [start, end) is one `bincount` of the instants inside it (or
-outside it, for windows that cover most of the history). Windows that split a long history
-in the middle are counted instead by two vectorised binary searches over sorted keys
-`mentor number << 36 | (second + OFFSET)`, one search per mentor and edge. A standing is
-then two comparisons over those counts.
+Each mentor the index has seen has a slot. The index of one data version is a large sorted
+*base* shared between versions plus a small sorted *overlay*: the instants, now, of the
+slots that writes changed since the base was made. A write costs in proportion to what it
+changed: the next version's index replaces the changed slots' part of the overlay, and only
+once the overlay has grown past `OVERLAY_LIMIT` is it merged into a new base (two sorted
+runs merged, in a worker thread; numpy lets go of the GIL while it sorts).
 
-The index belongs to one data version. A request whose snapshot has another version is
-answered in SQL within its snapshot (so nothing stale is ever served), and the index of the
-new version is built in the background; `state` tells /readyz and /metrics how far it is.
+The completed count of every slot in a window [start, end) is one `bincount` of the base's
+instants inside it (or outside it, for windows that cover most of the history), or, for
+windows that split a long history in the middle, two vectorised binary searches over sorted
+keys `slot << 36 | (second + OFFSET)`; the overlay's slots are then counted by searches of
+their own. A standing is two comparisons over those counts (`figures.standing_of_counts`).
+
+A request whose snapshot is newer than the index is answered from the index's counts
+corrected by the changed mentors' counts read in that snapshot (`standing_corrected`): exact
+for the snapshot, with no count of every mentor. Only before the first index exists is every
+mentor counted in SQL. `Peers.state()` tells /readyz and /metrics how far the index is.
 """
 
 import asyncio
@@ -17,95 +24,173 @@ import logging
 import math
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from personal_stats.figures import standing_of_counts, standing_of_sorted
 from personal_stats.reads import Standing
 from personal_stats.storage import InstantTable, Store
 from personal_stats.storage.base import InstantDelta
 
 LOG = logging.getLogger("personal_stats.peers")
+Int64s = np.ndarray[Any, np.dtype[np.int64]]
+Flags = np.ndarray[Any, np.dtype[np.bool_]]
 _SHIFT = 36
+_SECONDS = (1 << _SHIFT) - 1
 _OFFSET = 2_300_000_000  # makes every second of the years 1900-2999 positive, below 2**36
 _COUNTING_LIMIT = 500_000  # instants counted one by one before searching costs less
+OVERLAY_LIMIT = 100_000  # instants in the overlay before it is merged into a new base
 WINDOWS_KEPT = 256  # sorted counts of this many windows (80 KB each at 10,000 mentors)
 RETRY_AFTER = 10.0  # seconds before a failed build of the index is tried again
 SEEN_KEPT = 100_000  # windows remembered as seen once (then forgotten all at once)
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
-@dataclass(frozen=True)
+def _keys(slots: Int64s, seconds: Int64s) -> Int64s:
+    return (slots << _SHIFT) | (seconds + _OFFSET)
+
+
+def _search(keys: Int64s, slots: Int64s, start: int, end: int) -> Int64s:
+    """The number of each slot's keys with start <= second < end."""
+    bases = slots << _SHIFT
+    first = np.searchsorted(keys, bases + (start + _OFFSET))
+    counts: Int64s = np.searchsorted(keys, bases + (end + _OFFSET)) - first
+    return counts
+
+
+@dataclass(frozen=True, eq=False)
+class Instants:
+    """Completed instants in two orders: by time (with the slot of each) and by key."""
+
+    seconds: Int64s  # ascending
+    owners: np.ndarray[Any, np.dtype[np.int32]]  # the slot of each
+    keys: Int64s  # slot << 36 | second, ascending
+    totals: Int64s  # instants per slot
+
+    @classmethod
+    def of(cls, slots: Int64s, seconds: Int64s, size: int) -> "Instants":
+        order = np.argsort(seconds, kind="stable")
+        owners = slots[order].astype(np.int32)
+        keys = _keys(slots, seconds)
+        keys.sort()
+        totals = np.bincount(owners, minlength=size).astype(np.int64)
+        return cls(seconds[order], owners, keys, totals)
+
+    def counts(self, start: int, end: int, size: int) -> Int64s:
+        """The count in [start, end) of each of `size` slots (at least this base's), by the
+        cheapest of three ways: count the instants inside the window, or those outside it,
+        or search each slot's run of keys (constant cost, for windows that split history)."""
+        low, high = (int(i) for i in np.searchsorted(self.seconds, (start, end)))
+        inside, outside = high - low, low + len(self.seconds) - high
+        if inside <= outside and inside <= _COUNTING_LIMIT:
+            counts: Int64s = np.bincount(self.owners[low:high], minlength=size)
+            return counts
+        if outside <= _COUNTING_LIMIT:
+            totals = np.zeros(size, dtype=np.int64)
+            totals[: len(self.totals)] = self.totals
+            before = np.bincount(self.owners[:low], minlength=size)
+            return totals - before - np.bincount(self.owners[high:], minlength=size)
+        return _search(self.keys, np.arange(size, dtype=np.int64), start, end)
+
+    def merged(self, replaced: Flags, overlay: Int64s, size: int) -> "Instants":
+        """This base with the `replaced` slots' instants swapped for the overlay's keys:
+        each order is two sorted runs merged (a stable sort of two runs is a merge)."""
+        kept = ~replaced[self.owners]
+        added_seconds = (overlay & _SECONDS) - _OFFSET
+        by_time = np.argsort(added_seconds, kind="stable")
+        seconds = np.concatenate((self.seconds[kept], added_seconds[by_time]))
+        owners = np.concatenate((self.owners[kept], (overlay[by_time] >> _SHIFT).astype(np.int32)))
+        order = np.argsort(seconds, kind="stable")
+        keys = np.concatenate((self.keys[~replaced[self.keys >> _SHIFT]], overlay))
+        keys.sort(kind="stable")
+        owners = owners[order]
+        totals = np.bincount(owners, minlength=size).astype(np.int64)
+        return Instants(seconds[order], owners, keys, totals)
+
+
+@dataclass(frozen=True, eq=False)
 class PeerIndex:
     version: int
     mentors: int  # every mentor, with or without completed activities
-    numbers: dict[str, int]  # the mentor number of each mentor with completed activities
-    seconds: np.ndarray[Any, np.dtype[np.int64]]  # every completed instant, ascending
-    owners: np.ndarray[Any, np.dtype[np.int32]]  # the mentor number of each
-    totals: np.ndarray[Any, np.dtype[np.int64]]  # completed instants per mentor number
-    keys: np.ndarray[Any, np.dtype[np.int64]]  # mentor number << 36 | second, ascending
-    bases: np.ndarray[Any, np.dtype[np.int64]]
-    # Sorted counts of recent windows: the same windows come back (a period, a day, a zone).
-    windows: OrderedDict[tuple[int, int], np.ndarray[Any, Any]] = field(
-        default_factory=OrderedDict, compare=False, repr=False
-    )
-    seen: set[tuple[int, int]] = field(default_factory=set, compare=False, repr=False)
+    numbers: Mapping[str, int]  # the slot of each mentor the index has seen
+    base: Instants
+    covered: Flags  # by slot: its instants are the overlay's, not the base's
+    overlay: Int64s  # the covered slots' keys, ascending
+    # Sorted counts of every slot in recent windows: the same windows come back (a period,
+    # a day, a zone).
+    windows: OrderedDict[tuple[int, int], Int64s] = field(default_factory=OrderedDict)
+    seen: set[tuple[int, int]] = field(default_factory=set)
 
     @classmethod
     def build(cls, table: InstantTable) -> "PeerIndex":
-        order = np.argsort(table.seconds, kind="stable")
-        owners = table.mentor_numbers[order].astype(np.int32)
-        indexed = len(table.mentor_ids)
-        keys = (table.mentor_numbers << _SHIFT) | (table.seconds + _OFFSET)
-        keys.sort()
+        size = len(table.mentor_ids)
         return cls(
             version=table.version,
             mentors=table.mentors,
             numbers={mentor_id: i for i, mentor_id in enumerate(table.mentor_ids)},
-            seconds=table.seconds[order],
-            owners=owners,
-            totals=np.bincount(owners, minlength=indexed).astype(np.int64),
-            keys=keys,
-            bases=np.arange(indexed, dtype=np.int64) << _SHIFT,
+            base=Instants.of(table.mentor_numbers, table.seconds, size),
+            covered=np.zeros(size, dtype=np.bool_),
+            overlay=_EMPTY,
         )
+
+    @property
+    def size(self) -> int:
+        return len(self.numbers)
+
+    @property
+    def instants(self) -> int:
+        stale = self.base.totals[self.covered[: len(self.base.totals)]].sum()
+        return len(self.base.keys) - int(stale) + len(self.overlay)
 
     def refreshed(self, delta: InstantDelta) -> "PeerIndex":
-        """The index of a newer data version: this one's instants but those of the changed
-        mentors, replaced by theirs now (read from the database for them alone)."""
-        ids = list(self.numbers)
-        changed = np.fromiter(
-            (self.numbers[m] for m in delta.changed if m in self.numbers), dtype=np.int64
-        )
-        kept = ~np.isin(self.owners, changed)
-        remap = np.full(len(ids), -1, dtype=np.int64)
-        survivors = np.setdiff1d(np.arange(len(ids)), changed)
-        remap[survivors] = np.arange(len(survivors))
-        table = InstantTable(
-            version=delta.version,
-            mentors=delta.mentors,
-            mentor_ids=[ids[i] for i in survivors] + delta.table.mentor_ids,
-            mentor_numbers=np.concatenate(
-                (remap[self.owners[kept]], delta.table.mentor_numbers + len(survivors))
-            ),
-            seconds=np.concatenate((self.seconds[kept], delta.table.seconds)),
-        )
-        return PeerIndex.build(table)
+        """The index of a newer data version: this one's, with the changed mentors' instants
+        replaced by theirs now. The sorted counts of the windows kept are carried over,
+        each corrected by the changed slots' old and new counts."""
+        numbers = dict(self.numbers)
+        for mentor_id in sorted(delta.changed):
+            numbers.setdefault(mentor_id, len(numbers))
+        size = len(numbers)
+        changed = np.fromiter((numbers[m] for m in delta.changed), dtype=np.int64)
+        is_changed = np.zeros(size, dtype=np.bool_)
+        is_changed[changed] = True
+        slot_of = np.fromiter((numbers[m] for m in delta.table.mentor_ids), dtype=np.int64,
+                              count=len(delta.table.mentor_ids))  # fmt: skip
+        added = _keys(slot_of[delta.table.mentor_numbers], delta.table.seconds)
+        overlay = np.concatenate((self.overlay[~is_changed[self.overlay >> _SHIFT]], added))
+        overlay.sort()
+        covered = np.zeros(size, dtype=np.bool_)
+        covered[: self.size] = self.covered
+        covered[changed] = True
+        base = self.base
+        if len(overlay) > OVERLAY_LIMIT:
+            base, overlay = base.merged(covered, overlay, size), _EMPTY
+            covered = np.zeros(size, dtype=np.bool_)
+        index = PeerIndex(delta.version, delta.mentors, numbers, base, covered, overlay,
+                          seen=set(self.seen))  # fmt: skip
+        existed = changed[changed < self.size]
+        for window, ranked in self.windows.items():
+            old, new = self.counts_of(existed, *window), index.counts_of(changed, *window)
+            index.windows[window] = _replace_values(ranked, old, new)
+        return index
 
-    def counts(self, start: int, end: int) -> np.ndarray[Any, np.dtype[np.int64]]:
-        """The completed count in [start, end) of every indexed mentor, by the cheapest of
-        three ways: count the instants inside the window, or those outside it, or search
-        each mentor's run of keys (constant cost, for windows that split the history)."""
-        low, high = (int(i) for i in np.searchsorted(self.seconds, (start, end)))
-        inside, outside = high - low, low + len(self.seconds) - high
-        size = len(self.totals)
-        if inside <= outside and inside <= _COUNTING_LIMIT:
-            return np.bincount(self.owners[low:high], minlength=size)
-        if outside <= _COUNTING_LIMIT:
-            before = np.bincount(self.owners[:low], minlength=size)
-            return self.totals - before - np.bincount(self.owners[high:], minlength=size)
-        first = np.searchsorted(self.keys, self.bases + (start + _OFFSET))
-        return np.searchsorted(self.keys, self.bases + (end + _OFFSET)) - first
+    def counts(self, start: int, end: int) -> Int64s:
+        """The completed count in [start, end) of every slot."""
+        counts = self.base.counts(start, end, self.size)
+        if self.covered.any():
+            slots = np.flatnonzero(self.covered)
+            counts[slots] = _search(self.overlay, slots, start, end)
+        return counts
+
+    def counts_of(self, slots: Int64s, start: int, end: int) -> Int64s:
+        """The completed count in [start, end) of these slots alone."""
+        from_overlay = self.covered[slots]
+        counts = _search(self.base.keys, slots, start, end)
+        counts[from_overlay] = _search(self.overlay, slots[from_overlay], start, end)
+        return counts
 
     def completed_before(self, mentor_id: str, end: datetime, limit: int) -> list[int]:
         """Up to `limit` of the mentor's completed instants before `end`, newest first: the
@@ -113,11 +198,12 @@ class PeerIndex:
         number = self.numbers.get(mentor_id)
         if number is None:
             return []
+        keys = self.overlay if self.covered[number] else self.base.keys
         base = number << _SHIFT
-        first = int(np.searchsorted(self.keys, base))
-        stop = int(np.searchsorted(self.keys, base + math.ceil(end.timestamp()) + _OFFSET))
-        keys = self.keys[max(first, stop - limit) : stop][::-1]
-        seconds: list[int] = (keys - (base + _OFFSET)).tolist()
+        first = int(np.searchsorted(keys, base))
+        stop = int(np.searchsorted(keys, base + math.ceil(end.timestamp()) + _OFFSET))
+        mine = keys[max(first, stop - limit) : stop][::-1]
+        seconds: list[int] = (mine - (base + _OFFSET)).tolist()
         return seconds
 
     def standing(self, start: datetime, end: datetime, completed: int) -> Standing:
@@ -130,27 +216,55 @@ class PeerIndex:
         ranked = self.windows.get(window)
         if ranked is not None:
             self.windows.move_to_end(window)
-            below = int(np.searchsorted(ranked, completed, side="left"))
-            equal = int(np.searchsorted(ranked, completed, side="right")) - below - 1
-            return Standing(peers=self.mentors - 1, below=below, equal=equal)
+            return standing_of_sorted(ranked, self.mentors, completed)
         counts = self.counts(*window)
-        idle = self.mentors - len(counts)
         if window in self.seen:
-            sorted_counts = np.sort(np.concatenate((np.zeros(idle, dtype=np.int64), counts)))
-            self.windows[window] = sorted_counts
+            self.windows[window] = np.sort(counts)
             if len(self.windows) > WINDOWS_KEPT:
                 self.windows.popitem(last=False)
         else:
             self.seen.add(window)
             if len(self.seen) > SEEN_KEPT:
                 self.seen.clear()
-        below = int(np.count_nonzero(counts < completed)) + (idle if completed > 0 else 0)
-        equal = int(np.count_nonzero(counts == completed)) + (idle if completed == 0 else 0)
-        return Standing(peers=self.mentors - 1, below=below, equal=equal - 1)
+        return standing_of_counts(counts, self.mentors, completed)
+
+    def standing_corrected(
+        self,
+        start: datetime,
+        end: datetime,
+        completed: int,
+        mentors: int,
+        changed: Mapping[str, int | None],
+    ) -> Standing:
+        """The standing in a newer snapshot that has `mentors` mentors and in which the
+        `changed` mentors (every one a write touched since this index's version) have these
+        counts in [start, end) (None: the mentor is gone). A gone mentor's slot counts 0,
+        and `mentors` leaves it out: the arithmetic of `standing_of_counts` allows for that."""
+        counts = self.counts(int(start.timestamp()), int(end.timestamp()))
+        unseen = []
+        for mentor_id, count in changed.items():
+            slot = self.numbers.get(mentor_id)
+            if slot is not None:
+                counts[slot] = count or 0
+            elif count is not None:
+                unseen.append(count)
+        if unseen:
+            counts = np.concatenate((counts, np.array(unseen, dtype=np.int64)))
+        return standing_of_counts(counts, mentors, completed)
+
+
+def _replace_values(ranked: Int64s, old: Int64s, new: Int64s) -> Int64s:
+    """The ascending `ranked` with one occurrence of each of `old` taken out and `new` put in."""
+    old = np.sort(old)
+    runs = np.arange(len(old)) - np.searchsorted(old, old, side="left")  # 0, 1, ... per value
+    kept = np.delete(ranked, np.searchsorted(ranked, old, side="left") + runs)
+    new = np.sort(new)
+    return np.insert(kept, np.searchsorted(kept, new), new)
 
 
 class Peers:
-    """The process's peer index, rebuilt in the background when the data version moves."""
+    """The process's peer index, refreshed in the background when the data version moves.
+    Counters tell which path answered (`answered`), and how the index was made."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -161,11 +275,17 @@ class Peers:
         self.failed_at = -RETRY_AFTER
         self.loads = 0  # indexes loaded whole
         self.refreshes = 0  # indexes refreshed from the change log
+        self.merges = 0  # overlays merged into a new base
 
     def lookup(self, version: int) -> PeerIndex | None:
         """The index of this version, or None. Safe from any thread."""
         index = self.index
         return index if index is not None and index.version == version else None
+
+    def before(self, version: int) -> PeerIndex | None:
+        """The newest index of this version or an older one, or None."""
+        index = self.index
+        return index if index is not None and index.version <= version else None
 
     def follow(self, version: int) -> None:
         """Start building the index of this version unless it exists or is being built
@@ -187,8 +307,10 @@ class Peers:
         try:
             delta = None if self.index is None else await self.store.delta(self.index.version)
             if delta is not None and self.index is not None:
-                index = await asyncio.to_thread(self.index.refreshed, delta)
+                previous = self.index
+                index = await asyncio.to_thread(previous.refreshed, delta)
                 self.refreshes += 1
+                self.merges += index.base is not previous.base
             else:
                 index = await asyncio.to_thread(PeerIndex.build, await self.store.instants())
                 self.loads += 1
@@ -206,10 +328,12 @@ class Peers:
             "ready": index is not None,
             "version": index.version if index else None,
             "mentors": index.mentors if index else 0,
-            "instants": len(index.keys) if index else 0,
+            "instants": index.instants if index else 0,
+            "overlay": len(index.overlay) if index else 0,
             "build_seconds": round(self.built_seconds, 3),
             "loads": self.loads,
             "refreshes": self.refreshes,
+            "merges": self.merges,
             "answered": dict(self.answered),
         }
 

@@ -89,6 +89,34 @@ class StandingRead:
     completed: int
 
 
+@dataclass(frozen=True, slots=True)
+class CompletedCountsRead:
+    """-> PeerCounts: every mentor's completed count in [start, end) (a standing's SQL path,
+    before the peer index exists)."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedCountsRead:
+    """-> PeerCounts of the mentors a write touched after data version `since`, or None
+    when the change log cannot tell (a first load since, or older than the log keeps)."""
+
+    since: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PeerCounts:
+    """Mentors in the snapshot, and completed counts by mentor id: None for a mentor that
+    is gone; the mentors with no completed activity in the window may be left out."""
+
+    mentors: int
+    counts: dict[str, int | None]
+
+
 Read = (
     MentorsRead
     | ActivitiesRead
@@ -96,5 +124,7 @@ Read = (
     | CompletedBeforeRead
     | TypesRead
     | StandingRead
+    | CompletedCountsRead
+    | ChangedCountsRead
 )
 Question = Generator[Read, Any, R]

@@ -12,26 +12,31 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.db import create_engine
 from personal_stats.errors import Unavailable
+from personal_stats.figures import standing_of_counts
 from personal_stats.limits import RateLimit
 from personal_stats.peers import Peers
 from personal_stats.reads import (
+    ChangedCountsRead,
     CompletedBeforeRead,
+    CompletedCountsRead,
     MentorRow,
     MentorsRead,
+    PeerCounts,
     Question,
     R,
     Read,
+    Standing,
     StandingRead,
     TypeRow,
     TypesRead,
 )
 from personal_stats.settings import Settings
-from personal_stats.storage import Answers, Snapshot, Store, open_store
-from personal_stats.storage.base import MISS, nothing
+from personal_stats.storage import Snapshot, Store, open_store
 
 
 class StatsService:
@@ -62,7 +67,7 @@ class StatsService:
     async def start(self) -> None:
         """Start building the peer index of the current data version."""
         async with self.unit_of_work() as work:
-            await work.ask(nothing())
+            await work.ask(_nothing())
 
     async def ping(self) -> None:
         """Raise `Unavailable` unless the database answers within the time limit."""
@@ -79,8 +84,10 @@ class StatsService:
             await self._write_engine.dispose()
 
 
-class UnitOfWork(Answers):
-    """One request's snapshot and what it has loaded; see the module's docstring."""
+class UnitOfWork:
+    """One request's snapshot and what it has loaded; see the module's docstring. It drives
+    each question, answering its reads from what the request or the process already knows
+    (mentors loaded, activity types, the peer index), else from the snapshot."""
 
     def __init__(self, service: StatsService, stack: AsyncExitStack) -> None:
         self.service = service
@@ -105,8 +112,10 @@ class UnitOfWork(Answers):
             try:
                 async with asyncio.timeout(self.service.settings.db_timeout):
                     if self.snapshot is None:
-                        self.snapshot = await self.stack.enter_async_context(self._open())
-                    answer = await self.snapshot.run(question, self)
+                        snapshot = await self.stack.enter_async_context(self._open())
+                        await snapshot.open()
+                        self.snapshot = snapshot
+                    answer = await self._drive(question, self.snapshot)
             except TimeoutError as error:
                 raise Unavailable("the database answered too late; try again shortly") from error
             self.service.peers.follow(self.snapshot.version)
@@ -115,33 +124,67 @@ class UnitOfWork(Answers):
     def _open(self) -> AbstractAsyncContextManager[Snapshot]:
         return self.service.store.snapshot()
 
-    def lookup(self, read: Read, version: int) -> Any:
+    async def _drive(self, question: Question[R], snapshot: Snapshot) -> R:
+        try:
+            read = next(question)
+            while True:
+                read = question.send(await self._answer(read, snapshot))
+        except StopIteration as done:
+            result: R = done.value
+            return result
+
+    async def _answer(self, read: Read, snapshot: Snapshot) -> Any:
         if isinstance(read, MentorsRead):
             if all(mentor_id in self.mentors for mentor_id in read.ids):
                 return {i: m for i in read.ids if (m := self.mentors[i]) is not None}
-        elif isinstance(read, TypesRead):
+            found = await self._fetch(read, snapshot)
+            for mentor_id in read.ids:
+                self.mentors[mentor_id] = found.get(mentor_id)
+            return found
+        if isinstance(read, TypesRead):
             types = self.service.types
-            if types is not None and types[0] == version:
-                return types[1]
-        elif isinstance(read, StandingRead | CompletedBeforeRead):
-            peers = self.service.peers
-            index = peers.lookup(version)
-            kind = "standing" if isinstance(read, StandingRead) else "completed_before"
-            if index is None:
-                peers.answered[f"{kind} sql"] += 1
-            elif isinstance(read, StandingRead):
-                peers.answered[f"{kind} index"] += 1
-                return index.standing(read.start, read.end, read.completed)
-            else:
-                peers.answered[f"{kind} index"] += 1
+            if types is None or types[0] != snapshot.version:
+                types = self.service.types = (snapshot.version, await self._fetch(read, snapshot))
+            return types[1]
+        if isinstance(read, StandingRead):
+            return await self._standing(read, snapshot)
+        if isinstance(read, CompletedBeforeRead):
+            index = self.service.peers.lookup(snapshot.version)
+            self.service.peers.answered[
+                f"completed_before {'sql' if index is None else 'index'}"
+            ] += 1
+            if index is not None:
                 return index.completed_before(read.mentor_id, read.end, read.limit)
-        return MISS
+        return await self._fetch(read, snapshot)
 
-    def remember(self, read: Read, version: int, answer: Any) -> None:
+    async def _standing(self, read: StandingRead, snapshot: Snapshot) -> Standing:
+        """From the index of the snapshot's version; else from an older index corrected by
+        the counts of the mentors changed since, read in the snapshot; else (no index yet)
+        from every mentor's count."""
+        peers = self.service.peers
+        index = peers.before(snapshot.version)
+        if index is not None and index.version == snapshot.version:
+            peers.answered["standing index"] += 1
+            return index.standing(read.start, read.end, read.completed)
+        if index is not None:
+            changed = await self._fetch(ChangedCountsRead(index.version, read.start, read.end),
+                                        snapshot)  # fmt: skip
+            if changed is not None:
+                peers.answered["standing corrected"] += 1
+                return index.standing_corrected(read.start, read.end, read.completed,
+                                                changed.mentors, changed.counts)  # fmt: skip
+        peers.answered["standing sql"] += 1
+        every: PeerCounts = await self._fetch(CompletedCountsRead(read.start, read.end), snapshot)
+        counts = np.fromiter(every.counts.values(), dtype=np.int64, count=len(every.counts))
+        return standing_of_counts(counts, every.mentors, read.completed)
+
+    async def _fetch(self, read: Read, snapshot: Snapshot) -> Any:
         kind = type(read).__name__
         self.fetched[kind] = self.fetched.get(kind, 0) + 1
-        if isinstance(read, MentorsRead):
-            for mentor_id in read.ids:
-                self.mentors[mentor_id] = answer.get(mentor_id)
-        elif isinstance(read, TypesRead):
-            self.service.types = (version, answer)
+        return await snapshot.fetch(read)
+
+
+def _nothing() -> Question[None]:
+    """A question that reads nothing: asking it only opens the snapshot."""
+    return
+    yield

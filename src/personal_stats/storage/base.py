@@ -8,25 +8,12 @@ from typing import Any, cast
 
 import numpy as np
 
-from personal_stats.reads import Question, R, Read
+from personal_stats.reads import Read
 from personal_stats.settings import Settings
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
 CHANGES_KEPT = 1000  # versions of the change log that writers keep (see storage.writes)
 EVERY_MENTOR = "*"  # in the change log: a write that may have changed anyone's activities
-
-MISS = object()
-
-
-class Answers(ABC):
-    """Answers that need no database (what the request or the process already knows);
-    `lookup` returns MISS otherwise, and `remember` keeps what the database answered."""
-
-    @abstractmethod
-    def lookup(self, read: Read, version: int) -> Any: ...
-
-    @abstractmethod
-    def remember(self, read: Read, version: int, answer: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -69,23 +56,11 @@ class Snapshot(ABC):
     changed_at: int  # epoch second
     begun = False
 
-    async def run(self, question: Question[R], answers: Answers) -> R:
-        """Drive the question to its result, answering each of its reads: from what is
-        already known (`answers`), else from the database."""
+    async def open(self) -> None:
+        """Begin the transaction, unless it has begun."""
         if not self.begun:
             self.version, self.changed_at = await self.begin()
             self.begun = True
-        try:
-            read = next(question)
-            while True:
-                found = answers.lookup(read, self.version)
-                if found is MISS:
-                    found = await self.fetch(read)
-                    answers.remember(read, self.version, found)
-                read = question.send(found)
-        except StopIteration as done:
-            result: R = done.value
-            return result
 
     @abstractmethod
     async def begin(self) -> tuple[int, int]:
@@ -118,23 +93,6 @@ class Store(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
-
-
-def nothing() -> Question[None]:
-    """A question that reads nothing: running it only begins the snapshot."""
-    return
-    yield
-
-
-class _NoAnswers(Answers):
-    def lookup(self, read: Read, version: int) -> Any:
-        return MISS
-
-    def remember(self, read: Read, version: int, answer: Any) -> None:
-        pass
-
-
-NO_ANSWERS = _NoAnswers()
 
 
 def open_store(settings: Settings) -> Store:

@@ -12,15 +12,16 @@ import numpy as np
 from sqlalchemy.engine import make_url
 
 from personal_stats.errors import Unavailable
-from personal_stats.figures import standing_among
 from personal_stats.reads import (
     ActivitiesRead,
+    ChangedCountsRead,
     CompletedBeforeRead,
+    CompletedCountsRead,
     FirstActivityRead,
     MentorRow,
     MentorsRead,
+    PeerCounts,
     Read,
-    StandingRead,
     TypeRow,
     TypesRead,
 )
@@ -28,13 +29,11 @@ from personal_stats.settings import Settings
 from personal_stats.storage.base import (
     CHANGES_KEPT,
     EVERY_MENTOR,
-    NO_ANSWERS,
     InstantDelta,
     InstantTable,
     Snapshot,
     Store,
     instant_table,
-    nothing,
 )
 from personal_stats.storage.statements import postgres_statements
 
@@ -82,13 +81,20 @@ class PostgresSnapshot(Snapshot):
         if isinstance(read, TypesRead):
             rows = await connection.fetch(_SQL.activity_types.sql)
             return {row[0]: TypeRow(*row) for row in rows}
-        if isinstance(read, StandingRead):
+        if isinstance(read, CompletedCountsRead):
             args = _SQL.completed_counts.args(start=read.start, end=read.end)
-            active = sorted(
-                row[0] for row in await connection.fetch(_SQL.completed_counts.sql, *args)
-            )
-            mentors = await connection.fetchval(_SQL.mentor_count.sql)
-            return standing_among([0] * (mentors - len(active)) + active, read.completed)
+            rows = await connection.fetch(_SQL.completed_counts.sql, *args)
+            counts: dict[str, int | None] = {row[0]: row[1] for row in rows}
+            return PeerCounts(await connection.fetchval(_SQL.mentor_count.sql), counts)
+        if isinstance(read, ChangedCountsRead):
+            if self.version - read.since >= CHANGES_KEPT:
+                return None
+            args = _SQL.changed_counts.args(since=read.since, start=read.start, end=read.end)
+            rows = await connection.fetch(_SQL.changed_counts.sql, *args)
+            if any(row[0] == EVERY_MENTOR for row in rows):
+                return None
+            counts = {row[0]: row[2] if row[1] else None for row in rows}
+            return PeerCounts(await connection.fetchval(_SQL.mentor_count.sql), counts)
         raise TypeError(f"no answer for {read!r}")
 
 
@@ -130,7 +136,7 @@ class PostgresStore(Store):
     async def instants(self) -> InstantTable:
         async with self.snapshot() as snapshot:
             assert isinstance(snapshot, PostgresSnapshot)
-            await snapshot.run(nothing(), NO_ANSWERS)
+            await snapshot.open()
             connection = snapshot.connection
             mentors = await connection.fetchval(_SQL.mentor_count.sql, timeout=self.bulk_timeout)
             numbers: dict[str, int] = {}
@@ -151,7 +157,7 @@ class PostgresStore(Store):
     async def delta(self, since: int) -> InstantDelta | None:
         async with self.snapshot() as snapshot:
             assert isinstance(snapshot, PostgresSnapshot)
-            await snapshot.run(nothing(), NO_ANSWERS)
+            await snapshot.open()
             if snapshot.version - since >= CHANGES_KEPT:
                 return None
             connection = snapshot.connection
@@ -171,7 +177,7 @@ class PostgresStore(Store):
 
     async def ping(self) -> None:
         async with self.snapshot() as snapshot:
-            await snapshot.run(nothing(), NO_ANSWERS)
+            await snapshot.open()
 
     async def close(self) -> None:
         if self.pool is not None:

@@ -18,16 +18,17 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from personal_stats.errors import Unavailable
-from personal_stats.figures import standing_among
 from personal_stats.reads import (
     ActivitiesRead,
+    ChangedCountsRead,
     CompletedBeforeRead,
+    CompletedCountsRead,
     FirstActivityRead,
     MentorRow,
     MentorsRead,
+    PeerCounts,
     R,
     Read,
-    StandingRead,
     TypeRow,
     TypesRead,
 )
@@ -35,13 +36,11 @@ from personal_stats.settings import Settings
 from personal_stats.storage.base import (
     CHANGES_KEPT,
     EVERY_MENTOR,
-    NO_ANSWERS,
     InstantDelta,
     InstantTable,
     Snapshot,
     Store,
     instant_table,
-    nothing,
 )
 from personal_stats.storage.statements import sqlite_statements
 from personal_stats.storage.writes import sqlite_instant
@@ -82,7 +81,7 @@ class SqliteSnapshot(Snapshot):
 
     async def fetch(self, read: Read) -> Any:
         try:
-            if isinstance(read, StandingRead):  # every mentor's count: off the loop
+            if isinstance(read, CompletedCountsRead | ChangedCountsRead):  # many rows: off the loop
                 return await self.hop(self._fetch, read)
             return self._fetch(read)
         except sqlite3.OperationalError as error:
@@ -121,13 +120,21 @@ class SqliteSnapshot(Snapshot):
             return [row[0] for row in execute(_SQL.completed_before.sql, args)]
         if isinstance(read, TypesRead):
             return {row[0]: TypeRow(*row) for row in execute(_SQL.activity_types.sql)}
-        if isinstance(read, StandingRead):
-            args = _SQL.completed_counts.args(
-                start=sqlite_instant(read.start), end=sqlite_instant(read.end)
-            )
-            active = sorted(row[0] for row in execute(_SQL.completed_counts.sql, args))
-            mentors = self._one(_SQL.mentor_count.sql, ())[0]
-            return standing_among([0] * (mentors - len(active)) + active, read.completed)
+        if isinstance(read, CompletedCountsRead):
+            window = {"start": sqlite_instant(read.start), "end": sqlite_instant(read.end)}
+            rows = execute(_SQL.completed_counts.sql, _SQL.completed_counts.args(**window))
+            counts: dict[str, int | None] = dict(rows.fetchall())
+            return PeerCounts(self._one(_SQL.mentor_count.sql, ())[0], counts)
+        if isinstance(read, ChangedCountsRead):
+            if self.version - read.since >= CHANGES_KEPT:
+                return None
+            window = {"start": sqlite_instant(read.start), "end": sqlite_instant(read.end)}
+            args = _SQL.changed_counts.args(since=read.since, **window)
+            changed = execute(_SQL.changed_counts.sql, args).fetchall()
+            if any(mentor_id == EVERY_MENTOR for mentor_id, _, _ in changed):
+                return None
+            counts = {mentor_id: count if exists else None for mentor_id, exists, count in changed}
+            return PeerCounts(self._one(_SQL.mentor_count.sql, ())[0], counts)
         raise TypeError(f"no answer for {read!r}")
 
     def _one(self, sql: str, args: tuple[Any, ...]) -> Any:
@@ -183,7 +190,7 @@ class SqliteStore(Store):
     async def instants(self) -> InstantTable:
         async with self.snapshot() as snapshot:
             assert isinstance(snapshot, SqliteSnapshot)
-            await snapshot.run(nothing(), NO_ANSWERS)
+            await snapshot.open()
             return await snapshot.hop(self._instants, snapshot)
 
     def _instants(self, snapshot: SqliteSnapshot) -> InstantTable:
@@ -196,7 +203,7 @@ class SqliteStore(Store):
     async def delta(self, since: int) -> InstantDelta | None:
         async with self.snapshot() as snapshot:
             assert isinstance(snapshot, SqliteSnapshot)
-            await snapshot.run(nothing(), NO_ANSWERS)
+            await snapshot.open()
             return await snapshot.hop(self._delta, snapshot, since)
 
     def _delta(self, snapshot: SqliteSnapshot, since: int) -> InstantDelta | None:
@@ -215,7 +222,7 @@ class SqliteStore(Store):
 
     async def ping(self) -> None:
         async with self.snapshot() as snapshot:
-            await snapshot.run(nothing(), NO_ANSWERS)
+            await snapshot.open()
 
     async def close(self) -> None:
         while self.idle:

@@ -58,6 +58,7 @@ class Statements:
     completed_instants: Statement
     completed_instants_of: Statement
     changed_mentors: Statement
+    changed_counts: Statement
 
 
 def _epoch_second(dialect: str, started_at: ColumnElement[Any]) -> ColumnElement[int]:
@@ -82,6 +83,7 @@ def _declare(dialect: str) -> dict[str, Select[Any]]:
         _a.started_at >= bindparam("start"),
         _a.started_at < bindparam("end"),
     )
+    changed = select(_c.mentor_id).distinct().where(_c.version > bindparam("since", type_=Integer))
     return {
         "data_version": select(_v.version, _epoch_second(dialect, _v.changed_at)).where(_v.id == 1),
         "mentors": select(_m.id, _m.name, _m.timezone).where(_ids(dialect, _m.id)),
@@ -99,7 +101,7 @@ def _declare(dialect: str) -> dict[str, Select[Any]]:
         )
         .order_by(_a.started_at.desc())
         .limit(bindparam("limit", type_=Integer)),
-        "completed_counts": select(func.count())
+        "completed_counts": select(_a.mentor_id, func.count())
         .where(
             _a.status == COMPLETED,
             _a.started_at >= bindparam("start"),
@@ -114,10 +116,27 @@ def _declare(dialect: str) -> dict[str, Select[Any]]:
         "completed_instants_of": select(_a.mentor_id, second).where(
             _a.status == COMPLETED, _ids(dialect, _a.mentor_id)
         ),
-        "changed_mentors": select(_c.mentor_id)
-        .distinct()
-        .where(_c.version > bindparam("since", type_=Integer)),
+        "changed_mentors": changed,
+        "changed_counts": _changed_counts(changed.subquery("changed")),
     }
+
+
+def _changed_counts(changed: Any) -> Select[Any]:
+    """Each mentor of the change log since a version: whether it exists, and its completed
+    count in a window (by the index of one mentor's activities in a time range)."""
+    mentor_id = changed.c.mentor_id
+    count = (
+        select(func.count())
+        .where(
+            _a.mentor_id == mentor_id,
+            _a.status == COMPLETED,
+            _a.started_at >= bindparam("start"),
+            _a.started_at < bindparam("end"),
+        )
+        .scalar_subquery()
+    )
+    exists = select(_m.id).where(_m.id == mentor_id).exists()
+    return select(mentor_id, exists, count)
 
 
 def compile_statements(dialect: Dialect) -> Statements:
