@@ -113,13 +113,69 @@ async def test_a_replayed_batch_changes_nothing_and_a_document_works_too(
     again = await client.post(INGEST, content=lines(batch), headers=NDJSON | bearer(token))
     assert first.status_code == again.status_code == 200
     assert await counts(engine) == (1, 2, 10)
-    assert (await client.get(f"{BASE}/w1", params={"as_of": "2026-03-25"})).json() == summary
+    replayed = await client.get(f"{BASE}/w1", params={"as_of": "2026-03-25"})
+    assert replayed.json() == summary
+    assert replayed.headers["etag"] == etag  # a replay changes nothing, not even the tag
+    assert again.headers["x-data-version"] == first.headers["x-data-version"]
     document = {"activities": [dict(batch[-1], duration_minutes=99) | {"record": "activity"}]}
     answer = await client.post(INGEST, json=document, headers=bearer(token))
     assert answer.json() == {"activity_types": 0, "mentors": 0, "activities": 1}
     after = await client.get(f"{BASE}/w1", params={"as_of": "2026-03-25"})
     assert after.headers["etag"] != etag  # a write changes every tag
     assert after.json()["total_hours_logged"] != summary["total_hours_logged"]
+
+
+async def test_the_data_version_moves_only_when_a_write_changes_something(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    """SPEC 18: every read carries the version of its snapshot (REST header, GraphQL
+    extensions); an empty body, a replayed batch or records equal to the stored ones leave
+    it; a changed mentor name, a new activity, a delete move it, by one per write."""
+    auth = bearer(token)
+    summary = f"{BASE}/w1?as_of=2026-03-25"
+    query = {"query": '{ mentor(id: "w1") { name } }'}
+
+    async def version() -> int:
+        rest = await client.get(summary)
+        graphql = await client.post("/graphql", json=query)
+        assert rest.headers["x-data-version"] == str(graphql.json()["extensions"]["dataVersion"])
+        return int(rest.headers["x-data-version"])
+
+    written = await client.post(INGEST, content=lines(records(5)), headers=NDJSON | auth)
+    start = await version()
+    assert int(written.headers["x-data-version"]) == start
+    etag = (await client.get(summary)).headers["etag"]
+    unchanged = [
+        (b"{}", {"content-type": "application/json"}),
+        (b"", NDJSON),
+        (b"\n\n", NDJSON),
+        (
+            json.dumps({"activities": [], "mentors": []}).encode(),
+            {"content-type": "application/json"},
+        ),
+        (lines(records(5)), NDJSON),  # the same records again
+        (lines(records(5)[1:3]), NDJSON),  # the same mentors
+    ]
+    for body, headers in unchanged:
+        answer = await client.post(INGEST, content=body, headers=headers | auth)
+        assert answer.status_code == 200, (body, answer.text)
+        assert int(answer.headers["x-data-version"]) == start, body
+    assert await version() == start
+    assert (await client.get(summary)).headers["etag"] == etag
+    renamed = dict(records(1)[1], name="Another name")
+    await client.post(INGEST, content=lines([renamed]), headers=NDJSON | auth)
+    assert await version() == start + 1
+    assert (await client.post("/graphql", json=query)).json()["data"]["mentor"]["name"] == (
+        "Another name"
+    )
+    more = records(6)[-1:]
+    await client.post(INGEST, content=lines(more), headers=NDJSON | auth)
+    assert await version() == start + 2
+    deleted = await client.delete(f"{INGEST}/activities/a5", headers=auth)
+    assert deleted.status_code == 204
+    assert int(deleted.headers["x-data-version"]) == start + 3 == await version()
+    assert (await client.delete(f"{INGEST}/activities/a5", headers=auth)).status_code == 404
+    assert await version() == start + 3
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,7 @@ from personal_stats.storage.writes import (
     ActivityWriter,
     NewActivity,
     bump_data_version,
+    data_version,
     drop_replaced_table,
     write_reference_data,
     write_transaction,
@@ -56,6 +57,7 @@ class ImportReport:
     activity_types: int
     mentors: int
     activities: int
+    data_version: int  # after the import: the same as before when it changed nothing
 
 
 @dataclass
@@ -127,10 +129,15 @@ class Importer:
         await self.writer.before_references()
         types = [(r.id, r.code, r.name) for _, r in self.types.values()]
         mentors = [(r.id, r.name, r.timezone or "UTC") for _, r in self.mentors.values()]
-        await write_reference_data(self.connection, types, mentors)
+        types_changed, mentors_changed = await write_reference_data(self.connection, types, mentors)
         changed = await self.writer.finish()
-        await bump_data_version(self.connection, changed)
-        return ImportReport(len(types), len(mentors), self.activities)
+        if changed is None:  # a first load
+            version = await bump_data_version(self.connection, None)
+        elif changed or types_changed or mentors_changed:
+            version = await bump_data_version(self.connection, changed | set(mentors_changed))
+        else:
+            version = await data_version(self.connection)
+        return ImportReport(len(types), len(mentors), self.activities, version)
 
     async def _reference_problems(self) -> list[Located]:
         """Unknown mentors and activity types, and activity-type codes used twice."""

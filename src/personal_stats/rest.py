@@ -65,8 +65,10 @@ async def _answer(
 
 
 def validators(request: Request, version: int, changed_at: int) -> dict[str, str]:
-    """ETag, Cache-Control and Last-Modified of an answer at this data version."""
+    """ETag, Cache-Control, Last-Modified and X-Data-Version of an answer at this data
+    version."""
     return {
+        "X-Data-Version": str(version),
         "ETag": _etag(version, request),
         "Cache-Control": "no-cache",
         "Last-Modified": format_datetime(datetime.fromtimestamp(changed_at, UTC), usegmt=True),

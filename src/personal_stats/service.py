@@ -67,7 +67,7 @@ class StatsService:
     async def start(self) -> None:
         """Start building the peer index of the current data version."""
         async with self.unit_of_work() as work:
-            await work.ask(_nothing())
+            await work.ask(nothing())
 
     async def ping(self) -> None:
         """Raise `Unavailable` unless the database answers within the time limit."""
@@ -184,7 +184,7 @@ class UnitOfWork:
         return await snapshot.fetch(read)
 
 
-def _nothing() -> Question[None]:
+def nothing() -> Question[None]:
     """A question that reads nothing: asking it only opens the snapshot."""
     return
     yield

@@ -105,7 +105,7 @@ async def ingest(request: Request) -> Response:
               "activities": report.activities}  # fmt: skip
     for kind, count in counts.items():
         INGESTED.labels(authorized, kind).inc(count)
-    return _counted(JSONResponse(counts), "written", authorized)
+    return _written(JSONResponse(counts), service, report.data_version, authorized)
 
 
 async def delete_activity_route(request: Request) -> Response:
@@ -117,7 +117,7 @@ async def erase_mentor_route(request: Request) -> Response:
 
 
 async def _delete(
-    request: Request, kind: str, remove: Callable[[AsyncConnection, str], Awaitable[bool]]
+    request: Request, kind: str, remove: Callable[[AsyncConnection, str], Awaitable[int | None]]
 ) -> Response:
     service: StatsService = request.app.state.service
     authorized = await _authorize(request, service)
@@ -127,11 +127,19 @@ async def _delete(
     if not is_valid_id(record_id):
         return _counted(problem(404, f"No {kind} with this id."), "refused", authorized)
     async with write_transaction(service.write_engine()) as connection:
-        found = await remove(connection, record_id)
+        version = await remove(connection, record_id)
         await tokens.note_use(connection, authorized)
-    if not found:
+    if version is None:
         return _counted(problem(404, f"No {kind} with id {record_id!r}."), "refused", authorized)
-    return _counted(Response(status_code=204), "written", authorized)
+    return _written(Response(status_code=204), service, version, authorized)
+
+
+def _written(response: Response, service: StatsService, version: int, token: str) -> Response:
+    """A write's answer: the data version after it, which this worker's peer index starts
+    following at once."""
+    response.headers["X-Data-Version"] = str(version)
+    service.peers.follow(version)
+    return _counted(response, "written", token)
 
 
 def _counted(response: Response, outcome: str, token: str = "") -> Response:

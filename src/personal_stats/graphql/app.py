@@ -1,5 +1,6 @@
 """The Strawberry ASGI app: each request gets one unit of work in its context."""
 
+import contextlib
 from typing import Any
 
 import orjson
@@ -10,9 +11,12 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import Schema
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
 
+from personal_stats.errors import Unavailable
 from personal_stats.problems import problem
-from personal_stats.service import StatsService
+from personal_stats.service import StatsService, UnitOfWork, nothing
 from personal_stats.web.pages import graphiql_page
 
 
@@ -41,6 +45,20 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
             response = problem(error.status_code, error.reason, headers=headers)
         await response(scope, receive, send)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """The result, with the data version of the snapshot it was read from (SPEC 18);
+        a query that read nothing opens the snapshot to tell it."""
+        response = process_result(result)
+        work: UnitOfWork = request.state.work
+        with contextlib.suppress(Unavailable):  # then no version can be told
+            if work.snapshot is None:
+                await work.ask(nothing())
+            extensions = response.get("extensions") or {}
+            response["extensions"] = {**extensions, "dataVersion": work.version}
+        return response
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

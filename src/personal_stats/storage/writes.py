@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Table, text
+from sqlalchemy import ForeignKeyConstraint, Table, or_, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -65,20 +65,29 @@ async def write_reference_data(
     connection: AsyncConnection,
     types: Sequence[tuple[str, str, str]],
     mentors: Sequence[tuple[str, str, str]],
-) -> None:
-    """Upsert activity types (id, code, name) and mentors (id, name, timezone)."""
-    await _upsert(connection, ActivityType.__table__, ("id", "code", "name"), types)  # type: ignore[attr-defined]
-    await _upsert(connection, Mentor.__table__, ("id", "name", "timezone"), mentors)  # type: ignore[attr-defined]
+) -> tuple[list[str], list[str]]:
+    """Upsert activity types (id, code, name) and mentors (id, name, timezone); the ids of
+    the types and of the mentors that were new or different (the others are left as they
+    were)."""
+    type_table: Table = ActivityType.__table__  # type: ignore[attr-defined]
+    mentor_table: Table = Mentor.__table__  # type: ignore[attr-defined]
+    changed_types = await _upsert(connection, type_table, ("id", "code", "name"), types)
+    changed_mentors = await _upsert(connection, mentor_table, ("id", "name", "timezone"), mentors)
+    return changed_types, changed_mentors
+
+
+async def data_version(connection: AsyncConnection) -> int:
+    return int((await connection.execute(select(col(DataVersion.version)))).scalar_one())
 
 
 async def bump_data_version(
     connection: AsyncConnection, changed: Collection[str] | None = None
 ) -> int:
-    """Make the write's data version, and log whose completed activities it changed
-    (`None`: it may have changed anyone's). Every write ends with this, in its transaction;
-    writers are serialised, so the version read here is the one this write makes."""
-    current = (await connection.execute(select(col(DataVersion.version)))).scalar_one()
-    version = int(current) + 1
+    """Make the write's data version, and log whose records it changed (`None`: it may have
+    changed anyone's). Every write that changed something ends with this, in its
+    transaction (one that changed nothing leaves the version as it was); writers are
+    serialised, so the version read here is the one this write makes."""
+    version = await data_version(connection) + 1
     await connection.execute(
         update(DataVersion)
         .where(col(DataVersion.id) == 1)
@@ -100,28 +109,27 @@ def _log_change(dialect: str) -> Any:
     return insert.on_conflict_do_nothing()
 
 
-async def delete_activity(connection: AsyncConnection, activity_id: str) -> bool:
-    """Delete one activity; False when there is none with this id."""
+async def delete_activity(connection: AsyncConnection, activity_id: str) -> int | None:
+    """Delete one activity: the data version made, or None when there is none with this id."""
     found = await connection.execute(
         delete(Activity).where(col(Activity.id) == activity_id).returning(col(Activity.mentor_id))
     )
     mentor_id = found.scalar_one_or_none()
     if mentor_id is None:
-        return False
-    await bump_data_version(connection, [mentor_id])
-    return True
+        return None
+    return await bump_data_version(connection, [mentor_id])
 
 
-async def erase_mentor(connection: AsyncConnection, mentor_id: str) -> bool:
-    """Delete a mentor and every activity of theirs; False when there is no such mentor."""
+async def erase_mentor(connection: AsyncConnection, mentor_id: str) -> int | None:
+    """Delete a mentor and every activity of theirs: the data version made, or None when
+    there is no such mentor."""
     await connection.execute(delete(Activity).where(col(Activity.mentor_id) == mentor_id))
     found = await connection.execute(
         delete(Mentor).where(col(Mentor.id) == mentor_id).returning(col(Mentor.id))
     )
     if found.scalar_one_or_none() is None:
-        return False
-    await bump_data_version(connection, [mentor_id])
-    return True
+        return None
+    return await bump_data_version(connection, [mentor_id])
 
 
 async def _upsert(
@@ -129,16 +137,20 @@ async def _upsert(
     table: Table,
     columns: tuple[str, ...],
     rows: Sequence[tuple[str, ...]],
-) -> None:
+) -> list[str]:
+    """Insert the rows, or update those whose stored values differ: the ids written."""
     if not rows:
-        return
+        return []
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)
-    statement = statement.on_conflict_do_update(
+    values = [name for name in columns if name != "id"]
+    upsert = statement.on_conflict_do_update(
         index_elements=[table.c.id],
-        set_={name: statement.excluded[name] for name in columns if name != "id"},
-    )
-    await connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+        set_={name: statement.excluded[name] for name in values},
+        where=or_(*(table.c[name].is_distinct_from(statement.excluded[name]) for name in values)),
+    ).returning(table.c.id)
+    found = await connection.execute(upsert, [dict(zip(columns, row, strict=True)) for row in rows])
+    return [row[0] for row in found]
 
 
 async def defer_foreign_keys(connection: AsyncConnection) -> None:
@@ -155,17 +167,19 @@ _COLUMNS = ACTIVITY_COLUMNS.split(", ")
 _MOVE_STAGED = (
     f"INSERT INTO activity ({ACTIVITY_COLUMNS}) "
     f"SELECT DISTINCT ON (id) {ACTIVITY_COLUMNS} FROM {_STAGING} ORDER BY id, seq DESC "
-    f"ON CONFLICT (id) DO UPDATE SET {_UPDATE}"
+    f"ON CONFLICT (id) DO UPDATE SET {_UPDATE} WHERE "
+    f"({', '.join('activity.' + c for c in _COLUMNS[1:])}) "
+    f"IS DISTINCT FROM ({', '.join('excluded.' + c for c in _COLUMNS[1:])})"
 )
 
 
-_PREVIOUS_MENTORS = (
-    "SELECT DISTINCT mentor_id FROM activity WHERE id IN (SELECT value FROM json_each(?))"
-)
-# The mentors of the staged activities, and the present mentors of those that exist.
-_STAGED_MENTORS = (
-    f"SELECT mentor_id FROM {_STAGING} UNION "
-    f"SELECT a.mentor_id FROM activity a JOIN {_STAGING} s ON s.id = a.id"
+_STORED = f"SELECT {ACTIVITY_COLUMNS} FROM activity WHERE id IN (SELECT value FROM json_each(?))"
+# The new and the present mentor of each staged activity that is new or differs.
+_STAGED_CHANGES = (
+    f"SELECT s.mentor_id, a.mentor_id FROM (SELECT DISTINCT ON (id) {ACTIVITY_COLUMNS} "
+    f"FROM {_STAGING} ORDER BY id, seq DESC) s LEFT JOIN activity a ON a.id = s.id "
+    f"WHERE a.id IS NULL OR ({', '.join('a.' + c for c in _COLUMNS[1:])}) "
+    f"IS DISTINCT FROM ({', '.join('s.' + c for c in _COLUMNS[1:])})"
 )
 
 
@@ -189,6 +203,7 @@ class ActivityWriter:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
         self.bulk = False
+        self.written = 0  # activities sent to the database
         self.changed: set[str] = set()  # mentors whose activities this write changes
 
     @staticmethod
@@ -212,7 +227,7 @@ class ActivityWriter:
     async def finish(self) -> set[str] | None:
         """Called last, before the commit: the mentors whose activities changed (None: a
         first load, which changed everyone's)."""
-        return None if self.bulk else self.changed
+        return None if self.bulk and self.written else self.changed
 
     async def _driver(self) -> Any:
         raw = await self.connection.get_raw_connection()
@@ -230,18 +245,24 @@ class SqliteWriter(ActivityWriter):
                 await self.connection.run_sync(index.drop)
 
     async def write(self, rows: Sequence[NewActivity]) -> None:
-        params = [
-            (r.id, r.mentor_id, r.activity_type_id, r.status, sqlite_instant(r.started_at),
-             r.duration_minutes)
+        """Upsert the rows that are new or differ from the stored ones (the last of each id)."""
+        latest = {
+            r.id: (r.id, r.mentor_id, r.activity_type_id, r.status, sqlite_instant(r.started_at),
+                   r.duration_minutes)
             for r in rows
-        ]  # fmt: skip
+        }  # fmt: skip
         driver = await self._driver()
-        if not self.bulk:  # an activity moved to another mentor changes both
-            ids = json.dumps([r.id for r in rows])
-            cursor = await driver.execute(_PREVIOUS_MENTORS, (ids,))
-            self.changed.update(row[0] for row in await cursor.fetchall())
-            self.changed.update(r.mentor_id for r in rows)
-        await driver.executemany(_UPSERT_ACTIVITY["sqlite"], params)
+        if not self.bulk:
+            cursor = await driver.execute(_STORED, (json.dumps(list(latest)),))
+            for stored in await cursor.fetchall():
+                if latest[stored[0]] == tuple(stored):
+                    del latest[stored[0]]
+                else:  # an activity moved to another mentor changes both
+                    self.changed.add(stored[1])
+            self.changed.update(row[1] for row in latest.values())
+        if latest:
+            self.written += len(latest)
+            await driver.executemany(_UPSERT_ACTIVITY["sqlite"], list(latest.values()))
 
     async def before_references(self) -> None:
         # Writing a mentor looks up its activities for the deferred references: by index.
@@ -264,12 +285,16 @@ class PostgresWriter(ActivityWriter):
         ]
         driver = await self._driver()
         await driver.copy_records_to_table(_STAGING, records=records, columns=_COLUMNS)
+        self.written += len(records)
 
     async def finish(self) -> set[str] | None:
+        if not self.written:
+            return self.changed
         if not self.bulk:
-            found = await self.connection.execute(text(_STAGED_MENTORS))
-            self.changed.update(row[0] for row in found)
-            await self.connection.execute(text(_MOVE_STAGED))
+            found = await self.connection.execute(text(_STAGED_CHANGES))
+            self.changed.update(m for row in found for m in row if m is not None)
+            if self.changed:
+                await self.connection.execute(text(_MOVE_STAGED))
             return self.changed
         # A first load: the table is built aside, with its indexes and references, and swapped
         # in at the end, so readers wait only for the rename, never for the load.
