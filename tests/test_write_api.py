@@ -386,3 +386,46 @@ async def test_token_commands_show_the_value_once_and_keep_only_its_digest(
     async with engine.connect() as connection:
         revoked = (await connection.execute(select(ApiToken))).one()
     assert revoked.revoked_at is not None
+
+
+@pytest.mark.parametrize("shape", ["arrays", "objects"])
+async def test_deeply_nested_json_is_400_on_both_paths(
+    client: httpx.AsyncClient, token: str, engine: AsyncEngine, shape: str
+) -> None:
+    depth = 100_000
+    nested = (
+        ("[" * depth + "]" * depth) if shape == "arrays" else ('{"a":' * depth + "1" + "}" * depth)
+    )
+    line = '{"record": "mentor", "id": "m1", "name": ' + nested + "}"
+    document = '{"mentors": [' + line.replace('"record": "mentor", ', "") + "]}"
+    for body, media_type in ((line, "application/x-ndjson"), (document, "application/json")):
+        headers = bearer(token) | {"content-type": media_type}
+        answer = await client.post(INGEST, content=body.encode(), headers=headers)
+        assert answer.status_code == 400, (media_type, answer.text[:300])
+        assert "JSON" in answer.json()["detail"]
+    assert await counts(engine) == (0, 0, 0)
+
+
+async def test_a_write_that_waits_for_another_writers_lock_too_long_is_503(
+    engine: AsyncEngine, database_url: str, token: str
+) -> None:
+    """Another writer holds the lock (sqlite3's BEGIN IMMEDIATE on the file; PostgreSQL's
+    advisory lock of writers): past the time limit the ingest answers 503 with Retry-After
+    and writes nothing; once the lock is let go, the same request is written."""
+    from personal_stats.storage.writes import write_transaction
+
+    app = create_app(Settings(database_url=database_url, db_timeout=0.5))
+    body = lines(records(3))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as c:
+        async with write_transaction(engine):
+            started = asyncio.get_running_loop().time()
+            answer = await c.post(INGEST, content=body, headers=NDJSON | bearer(token))
+            waited = asyncio.get_running_loop().time() - started
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert int(answer.headers["retry-after"]) >= 1
+        assert 0.4 < waited < 3
+        assert await counts(engine) == (0, 0, 0)
+        again = await c.post(INGEST, content=body, headers=NDJSON | bearer(token))
+        assert again.status_code == 200
+    await close(app)

@@ -26,8 +26,9 @@ def create_engine(settings: Settings, *, bulk: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         # Few connections: each is a thread, and SQLite reads do not need many.
         engine = create_async_engine(
-            url, connect_args={"timeout": timeout}, pool_size=4, max_overflow=4
-        )
+            url, connect_args={"timeout": timeout}, pool_size=4, max_overflow=4,
+            hide_parameters=True,
+        )  # fmt: skip
         event.listen(engine.sync_engine, "connect", _configure_sqlite(timeout))
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
@@ -36,8 +37,9 @@ def create_engine(settings: Settings, *, bulk: bool = False) -> AsyncEngine:
     # No pre-ping: a connection that died is invalidated by the error it raises (the request
     # gets a 503), and the pool connects afresh for the next one.
     return create_async_engine(
-        url, pool_size=settings.pool_size, pool_timeout=timeout, connect_args=connect_args
-    )
+        url, pool_size=settings.pool_size, pool_timeout=timeout, connect_args=connect_args,
+        hide_parameters=True,  # no names or token digests in tracebacks and logs
+    )  # fmt: skip
 
 
 def _configure_sqlite(timeout: float) -> Any:

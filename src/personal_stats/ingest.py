@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import ijson  # type: ignore[import-untyped]
+import msgspec
 from pydantic import ValidationError
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -279,7 +280,11 @@ async def _read_lines(importer: Importer, file: BinaryIO, prefix: str, advance: 
             continue
         await importer.count()
         location = f"{prefix}line {number}"
-        fast = fast_line(line)
+        try:
+            fast = fast_line(line)
+        except RecursionError as error:
+            importer.problem(location, f"not valid JSON: {_syntax_error(error)}", malformed=True)
+            continue
         if fast is not None:
             await importer.add(location, *fast)
             if number % BATCH == 0:
@@ -287,6 +292,9 @@ async def _read_lines(importer: Importer, file: BinaryIO, prefix: str, advance: 
             continue
         try:
             record = LINE.validate_json(line)
+        except RecursionError as error:
+            importer.problem(location, f"not valid JSON: {_syntax_error(error)}", malformed=True)
+            continue
         except ValidationError as error:
             if error.errors()[0]["type"] == "json_invalid":
                 message = f"not valid JSON: {error.errors()[0]['msg']}"
@@ -314,25 +322,48 @@ async def _read_document(importer: Importer, source: Source, prefix: str) -> Non
 
 
 async def _read_whole_document(importer: Importer, source: Source, prefix: str) -> None:
+    """A document in memory: split into its sections' items (msgspec checks the whole
+    document's syntax at C speed without building it), then each item parsed and validated
+    in turn, with the event loop given a turn every few hundred."""
     whole = prefix.removesuffix(": ")
     with source.open() as file:
-        try:
-            document = json.load(file, parse_constant=_not_json)
-        except ValueError as error:  # a JSONDecodeError, or bytes that are not UTF-8
-            importer.problem(whole, f"not valid JSON: {error}", malformed=True)
-            return
-    if not isinstance(document, dict):
+        body = file.read()
+    try:
+        sections = _SECTIONS.decode(body)
+    except msgspec.ValidationError:
         importer.problem(whole, "the document must be a JSON object")
         return
+    except (msgspec.DecodeError, RecursionError) as error:
+        importer.problem(whole, f"not valid JSON: {_syntax_error(error)}", malformed=True)
+        return
     for section, adapter in SECTIONS.items():
-        items = document.get(section)
-        if items is None:
+        raw = sections.get(section)
+        if raw is None:
             continue
-        if not isinstance(items, list):
+        try:
+            items = _ITEMS.decode(raw)
+        except msgspec.ValidationError:
             importer.problem(f"{prefix}{section}", "must be a list")
             continue
-        for index, raw in enumerate(items):
-            await _take(importer, f"{prefix}{section}[{index}]", raw, adapter)
+        for index, item in enumerate(items or ()):
+            location = f"{prefix}{section}[{index}]"
+            try:  # the standard library's integers have no size limit, unlike msgspec's
+                value = json.loads(bytes(item), parse_constant=_not_json)
+            except (ValueError, RecursionError) as error:
+                importer.problem(location, f"not valid JSON: {_syntax_error(error)}",
+                                 malformed=True)  # fmt: skip
+                continue
+            await _take(importer, location, value, adapter)
+
+
+_SECTIONS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ITEMS = msgspec.json.Decoder(list[msgspec.Raw] | None)
+
+
+def _syntax_error(error: Exception) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return str(error)
 
 
 def _not_json(constant: str) -> Any:

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, delete, select, update
 
+from personal_stats.errors import Unavailable
 from personal_stats.models import Activity, ActivityChange, ActivityType, DataVersion, Mentor
 from personal_stats.storage.base import CHANGES_KEPT, EVERY_MENTOR
 
@@ -187,14 +188,26 @@ _STAGED_CHANGES = (
 async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A write transaction, one at a time on every engine: SQLite's BEGIN IMMEDIATE takes
     the write lock at once; on PostgreSQL an advisory lock serialises writers of every
-    instance. Readers are never blocked by it. References are checked at the commit."""
+    instance. Readers are never blocked by it. References are checked at the commit. A
+    write that waits for another writer's lock longer than the engine's time limit raises
+    `Unavailable` (its client is told to try again) and writes nothing."""
     async with engine.connect() as connection:
         connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
-        async with connection.begin():
+        try:
+            await connection.begin()  # SQLite: BEGIN IMMEDIATE waits for the lock
             if connection.dialect.name == "postgresql":
                 await connection.execute(text(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
+        except (TimeoutError, DBAPIError) as error:
+            if isinstance(error, DBAPIError) and "locked" not in str(error.orig).lower():
+                raise
+            raise Unavailable("another write holds the database; try again shortly") from error
+        try:
             await defer_foreign_keys(connection)
             yield connection
+        except BaseException:
+            await connection.rollback()
+            raise
+        await connection.commit()
 
 
 class ActivityWriter:
