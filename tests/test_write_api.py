@@ -9,7 +9,7 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,11 @@ async def counts(engine: AsyncEngine) -> tuple[int, int, int]:
 @pytest.fixture
 async def token(engine: AsyncEngine) -> str:
     return await tokens.create(engine, "activity-service", ("ingest",))
+
+
+@pytest.fixture
+async def eraser(engine: AsyncEngine) -> str:
+    return await tokens.create(engine, "erasure-desk", ("erase",))
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -293,7 +298,7 @@ async def test_rate_limit_answers_429_with_retry_after(
 
 
 async def test_erasing_a_mentor_removes_them_everywhere(
-    client: httpx.AsyncClient, token: str, engine: AsyncEngine
+    client: httpx.AsyncClient, token: str, eraser: str, engine: AsyncEngine
 ) -> None:
     batch = [
         *records(8),
@@ -304,7 +309,13 @@ async def test_erasing_a_mentor_removes_them_everywhere(
     await client.post(INGEST, content=lines(batch), headers=NDJSON | bearer(token))
     before = (await client.get(f"{BASE}/peer", params={"as_of": "2026-03-25"})).json()
     assert before["peer_rank_percentile"] == 50  # w1 above, p2 below: (1 + 0) / 2
-    gone = await client.delete(f"{INGEST}/mentors/w1", headers=bearer(token))
+    refused = await client.delete(f"{INGEST}/mentors/w1", headers=bearer(token))
+    assert refused.status_code == 403  # erasing needs the erase scope...
+    assert 'scope="erase"' in refused.headers["www-authenticate"]
+    pushed = await client.post(INGEST, content=lines(batch), headers=NDJSON | bearer(eraser))
+    assert pushed.status_code == 403  # ...which alone cannot ingest
+    assert await counts(engine) == (1, 3, 9)
+    gone = await client.delete(f"{INGEST}/mentors/w1", headers=bearer(eraser))
     assert gone.status_code == 204
     assert (await client.get(f"{BASE}/w1")).status_code == 404
     graphql = await client.post("/graphql", json={"query": '{ mentor(id: "w1") { id } }'})
@@ -312,7 +323,7 @@ async def test_erasing_a_mentor_removes_them_everywhere(
     after = (await client.get(f"{BASE}/peer", params={"as_of": "2026-03-25"})).json()
     assert after["peer_rank_percentile"] == 100  # only p2 is left, below
     assert await counts(engine) == (1, 2, 1)
-    assert (await client.delete(f"{INGEST}/mentors/w1", headers=bearer(token))).status_code == 404
+    assert (await client.delete(f"{INGEST}/mentors/w1", headers=bearer(eraser))).status_code == 404
     one = await client.delete(f"{INGEST}/activities/x1", headers=bearer(token))
     assert one.status_code == 204
     assert (
@@ -381,10 +392,18 @@ async def test_token_commands_show_the_value_once_and_keep_only_its_digest(
     assert "svc" in listing
     assert "ingest" in listing
     assert value not in listing
+    both = run("create", "desk", "--scope", "ingest", "--scope", "erase", "--expires-in", "30d")
+    assert both.returncode == 0, both.stderr
+    desk = next(line for line in run("list").stdout.splitlines() if line.startswith("desk"))
+    expires = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d")
+    assert "ingest erase" in desk
+    assert expires in desk
+    for wrong in (["--expires-in", "0d"], ["--expires-in", "30"], ["--scope", "read"]):
+        assert run("create", "other", *wrong).returncode == 2, wrong
     assert run("revoke", "svc").returncode == 0
     assert run("revoke", "svc").returncode == 1
     async with engine.connect() as connection:
-        revoked = (await connection.execute(select(ApiToken))).one()
+        revoked = (await connection.execute(select(ApiToken).where(ApiToken.name == "svc"))).one()
     assert revoked.revoked_at is not None
 
 
@@ -429,3 +448,40 @@ async def test_a_write_that_waits_for_another_writers_lock_too_long_is_503(
         again = await c.post(INGEST, content=body, headers=NDJSON | bearer(token))
         assert again.status_code == 200
     await close(app)
+
+
+async def test_an_expired_token_is_401(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    old = await tokens.create(engine, "old", ("ingest",), timedelta(seconds=-1))
+    fresh = await tokens.create(engine, "fresh", ("ingest",), timedelta(days=1))
+    answer = await client.post(INGEST, content=lines(records(2)), headers=NDJSON | bearer(old))
+    assert answer.status_code == 401
+    assert "invalid_token" in answer.headers["www-authenticate"]
+    assert await counts(engine) == (0, 0, 0)
+    answer = await client.post(INGEST, content=lines(records(2)), headers=NDJSON | bearer(fresh))
+    assert answer.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Bell\u0007", "must not contain control characters"),
+        ("two\nlines", "must not contain control characters"),
+        ("x" * 201, "must be at most 200 characters"),
+    ],
+)
+async def test_names_have_a_length_limit_and_no_control_characters(
+    client: httpx.AsyncClient, token: str, engine: AsyncEngine, name: str, message: str
+) -> None:
+    for record in ("mentor", "activity_type"):
+        item = {"record": record, "id": "x1", "code": "c1", "name": name}
+        answer = await client.post(INGEST, content=lines([item]), headers=NDJSON | bearer(token))
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"] == [{"location": "line 1.name", "message": message}]
+        section = "mentors" if record == "mentor" else "activity_types"
+        document = {section: [{k: v for k, v in item.items() if k != "record"}]}
+        answer = await client.post(INGEST, json=document, headers=bearer(token))
+        assert answer.json()["errors"] == [{"location": f"{section}[0].name", "message": message}]
+    longest = {"record": "mentor", "id": "x1", "name": "x" * 200}
+    answer = await client.post(INGEST, content=lines([longest]), headers=NDJSON | bearer(token))
+    assert answer.status_code == 200
+    assert await counts(engine) == (0, 1, 0)

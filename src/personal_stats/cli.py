@@ -3,10 +3,11 @@
 import argparse
 import asyncio
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         "name", type=_token_name, help="a name for the token (1-64 of A-Z a-z 0-9 _ -)"
     )
     create.add_argument(
-        "--scope", action="append", choices=tokens.SCOPES, help="a scope (default: ingest)"
+        "--scope", action="append", choices=tokens.SCOPES,
+        help="a scope, repeatable: ingest (push and delete records), erase (erase a mentor); "
+        "default: ingest",
+    )  # fmt: skip
+    create.add_argument(
+        "--expires-in", type=_days, metavar="DAYSd", help="expire after this many days (e.g. 90d)"
     )
     create.set_defaults(run=_token_create)
     listing = actions.add_parser("list", help="list tokens: name, scopes, created, last used")
@@ -117,11 +123,19 @@ async def _with_engine(settings: Settings, work: Any) -> Any:
         await engine.dispose()
 
 
+def _days(text: str) -> timedelta:
+    if not re.fullmatch(r"[1-9][0-9]{0,4}d", text):
+        raise argparse.ArgumentTypeError("must be a whole number of days from 1 to 99999, e.g. 90d")
+    return timedelta(days=int(text[:-1]))
+
+
 def _token_create(options: argparse.Namespace, settings: Settings) -> int:
-    scopes = tuple(options.scope or ["ingest"])
+    scopes = tuple(dict.fromkeys(options.scope or [tokens.INGEST]))
     try:
         value = asyncio.run(
-            _with_engine(settings, lambda e: tokens.create(e, options.name, scopes))
+            _with_engine(
+                settings, lambda e: tokens.create(e, options.name, scopes, options.expires_in)
+            )
         )
     except ValueError as error:
         print(f"token not created: {error}", file=sys.stderr)
@@ -134,10 +148,11 @@ def _token_create(options: argparse.Namespace, settings: Settings) -> int:
 
 def _token_list(_options: argparse.Namespace, settings: Settings) -> int:
     found = asyncio.run(_with_engine(settings, tokens.list_all))
-    print(f"{'name':24} {'scopes':10} {'created':20} {'last used':20} revoked")
+    print(f"{'name':24} {'scopes':14} {'created':20} {'last used':20} {'expires':20} revoked")
     for token in found:
-        print(f"{token.name:24} {' '.join(token.scopes):10} {_when(token.created_at):20} "
-              f"{_when(token.last_used_at):20} {_when(token.revoked_at)}")  # fmt: skip
+        print(f"{token.name:24} {' '.join(token.scopes):14} {_when(token.created_at):20} "
+              f"{_when(token.last_used_at):20} {_when(token.expires_at):20} "
+              f"{_when(token.revoked_at)}")  # fmt: skip
     return 0
 
 

@@ -174,9 +174,8 @@ def _schemas() -> dict[str, Any]:
 
 
 _WRITE_ERRORS = {
-    "401": _problem("No token, a malformed Authorization header, or an unknown or revoked "
-                    "token (a token in the query string is never accepted)"),
-    "403": _problem("The token lacks the ingest scope"),
+    "401": _problem("No token, a malformed Authorization header, or an unknown, revoked or "
+                    "expired token (a token in the query string is never accepted)"),
     "429": _problem("Too many requests with this token: wait for Retry-After"),
     "503": _problem("The database cannot be reached, or another write held it too long"),
 }  # fmt: skip
@@ -242,12 +241,13 @@ def _write_operations() -> dict[str, Any]:
                 "413": _problem("The body is over the size limit or holds too many records"),
                 "415": _problem("Not application/json or application/x-ndjson"),
                 "422": {"description": "Invalid records, each named; nothing written", **located},
+                "403": _problem("The token lacks the ingest scope"),
                 **_WRITE_ERRORS,
             },
         }
     }
 
-    def erase(kind: str, summary: str) -> dict[str, Any]:
+    def erase(kind: str, summary: str, scope: str) -> dict[str, Any]:
         return {
             "delete": {
                 "summary": summary,
@@ -264,6 +264,7 @@ def _write_operations() -> dict[str, Any]:
                 "responses": {
                     "204": {"description": "Deleted"},
                     "404": _problem(f"No {kind} with this id"),
+                    "403": _problem(f"The token lacks the {scope} scope"),
                     **_WRITE_ERRORS,
                 },
             }
@@ -271,9 +272,9 @@ def _write_operations() -> dict[str, Any]:
 
     return {
         "/api/v1/ingest": ingest,
-        "/api/v1/ingest/activities/{record_id}": erase("activity", "Delete an activity"),
+        "/api/v1/ingest/activities/{record_id}": erase("activity", "Delete an activity", "ingest"),
         "/api/v1/ingest/mentors/{record_id}": erase(
-            "mentor", "Erase a mentor and every activity of theirs"
+            "mentor", "Erase a mentor and every activity of theirs", "erase"
         ),
     }
 

@@ -2,6 +2,7 @@
 activities a large import holds)."""
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -38,14 +39,29 @@ def _rfc3339_text(value: Any) -> Any:
     return value
 
 
-def _not_blank(value: str) -> str:
+NAME_LENGTH = 200  # characters of a mentor's or an activity type's name
+
+
+def name_problem(value: str) -> str | None:
+    """What is wrong with a name, if anything: names are shown on pages and cards."""
     if not value.strip():
-        raise ValueError("must not be empty")
+        return "must not be empty"
+    if len(value) > NAME_LENGTH:
+        return f"must be at most {NAME_LENGTH} characters"
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        return "must not contain control characters"
+    return None
+
+
+def _checked_name(value: str) -> str:
+    problem = name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-Name = Annotated[str, AfterValidator(_not_blank)]
+Name = Annotated[str, AfterValidator(_checked_name)]
 # Parsed from its RFC 3339 text, whose form and year are checked first.
 Instant = Annotated[AwareDatetime, Strict(False), BeforeValidator(_rfc3339_text)]
 
@@ -171,7 +187,7 @@ def fast_line(line: bytes) -> tuple[Any, datetime | None] | None:
             return record, datetime.fromisoformat(text)
         except ValueError:
             return None
-    if not record.name.strip():
+    if name_problem(record.name) is not None:
         return None
     if isinstance(record, FastMentor):
         if record.timezone is None:

@@ -1,10 +1,10 @@
 """Tokens of the write API: random, shown once, kept as their SHA-256 only, with scopes,
-a last-used time and a revocation time."""
+a last-used time, a revocation time and, if given, an expiry time."""
 
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -12,7 +12,8 @@ from sqlmodel import col, select, update
 
 from personal_stats.models import ApiToken
 
-SCOPES = ("ingest",)
+INGEST, ERASE = "ingest", "erase"  # push and delete records; erase a mentor whole
+SCOPES = (INGEST, ERASE)
 PREFIX = "pst_"  # makes a leaked token easy to recognise (and to scan for)
 
 
@@ -23,6 +24,7 @@ class TokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None
 
 
 def digest(token: str) -> str:
@@ -31,17 +33,22 @@ def digest(token: str) -> str:
 
 def _info(row: ApiToken) -> TokenInfo:
     return TokenInfo(row.name, tuple(row.scopes.split()), row.created_at, row.last_used_at,
-                     row.revoked_at)  # fmt: skip
+                     row.revoked_at, row.expires_at)  # fmt: skip
 
 
-async def create(engine: AsyncEngine, name: str, scopes: tuple[str, ...]) -> str:
-    """A new token (32 random bytes) under a new name; only its SHA-256 is stored."""
+async def create(
+    engine: AsyncEngine, name: str, scopes: tuple[str, ...], expires_in: timedelta | None = None
+) -> str:
+    """A new token (32 random bytes) under a new name; only its SHA-256 is stored. It
+    expires `expires_in` from now, if given."""
     unknown = set(scopes) - set(SCOPES)
     if unknown:
         raise ValueError(f"unknown scope {sorted(unknown)[0]!r}; known: {', '.join(SCOPES)}")
     token = PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, token_sha256=digest(token), scopes=" ".join(scopes),
-                   created_at=datetime.now(UTC))  # fmt: skip
+    now = datetime.now(UTC)
+    expires_at = None if expires_in is None else now + expires_in
+    row = ApiToken(name=name, token_sha256=digest(token), scopes=" ".join(dict.fromkeys(scopes)),
+                   created_at=now, expires_at=expires_at)  # fmt: skip
     try:
         async with engine.begin() as connection:
             values = row.model_dump(exclude={"id"})
@@ -71,7 +78,8 @@ async def revoke(engine: AsyncEngine, name: str) -> bool:
 
 
 async def authenticate(engine: AsyncEngine, token: str) -> TokenInfo | None:
-    """The live token with this value, or None (a read: writes wait for the write lock)."""
+    """The live token with this value: not revoked, not expired; else None (a read: writes
+    wait for the write lock)."""
     async with engine.connect() as connection:
         found = await connection.execute(
             select(ApiToken).where(
@@ -79,7 +87,12 @@ async def authenticate(engine: AsyncEngine, token: str) -> TokenInfo | None:
             )
         )
         row = found.first()
-        return None if row is None else _info(ApiToken.model_validate(row._mapping))
+    if row is None:
+        return None
+    info = _info(ApiToken.model_validate(row._mapping))
+    if info.expires_at is not None and info.expires_at <= datetime.now(UTC):
+        return None
+    return info
 
 
 async def note_use(connection: AsyncConnection, name: str) -> None:

@@ -1,5 +1,6 @@
 """The write API (SPEC section 16): the activity service pushes records, and a mentor who
-leaves is erased. Every route needs a bearer token with the `ingest` scope; the body goes
+leaves is erased. Every route needs a bearer token with the `ingest` scope (erasing a
+mentor: the `erase` scope); the body goes
 through the import's own validation and is written in one transaction.
 
 Checks run in this order: the token (401, 403), the rate limit (429), the content type
@@ -26,7 +27,6 @@ from personal_stats.storage.writes import delete_activity, erase_mentor, write_t
 
 BASE = "/api/v1/ingest"
 MAX_RECORDS = 50_000
-SCOPE = "ingest"
 MEDIA_TYPES = {"application/json": False, "application/x-ndjson": True}  # -> JSON Lines?
 LOG = logging.getLogger("personal_stats.auth")
 
@@ -36,7 +36,7 @@ def _unauthorized(detail: str, error: str) -> Response:
     return problem(401, detail, headers={"WWW-Authenticate": challenge})
 
 
-async def _authorize(request: Request, service: StatsService) -> Response | str:
+async def _authorize(request: Request, service: StatsService, scope: str) -> Response | str:
     """The token's name, or the response that refuses the request. A token is taken from
     the Authorization header only; its value is never logged."""
     route = request.url.path
@@ -57,11 +57,11 @@ async def _authorize(request: Request, service: StatsService) -> Response | str:
     found = await tokens.authenticate(service.write_engine(), value.strip())
     if found is None:
         LOG.warning("authentication refused", extra={"route": route, "reason": "unknown"})
-        return _unauthorized("The token is unknown or revoked.", "invalid_token")
+        return _unauthorized("The token is unknown, revoked or expired.", "invalid_token")
     request.state.token = found.name  # named in the access log
-    if SCOPE not in found.scopes:
-        challenge = f'Bearer realm="personal-stats", error="insufficient_scope", scope="{SCOPE}"'
-        return problem(403, f"The token lacks the {SCOPE!r} scope.",
+    if scope not in found.scopes:
+        challenge = f'Bearer realm="personal-stats", error="insufficient_scope", scope="{scope}"'
+        return problem(403, f"The token lacks the {scope!r} scope.",
                        headers={"WWW-Authenticate": challenge})  # fmt: skip
     wait = service.rate_limit.wait(found.name)
     if wait:
@@ -72,7 +72,7 @@ async def _authorize(request: Request, service: StatsService) -> Response | str:
 
 async def ingest(request: Request) -> Response:
     service: StatsService = request.app.state.service
-    authorized = await _authorize(request, service)
+    authorized = await _authorize(request, service, tokens.INGEST)
     if isinstance(authorized, Response):
         return _counted(authorized, "refused")
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -109,18 +109,21 @@ async def ingest(request: Request) -> Response:
 
 
 async def delete_activity_route(request: Request) -> Response:
-    return await _delete(request, "activity", delete_activity)
+    return await _delete(request, "activity", tokens.INGEST, delete_activity)
 
 
 async def erase_mentor_route(request: Request) -> Response:
-    return await _delete(request, "mentor", erase_mentor)
+    return await _delete(request, "mentor", tokens.ERASE, erase_mentor)
 
 
 async def _delete(
-    request: Request, kind: str, remove: Callable[[AsyncConnection, str], Awaitable[int | None]]
+    request: Request,
+    kind: str,
+    scope: str,
+    remove: Callable[[AsyncConnection, str], Awaitable[int | None]],
 ) -> Response:
     service: StatsService = request.app.state.service
-    authorized = await _authorize(request, service)
+    authorized = await _authorize(request, service, scope)
     if isinstance(authorized, Response):
         return _counted(authorized, "refused")
     record_id = request.path_params["record_id"]
