@@ -335,6 +335,120 @@ async def _push_batches(
     return written, elapsed, took[int(len(took) * 0.99)] * 1000
 
 
+WRITE_BATCH = 200  # new activities a second, as the activity service pushes them
+MIXED_HEAD = (
+    "| backend | alone req/s | p99 ms | with writes req/s | ratio | p99 ms | past 2 s | writes "
+    "| write p50 / p99 ms | index ready p50 / max ms | stale reads | index after |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+)
+
+
+@dataclass(frozen=True)
+class Mixed:
+    backend: str
+    alone: Result
+    written: Result
+    writes: int
+    write_p50_ms: float
+    write_p99_ms: float
+    index_p50_ms: float  # from a write's answer until /readyz shows its version indexed
+    index_max_ms: float
+    stale_reads: int  # reads after a write that did not count it
+    state: dict[str, Any]
+
+
+def mixed(backend: str, seconds: int, connections: int) -> Mixed:
+    """L's REST summary loaded alone, then while one 200-record batch a second arrives
+    through the write API; after each batch a touched mentor's summary is read (it must
+    count the batch) and /readyz is polled until the peer index has the batch's version."""
+    url = database_url(backend, "L")
+    token = subprocess.run([*CLI, "token", "create", f"bench-{time.time_ns()}"],
+                           env=os.environ | {"PERSONAL_STATS_DATABASE_URL": url},
+                           check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    port, mentors = 8665, SETS["L"].mentors
+    server = serve(url, port)
+    try:
+        load(port, "summary", mentors, WARM_UP, connections)
+        alone = measured(backend, "L", "summary alone", load(port, "summary", mentors,
+                                                              seconds, connections))  # fmt: skip
+        stop = time.monotonic() + seconds + 2
+        writer = _Writer(port, token, mentors, stop)
+        try:
+            figures = load(port, "summary", mentors, seconds, connections)
+        finally:
+            took, indexed, stale = writer.result()
+        written = measured(backend, "L", "summary + writes", figures)
+        state = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["peer_index"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    took.sort()
+    indexed.sort()
+    return Mixed(backend, alone, written, len(took), took[len(took) // 2],
+                 took[min(len(took) - 1, int(len(took) * 0.99))], indexed[len(indexed) // 2],
+                 indexed[-1], stale, state)  # fmt: skip
+
+
+class _Writer:
+    """The writer of the mixed run, on a thread of its own (wrk runs meanwhile)."""
+
+    def __init__(self, port: int, token: str, mentors: int, stop: float) -> None:
+        import threading
+
+        self.args = (port, token, mentors, stop)
+        self.outcome: tuple[list[float], list[float], int] | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.outcome = asyncio.run(_push_mixed(*self.args))
+
+    def result(self) -> tuple[list[float], list[float], int]:
+        self.thread.join()
+        assert self.outcome is not None, "the writer failed"
+        return self.outcome
+
+
+async def _push_mixed(
+    port: int, token: str, mentors: int, stop: float
+) -> tuple[list[float], list[float], int]:
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"}
+    took: list[float] = []
+    indexed: list[float] = []
+    stale = 0
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        number = 0
+        while time.monotonic() < stop - 1:
+            began = time.monotonic()
+            touched = f"mentor_{(number * 37) % mentors:06d}"
+            body = "\n".join(
+                json.dumps({"record": "activity", "id": f"mix{time.time_ns()}_{i}",
+                            "mentor_id": touched if i == 0 else
+                            f"mentor_{(number * 7919 + i * 104729) % mentors:06d}",
+                            "activity_type_id": "act_type_001", "status": "completed",
+                            "started_at": f"2026-11-{1 + i % 27:02d}T{8 + i % 12:02d}:00:00Z",
+                            "duration_minutes": 30 + i % 40})
+                for i in range(WRITE_BATCH)
+            ).encode()  # fmt: skip
+            answer = await http.post("/api/v1/ingest", content=body, headers=headers)
+            written = time.monotonic()
+            took.append((written - began) * 1000)
+            if answer.status_code != 200:
+                raise SystemExit(f"ingest answered {answer.status_code}: {answer.text}")
+            version = int(answer.headers["x-data-version"])
+            read = await http.get(f"/api/v1/personal-stats/{touched}?as_of=2026-11-28")
+            stale += int(read.headers["x-data-version"]) < version
+            while time.monotonic() < written + 10:
+                state = (await http.get("/readyz")).json()["peer_index"]
+                if (state["version"] or 0) >= version:
+                    indexed.append((time.monotonic() - written) * 1000)
+                    break
+                await asyncio.sleep(0.005)
+            number += 1
+            await asyncio.sleep(max(0.0, began + 1 - time.monotonic()))
+    return took, indexed, stale
+
+
 def run(
     backends: list[str], seconds: int, connections: int
 ) -> tuple[list[Result], dict[str, float]]:
@@ -415,6 +529,16 @@ clock with the command's start-up:
 |---|---|---:|---:|---:|---:|---:|---:|---:|
 {stress}
 
+### Reads while writes arrive (L, REST summary, one worker)
+
+{connections} connections of random summaries, {seconds} s alone, then {seconds} s while one
+{write_batch}-record batch a second arrives through `POST /api/v1/ingest`; after each batch a
+touched mentor's summary is read (a stale read is one whose `X-Data-Version` is older than
+the batch's) and `/readyz` is polled until the peer index has the batch's version.
+
+{mixed_head}
+{mixed}
+
 ### Server memory (peak RSS after all loads)
 
 | server | peak RSS |
@@ -429,6 +553,7 @@ def report(
     rss: dict[str, float],
     imported: dict[str, tuple[int, float]],
     ingested: dict[str, tuple[int, float, float]],
+    mixed_runs: list[Mixed],
     options: Any,
 ) -> str:
     by = {(r.backend, r.data_set, r.target): r for r in results}
@@ -472,7 +597,38 @@ def report(
             for backend, (count, took, p99) in ingested.items()
         ),
         rss="\n".join(f"| {k} | {v:.0f} MB |" for k, v in rss.items()),
+        write_batch=WRITE_BATCH,
+        mixed_head=MIXED_HEAD,
+        mixed="\n".join(_mixed_row(m) for m in mixed_runs),
     )
+
+
+def _mixed_row(m: Mixed) -> str:
+    state = m.state
+    index = (f"{state['refreshes']} refreshes, {state['merges']} merges, "
+             f"{state['loads']} load, overlay {state['overlay']:,}")  # fmt: skip
+    return (
+        f"| {m.backend} | {m.alone.rps:.0f} | {m.alone.p99_ms:.0f} | {m.written.rps:.0f} | "
+        f"{m.written.rps / m.alone.rps:.2f} | {m.written.p99_ms:.0f} | {m.written.timeouts} | "
+        f"{m.writes} | {m.write_p50_ms:.0f} / {m.write_p99_ms:.0f} | "
+        f"{m.index_p50_ms:.0f} / {m.index_max_ms:.0f} | {m.stale_reads} | {index} |"
+    )
+
+
+def write_mixed(mixed_runs: list[Mixed], options: Any) -> None:
+    """Replace only the mixed run's table in bench/README.md (`--only-mixed`)."""
+    readme = HERE / "README.md"
+    current = readme.read_text()
+    rows = "\n".join(_mixed_row(m) for m in mixed_runs)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    table = re.compile(r"(### Reads while writes arrive.*?\|---\|[^\n]*\n)(?:\|[^\n]*\n)*", re.S)
+    if table.search(current):
+        current = table.sub(lambda found: found.group(1) + rows + "\n", current)
+    else:
+        title = "### Reads while writes arrive (L, REST summary, one worker)"
+        current = current.rstrip("\n") + f"\n\n{title}\n\n{MIXED_HEAD}\n{rows}\n"
+    readme.write_text(current + f"\n<!-- mixed run: {when}, {options.seconds} s, "
+                      f"{options.connections} connections -->\n")  # fmt: skip
 
 
 def write_report(text: str) -> None:
@@ -495,6 +651,9 @@ def main() -> None:
     parser.add_argument(
         "--backends", default="sqlite,postgres", help="comma-separated (default sqlite,postgres)"
     )
+    parser.add_argument(
+        "--only-mixed", action="store_true", help="only the run of reads while writes arrive"
+    )
     options = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -503,6 +662,12 @@ def main() -> None:
     for backend in backends:
         for name in SETS:
             build(backend, name)
+    mixed_runs = [mixed(backend, options.seconds, options.connections) for backend in backends]
+    for m in mixed_runs:
+        console.print(_mixed_row(m))
+    if options.only_mixed:
+        write_mixed(mixed_runs, options)
+        return
     imported = {}
     for backend in backends:
         imported[backend] = import_speed(backend)
@@ -517,7 +682,7 @@ def main() -> None:
         ingested[backend] = ingest_speed(backend, options.seconds)
         count, took, p99 = ingested[backend]
         console.print(f"ingest into {backend}: {count / took:,.0f} records/s, p99 {p99:.0f} ms")
-    write_report(report(results, stressed, rss, imported, ingested, options))
+    write_report(report(results, stressed, rss, imported, ingested, mixed_runs, options))
     console.print(f"wrote {HERE / 'README.md'}")
 
 

@@ -4,11 +4,13 @@ removes a mentor everywhere; racing writers never mix their batches."""
 
 import asyncio
 import hashlib
+import http.client
 import json
 import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +26,7 @@ from personal_stats.app import close, create_app
 from personal_stats.ingest import import_files
 from personal_stats.models import Activity, ActivityType, ApiToken, Mentor
 from personal_stats.settings import Settings
+from tests.servers import free_port, wait_until_ready
 
 BASE = "/api/v1/personal-stats"
 INGEST = "/api/v1/ingest"
@@ -485,3 +488,50 @@ async def test_names_have_a_length_limit_and_no_control_characters(
     answer = await client.post(INGEST, content=lines([longest]), headers=NDJSON | bearer(token))
     assert answer.status_code == 200
     assert await counts(engine) == (0, 1, 0)
+
+
+@pytest.fixture
+def server(database_url: str, engine: AsyncEngine, tmp_path: Path) -> Iterator[str]:
+    """`personal-stats serve` on the test database; yields its host and port."""
+    port = free_port()
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "personal_stats.cli", "serve", "--port", str(port)],
+            env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}", log)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(("chunked", "close"), [(False, True), (True, True), (False, False)])
+def test_a_client_that_sends_its_whole_body_first_reads_the_413(
+    server: str, token: str, chunked: bool, close: bool
+) -> None:
+    """Python's http.client (as urllib and requests) sends the whole body before it reads
+    the answer: an 11 MB body over the default 10 MB limit, with a Content-Length or
+    chunked, gets the 413 problem rather than a reset connection (as it did when the
+    server answered and closed without reading the rest, for urllib's `Connection: close`);
+    a kept-alive connection is still usable after."""
+    body = b"x" * 11_000_000
+    connection = http.client.HTTPConnection(server, timeout=30)
+    headers = {"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {token}"}
+    if close:
+        headers["Connection"] = "close"
+    if chunked:
+        chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        connection.request("POST", INGEST, body=chunks, headers=headers, encode_chunked=True)
+    else:
+        connection.request("POST", INGEST, body=body, headers=headers)
+    answer = connection.getresponse()
+    assert answer.status == 413
+    assert json.loads(answer.read())["status"] == 413
+    if not close:
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().status == 200
+    connection.close()

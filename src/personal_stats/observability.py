@@ -177,7 +177,8 @@ class RequestMachinery:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             detail = f"The request body is over the limit of {limit} bytes."
-            await problem(413, detail)(scope, receive, send)
+            closing = {} if await _drained(receive, int(declared)) else {"Connection": "close"}
+            await problem(413, detail, headers=closing)(scope, receive, send)
             return
         received = 0
 
@@ -186,6 +187,8 @@ class RequestMachinery:
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
+                if message.get("more_body", False):
+                    await _drained(receive, DRAIN_BYTES)
                 raise HTTPException(413)  # answered as problem+json by the app's handler
             return message
 
@@ -193,6 +196,28 @@ class RequestMachinery:
 
 
 _ALWAYS_ANSWERED = frozenset({"/healthz", "/readyz", "/metrics"})
+DRAIN_BYTES = 64 * 1024 * 1024  # of a refused body, read and dropped before the 413
+DRAIN_SECONDS = 5.0
+
+
+async def _drained(receive: Receive, size: int) -> bool:
+    """Read and drop the rest of a refused body, so that a client that sends its whole body
+    before it reads the answer can read the 413: closing a connection with bytes unread
+    resets it. Bounded in bytes and time (no client holds a slot for long); False when the
+    body was larger or slower than that."""
+    if size > DRAIN_BYTES:
+        return False
+    drained = 0
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while drained <= DRAIN_BYTES:
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return bool(message["type"] == "http.request")
+                drained += len(message.get("body", b""))
+    except TimeoutError:
+        return False
+    return False
 
 
 class OperationMetrics(SchemaExtension):
