@@ -397,15 +397,20 @@ class _Writer:
 
         self.args = (port, token, mentors, stop)
         self.outcome: tuple[list[float], list[float], int] | None = None
+        self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        self.outcome = asyncio.run(_push_mixed(*self.args))
+        try:
+            self.outcome = asyncio.run(_push_mixed(*self.args))
+        except BaseException as error:  # SystemExit too: a thread would swallow it
+            self.error = error
 
     def result(self) -> tuple[list[float], list[float], int]:
         self.thread.join()
-        assert self.outcome is not None, "the writer failed"
+        if self.outcome is None:
+            raise SystemExit(f"the writer failed: {self.error!r}")
         return self.outcome
 
 
@@ -437,6 +442,8 @@ async def _push_mixed(
                 raise SystemExit(f"ingest answered {answer.status_code}: {answer.text}")
             version = int(answer.headers["x-data-version"])
             read = await http.get(f"/api/v1/personal-stats/{touched}?as_of=2026-11-28")
+            if read.status_code != 200:
+                raise SystemExit(f"the read after a write answered {read.status_code}: {read.text}")
             stale += int(read.headers["x-data-version"]) < version
             while time.monotonic() < written + 10:
                 state = (await http.get("/readyz")).json()["peer_index"]
