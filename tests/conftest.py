@@ -56,7 +56,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def reset_postgres(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         await connection.execute(
-            text("TRUNCATE activity, mentor, activity_type, api_token, activity_change CASCADE")
+            text(
+                "TRUNCATE activity, mentor, activity_type, api_token, activity_change, "
+                "instant_change CASCADE"
+            )
         )
 
 

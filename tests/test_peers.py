@@ -4,6 +4,7 @@ counts a window; and the service uses it only for its own data version."""
 import asyncio
 import json
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from personal_stats.reads import Question, Standing, StandingRead
 from personal_stats.service import StatsService
 from personal_stats.settings import Settings
 from personal_stats.storage import InstantTable
-from personal_stats.storage.base import InstantDelta
+from personal_stats.storage.base import InstantChanges
 from personal_stats.storage.writes import delete_activity, erase_mentor
 from tests.helpers import activity, add, ask, database_url, mentor
 
@@ -186,20 +187,36 @@ def _naive(instants: dict[str, list[int]], mentors: int, mine: int, start: int, 
     return Standing(mentors - 1, below, sum(1 for c in counts if c == mine))
 
 
+def _steps(
+    before: dict[str, list[int]], after: dict[str, list[int]], version: int, mentors: int
+) -> InstantChanges:
+    """The change log's steps from `before` to `after`: each instant added or taken away."""
+    rows = []
+    for mentor_id in sorted(before.keys() | after.keys()):
+        old, new = Counter(before.get(mentor_id, [])), Counter(after.get(mentor_id, []))
+        rows += [(mentor_id, s, 1) for s in (new - old).elements()]
+        rows += [(mentor_id, s, -1) for s in (old - new).elements()]
+    random.Random(version).shuffle(rows)
+    return InstantChanges.of(version, mentors, rows)
+
+
 @pytest.mark.parametrize(("overlay_limit", "counting_limit"), [(10**9, 10**9), (0, 10), (40, 0)])
 def test_a_refreshed_index_equals_one_built_whole(
     monkeypatch: pytest.MonkeyPatch, overlay_limit: int, counting_limit: int
 ) -> None:
-    """Twenty versions of random changes (new mentors, changed, emptied and erased ones),
-    each refreshed from the last: standings, windows carried over in the sorted-count cache
-    and the streaks' look back all equal a naive count of that version's instants. A limit
-    of 0 merges the overlay into the base at every refresh; 40, now and then."""
+    """Twenty versions of random changes (instants added and taken away, new mentors,
+    emptied and erased ones), each refreshed from the last: standings, windows carried over
+    in the sorted-count cache and the streaks' look back all equal a naive count of that
+    version's instants; and so does every standing of the older index corrected by the
+    steps since. A limit of 0 merges the overlay into the base at every refresh; 40, now
+    and then."""
     monkeypatch.setattr(peers, "OVERLAY_LIMIT", overlay_limit)
     monkeypatch.setattr(peers, "_COUNTING_LIMIT", counting_limit)
     rng = random.Random(5)
     origin, span = int(ORIGIN.timestamp()), 2 * 365 * 86400
     instants = {f"m{i}": [origin + rng.randrange(span) for _ in range(rng.randrange(30))]
                 for i in range(12)}  # fmt: skip
+    instants["m0"] += instants["m0"][:2]  # the same instant twice
     mentors = 15  # three mentors never complete anything
     index = PeerIndex.build(_table(1, mentors, instants))
     first_base = index.base
@@ -209,50 +226,59 @@ def test_a_refreshed_index_equals_one_built_whole(
         index.standing(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC), 0)
     assert len(index.windows) == len(windows)
     for version in range(2, 22):
-        changed = set(rng.sample(sorted(instants), 3)) | {f"n{version}"}
-        for mentor_id in sorted(changed):
+        before = {m: list(s) for m, s in instants.items()}
+        for mentor_id in sorted(set(rng.sample(sorted(instants), 3)) | {f"n{version}"}):
             kind = rng.random()
             if kind < 0.2 and mentor_id in instants:  # erased
                 del instants[mentor_id]
                 mentors -= 1
-            else:
-                mentors += mentor_id not in instants
-                size = 0 if kind < 0.3 else rng.randrange(25)
-                instants[mentor_id] = [origin + rng.randrange(span) for _ in range(size)]
-        changes = {m: s for m, s in instants.items() if m in changed}
-        delta = InstantDelta(version, mentors, frozenset(changed),
-                             _table(version, mentors, changes))  # fmt: skip
-        index = index.refreshed(delta)
+                continue
+            mentors += mentor_id not in instants
+            mine = instants.setdefault(mentor_id, [])
+            if kind < 0.3:
+                mine.clear()
+            for _ in range(rng.randrange(min(len(mine), 6) + 1)):
+                mine.remove(rng.choice(mine))
+            mine += [origin + rng.randrange(span) for _ in range(rng.randrange(8))]
+        changes = _steps(before, instants, version, mentors)
+        older, index = index, index.refreshed(changes)
         assert len(index.windows) == len(windows)  # carried over, corrected
         for start, end in windows:
             low, high = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
             for mentor_id, seconds in instants.items():
                 mine = sum(1 for s in seconds if start <= s < end)
-                assert index.standing(low, high, mine) == _naive(
-                    instants, mentors, mine, start, end
-                ), (version, mentor_id)
-                before = sorted((s for s in seconds if s < end), reverse=True)[:4]
-                assert index.completed_before(mentor_id, high, 4) == before
+                expected = _naive(instants, mentors, mine, start, end)
+                assert index.standing(low, high, mine) == expected, (version, mentor_id)
+                assert older.standing_corrected(low, high, mine, changes) == expected
+                newest = sorted((s for s in seconds if s < end), reverse=True)[:4]
+                assert index.completed_before(mentor_id, high, 4) == newest
     if overlay_limit == 0:
-        assert len(index.overlay) == 0  # merged every time
+        assert len(index.steps) == 0  # merged every time
     if overlay_limit == 10**9:
         assert index.base is first_base  # never merged: every change is in the overlay
 
 
-def test_a_standing_corrected_by_changed_counts_equals_a_recount() -> None:
-    """An index of version 1 and the counts of the mentors changed since (one new, one gone,
-    one with more): the same standing as a naive count of the new instants."""
+def test_a_standing_corrected_by_steps_equals_a_recount() -> None:
+    """An index of version 1 and the steps since (one mentor new, one gone, one with more,
+    one with an instant moved out of the window): the same standing as a naive count of
+    the new instants, whether the window's sorted counts are kept or not."""
     origin = int(ORIGIN.timestamp())
-    before = {"a": [origin + 10, origin + 20], "b": [origin + 30], "c": [origin + 40]}
-    index = PeerIndex.build(_table(1, 5, before))
+    before = {"a": [origin + 10, origin + 20], "b": [origin + 30], "c": [origin + 40],
+              "e": [origin + 50]}  # fmt: skip
     after = {"a": [origin + 10, origin + 20], "b": [origin + 30, origin + 31, origin + 32],
-             "d": [origin + 5]}  # fmt: skip
-    changed: dict[str, int | None] = {"b": 3, "c": None, "d": 1}  # c erased, d new
+             "d": [origin + 5], "e": [origin + 500]}  # fmt: skip
     start, end = datetime.fromtimestamp(origin, UTC), datetime.fromtimestamp(origin + 100, UTC)
-    mentors = 5  # c is gone, d came: two idle mentors still
-    for mine in (0, 1, 2, 3):
-        expected = _naive(after, mentors, mine, origin, origin + 100)
-        assert index.standing_corrected(start, end, mine, mentors, changed) == expected
+    mentors = 6  # c is gone, d came: two idle mentors still
+    for kept in (False, True):
+        index = PeerIndex.build(_table(1, 6, before))
+        if kept:
+            for _ in range(2):
+                index.standing(start, end, 0)
+            assert index.windows
+        changes = _steps(before, after, 2, mentors)
+        for mine in (0, 1, 2, 3):
+            expected = _naive(after, mentors, mine, origin, origin + 100)
+            assert index.standing_corrected(start, end, mine, changes) == expected, (kept, mine)
 
 
 def _standing(start: datetime, end: datetime, completed: int) -> Question[Standing]:
@@ -292,13 +318,13 @@ async def test_while_the_next_index_is_made_standings_are_corrected_not_recounte
         await service.start()
         assert service.peers.building is not None
         await service.peers.building[1]
-        gate, delta = asyncio.Event(), service.store.delta
+        gate, changes = asyncio.Event(), service.store.changes
 
-        async def held_delta(since: int) -> Any:
+        async def held_changes(since: int) -> Any:
             await gate.wait()
-            return await delta(since)
+            return await changes(since)
 
-        monkeypatch.setattr(service.store, "delta", held_delta)
+        monkeypatch.setattr(service.store, "changes", held_changes)
         inside, moved = rows[6], rows[7]  # m0's and m1's, on day 0 and day 5
         records = [
             {"record": "mentor", "id": "m9", "name": "New"},

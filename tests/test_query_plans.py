@@ -34,10 +34,6 @@ HOT_QUERIES = {
     "peer counts in a window (while the peer index is built)": (
         "completed_counts", {"start": MONTH_AGO, "end": NOW}, "ix_activity_status_started",
     ),
-    "changed mentors' counts in a window (while the next peer index is made)": (
-        "changed_counts", {"since": 0, "start": MONTH_AGO, "end": NOW},
-        "ix_activity_mentor_started",
-    ),
 }  # fmt: skip
 
 

@@ -535,3 +535,40 @@ def test_a_client_that_sends_its_whole_body_first_reads_the_413(
         connection.request("GET", "/healthz")
         assert connection.getresponse().status == 200
     connection.close()
+
+
+async def test_an_erased_mentors_id_leaves_the_change_log_once_followed(
+    client: httpx.AsyncClient, token: str, eraser: str, engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The change log names an erased mentor only until every worker has followed the
+    erasure (`ERASURE_FOLLOWED`, here nothing): the next write takes the id out of every
+    version that named it, and those versions say `*` instead (anyone may have changed)."""
+    from personal_stats.models import ActivityChange, InstantChange
+    from personal_stats.storage import writes
+
+    monkeypatch.setattr(writes, "ERASURE_FOLLOWED", timedelta(0))
+    await client.post(INGEST, content=lines(records(6)), headers=NDJSON | bearer(token))
+    more = records(3, prefix="b")
+    await client.post(INGEST, content=lines(more), headers=NDJSON | bearer(token))
+
+    async def naming(mentor_id: str) -> tuple[list[int], list[int]]:
+        async with engine.connect() as connection:
+            changes = await connection.execute(
+                select(ActivityChange.version).where(ActivityChange.mentor_id == mentor_id)
+            )
+            steps = await connection.execute(
+                select(InstantChange.version).where(InstantChange.mentor_id == mentor_id)
+            )
+            return sorted(set(changes.scalars())), sorted(set(steps.scalars()))
+
+    gone = await client.delete(f"{INGEST}/mentors/w1", headers=bearer(eraser))
+    erased_in = int(gone.headers["x-data-version"])
+    named, stepped = await naming("w1")
+    assert erased_in in named
+    assert erased_in in stepped  # its completed instants taken away
+    assert len(named) >= 2  # and an earlier write's
+    other = [{"record": "mentor", "id": "p9", "name": "Later"}]
+    await client.post(INGEST, content=lines(other), headers=NDJSON | bearer(token))
+    assert await naming("w1") == ([], [])
+    assert set(named) <= set((await naming("*"))[0])

@@ -131,11 +131,12 @@ class Importer:
         types = [(r.id, r.code, r.name) for _, r in self.types.values()]
         mentors = [(r.id, r.name, r.timezone or "UTC") for _, r in self.mentors.values()]
         types_changed, mentors_changed = await write_reference_data(self.connection, types, mentors)
-        changed = await self.writer.finish()
-        if changed is None:  # a first load
+        writer = self.writer
+        if await writer.finish():  # a first load: everyone's activities changed
             version = await bump_data_version(self.connection, None)
-        elif changed or types_changed or mentors_changed:
-            version = await bump_data_version(self.connection, changed | set(mentors_changed))
+        elif writer.changed or types_changed or mentors_changed:
+            changed = writer.changed | set(mentors_changed)
+            version = await bump_data_version(self.connection, changed, writer.steps)
         else:
             version = await data_version(self.connection)
         return ImportReport(len(types), len(mentors), self.activities, version)

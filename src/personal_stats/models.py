@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Dialect, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, ForeignKey, Index, String
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -84,14 +84,29 @@ class DataVersion(SQLModel, table=True):
 
 
 class ActivityChange(SQLModel, table=True):
-    """The mentors whose completed activities a write changed, by the data version it made:
-    the peer index of an older version refreshes just those mentors. `*` stands for every
-    mentor (a first load)."""
+    """The mentors whose records (the mentor row or any activity) a write changed, by the
+    data version it made. `*` stands for every mentor (a first load, or an erasure once
+    every worker has followed it: the erased id is not kept)."""
 
     __tablename__ = "activity_change"
 
     version: int = Field(primary_key=True)
     mentor_id: str = Field(primary_key=True, max_length=ID_LENGTH)
+    erased_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+
+
+class InstantChange(SQLModel, table=True):
+    """Each completed instant a write added (+1) or took away (-1), by the data version it
+    made: the peer index of an older version follows these, a write's cost in proportion to
+    what it changed."""
+
+    __tablename__ = "instant_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(index=True)
+    mentor_id: str = Field(max_length=ID_LENGTH)
+    second: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    delta: int
 
 
 class ApiToken(SQLModel, table=True):

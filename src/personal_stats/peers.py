@@ -1,21 +1,23 @@
 """Peer standing from an in-memory index of every mentor's completed instants.
 
 Each mentor the index has seen has a slot. The index of one data version is a large sorted
-*base* shared between versions plus a small sorted *overlay*: the instants, now, of the
-slots that writes changed since the base was made. A write costs in proportion to what it
-changed: the next version's index replaces the changed slots' part of the overlay, and only
-once the overlay has grown past `OVERLAY_LIMIT` is it merged into a new base (two sorted
-runs merged, in a worker thread; numpy lets go of the GIL while it sorts).
+*base*, shared between versions, plus a small *overlay*: the completed instants that writes
+added (+1) or took away (-1) since the base was made, read from the change log. A write
+costs in proportion to what it changed: the next version's index adds that write's steps
+to the overlay, and only once the overlay has grown past `OVERLAY_LIMIT` is it merged into
+a new base (sorted insertions and deletions, in a worker thread; numpy lets go of the GIL
+for them).
 
 The completed count of every slot in a window [start, end) is one `bincount` of the base's
 instants inside it (or outside it, for windows that cover most of the history), or, for
 windows that split a long history in the middle, two vectorised binary searches over sorted
-keys `slot << 36 | (second + OFFSET)`; the overlay's slots are then counted by searches of
-their own. A standing is two comparisons over those counts (`figures.standing_of_counts`).
+keys `slot << 36 | (second + OFFSET)`; the overlay's steps in the window are then added. A
+standing is two comparisons over those counts (`figures.standing_of_counts`), or two binary
+searches in a window's sorted counts, kept for recent windows.
 
-A request whose snapshot is newer than the index is answered from the index's counts
-corrected by the changed mentors' counts read in that snapshot (`standing_corrected`): exact
-for the snapshot, with no count of every mentor. Only before the first index exists is every
+A request whose snapshot is newer than the index is answered from the index corrected by
+the steps written since (`standing_corrected`, the steps read in that snapshot): exact for
+the snapshot, with no count of every mentor. Only before the first index exists is every
 mentor counted in SQL. `Peers.state()` tells /readyz and /metrics how far the index is.
 """
 
@@ -34,82 +36,104 @@ import numpy as np
 from personal_stats.figures import standing_of_counts, standing_of_sorted
 from personal_stats.reads import Standing
 from personal_stats.storage import InstantTable, Store
-from personal_stats.storage.base import InstantDelta
+from personal_stats.storage.base import InstantChanges
 
 LOG = logging.getLogger("personal_stats.peers")
 Int64s = np.ndarray[Any, np.dtype[np.int64]]
-Flags = np.ndarray[Any, np.dtype[np.bool_]]
-_SHIFT = 36
+_SHIFT = 36  # a key: slot << 36 | (second + OFFSET), in (slot, time) order
 _SECONDS = (1 << _SHIFT) - 1
+_SLOT_BITS = 27  # a time key: (second + OFFSET) << 27 | slot, in (time, slot) order
+_SLOTS = (1 << _SLOT_BITS) - 1
 _OFFSET = 2_300_000_000  # makes every second of the years 1900-2999 positive, below 2**36
 _COUNTING_LIMIT = 500_000  # instants counted one by one before searching costs less
-OVERLAY_LIMIT = 100_000  # instants in the overlay before it is merged into a new base
+OVERLAY_LIMIT = 50_000  # steps in the overlay before it is merged into a new base
 WINDOWS_KEPT = 256  # sorted counts of this many windows (80 KB each at 10,000 mentors)
 RETRY_AFTER = 10.0  # seconds before a failed build of the index is tried again
 SEEN_KEPT = 100_000  # windows remembered as seen once (then forgotten all at once)
+CHANGES_CACHED = 16  # change-log reads kept, by (index version, snapshot version)
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
 def _keys(slots: Int64s, seconds: Int64s) -> Int64s:
-    return (slots << _SHIFT) | (seconds + _OFFSET)
+    keys: Int64s = (slots << _SHIFT) | (seconds + _OFFSET)
+    return keys
 
 
-def _search(keys: Int64s, slots: Int64s, start: int, end: int) -> Int64s:
-    """The number of each slot's keys with start <= second < end."""
+def _time_keys(keys: Int64s) -> Int64s:
+    by_time: Int64s = ((keys & _SECONDS) << _SLOT_BITS) | (keys >> _SHIFT)
+    by_time.sort()
+    return by_time
+
+
+def _bounds(keys: Int64s, slots: Int64s, start: int, end: int) -> tuple[Int64s, Int64s]:
+    """Where each slot's keys with start <= second < end begin and end in `keys`."""
     bases = slots << _SHIFT
-    first = np.searchsorted(keys, bases + (start + _OFFSET))
-    counts: Int64s = np.searchsorted(keys, bases + (end + _OFFSET)) - first
-    return counts
+    first: Int64s = np.searchsorted(keys, bases + (start + _OFFSET))
+    stop: Int64s = np.searchsorted(keys, bases + (end + _OFFSET))
+    return first, stop
+
+
+def _without(ranked: Int64s, values: Int64s) -> Int64s:
+    """The ascending `ranked` with one occurrence of each of the ascending `values` taken out."""
+    runs = np.arange(len(values)) - np.searchsorted(values, values, side="left")
+    kept: Int64s = np.delete(ranked, np.searchsorted(ranked, values, side="left") + runs)
+    return kept
+
+
+def _with(ranked: Int64s, values: Int64s) -> Int64s:
+    """The ascending `ranked` with the ascending `values` put in."""
+    merged: Int64s = np.insert(ranked, np.searchsorted(ranked, values), values)
+    return merged
+
+
+def _replace_values(ranked: Int64s, old: Int64s, new: Int64s) -> Int64s:
+    """The ascending `ranked` with one occurrence of each of `old` taken out and `new` put in."""
+    return _with(_without(ranked, np.sort(old)), np.sort(new))
 
 
 @dataclass(frozen=True, eq=False)
-class Instants:
-    """Completed instants in two orders: by time (with the slot of each) and by key."""
+class Base:
+    """Completed instants in two orders, each one sorted array: by (time, slot) for the
+    counts inside or outside a window, by (slot, time) for each slot's own run."""
 
-    seconds: Int64s  # ascending
-    owners: np.ndarray[Any, np.dtype[np.int32]]  # the slot of each
-    keys: Int64s  # slot << 36 | second, ascending
+    by_time: Int64s
+    keys: Int64s
     totals: Int64s  # instants per slot
 
     @classmethod
-    def of(cls, slots: Int64s, seconds: Int64s, size: int) -> "Instants":
-        order = np.argsort(seconds, kind="stable")
-        owners = slots[order].astype(np.int32)
+    def of(cls, slots: Int64s, seconds: Int64s, size: int) -> "Base":
         keys = _keys(slots, seconds)
         keys.sort()
-        totals = np.bincount(owners, minlength=size).astype(np.int64)
-        return cls(seconds[order], owners, keys, totals)
+        totals = np.bincount(slots, minlength=size).astype(np.int64)
+        return cls(_time_keys(keys), keys, totals)
 
     def counts(self, start: int, end: int, size: int) -> Int64s:
         """The count in [start, end) of each of `size` slots (at least this base's), by the
         cheapest of three ways: count the instants inside the window, or those outside it,
         or search each slot's run of keys (constant cost, for windows that split history)."""
-        low, high = (int(i) for i in np.searchsorted(self.seconds, (start, end)))
-        inside, outside = high - low, low + len(self.seconds) - high
+        edges = (np.array([start, end], dtype=np.int64) + _OFFSET) << _SLOT_BITS
+        low, high = (int(i) for i in np.searchsorted(self.by_time, edges))
+        inside, outside = high - low, low + len(self.by_time) - high
         if inside <= outside and inside <= _COUNTING_LIMIT:
-            counts: Int64s = np.bincount(self.owners[low:high], minlength=size)
+            counts: Int64s = np.bincount(self.by_time[low:high] & _SLOTS, minlength=size)
             return counts
         if outside <= _COUNTING_LIMIT:
             totals = np.zeros(size, dtype=np.int64)
             totals[: len(self.totals)] = self.totals
-            before = np.bincount(self.owners[:low], minlength=size)
-            return totals - before - np.bincount(self.owners[high:], minlength=size)
-        return _search(self.keys, np.arange(size, dtype=np.int64), start, end)
+            before = np.bincount(self.by_time[:low] & _SLOTS, minlength=size)
+            return totals - before - np.bincount(self.by_time[high:] & _SLOTS, minlength=size)
+        first, stop = _bounds(self.keys, np.arange(size, dtype=np.int64), start, end)
+        return stop - first
 
-    def merged(self, replaced: Flags, overlay: Int64s, size: int) -> "Instants":
-        """This base with the `replaced` slots' instants swapped for the overlay's keys:
-        each order is two sorted runs merged (a stable sort of two runs is a merge)."""
-        kept = ~replaced[self.owners]
-        added_seconds = (overlay & _SECONDS) - _OFFSET
-        by_time = np.argsort(added_seconds, kind="stable")
-        seconds = np.concatenate((self.seconds[kept], added_seconds[by_time]))
-        owners = np.concatenate((self.owners[kept], (overlay[by_time] >> _SHIFT).astype(np.int32)))
-        order = np.argsort(seconds, kind="stable")
-        keys = np.concatenate((self.keys[~replaced[self.keys >> _SHIFT]], overlay))
-        keys.sort(kind="stable")
-        owners = owners[order]
-        totals = np.bincount(owners, minlength=size).astype(np.int64)
-        return Instants(seconds[order], owners, keys, totals)
+    def merged(self, keys: Int64s, weights: Int64s, size: int) -> "Base":
+        """This base with the overlay's steps applied: `keys` ascending, each taken away
+        or put in as often as its weight says."""
+        removed = np.repeat(keys[weights < 0], -weights[weights < 0])
+        added = np.repeat(keys[weights > 0], weights[weights > 0])
+        merged_keys = _with(_without(self.keys, removed), added)
+        by_time = _with(_without(self.by_time, _time_keys(removed)), _time_keys(added))
+        totals = np.bincount(merged_keys >> _SHIFT, minlength=size).astype(np.int64)
+        return Base(by_time, merged_keys, totals)
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,25 +141,25 @@ class PeerIndex:
     version: int
     mentors: int  # every mentor, with or without completed activities
     numbers: Mapping[str, int]  # the slot of each mentor the index has seen
-    base: Instants
-    covered: Flags  # by slot: its instants are the overlay's, not the base's
-    overlay: Int64s  # the covered slots' keys, ascending
+    base: Base
+    # The overlay: keys of the steps since the base, ascending, unique; each key's net step.
+    steps: Int64s = field(default_factory=lambda: _EMPTY)
+    weights: Int64s = field(default_factory=lambda: _EMPTY)
     # Sorted counts of every slot in recent windows: the same windows come back (a period,
     # a day, a zone).
     windows: OrderedDict[tuple[int, int], Int64s] = field(default_factory=OrderedDict)
     seen: set[tuple[int, int]] = field(default_factory=set)
+    running: Int64s = field(init=False)  # the weights' running sum, from 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "running", np.concatenate(([0], np.cumsum(self.weights))))
 
     @classmethod
     def build(cls, table: InstantTable) -> "PeerIndex":
         size = len(table.mentor_ids)
-        return cls(
-            version=table.version,
-            mentors=table.mentors,
-            numbers={mentor_id: i for i, mentor_id in enumerate(table.mentor_ids)},
-            base=Instants.of(table.mentor_numbers, table.seconds, size),
-            covered=np.zeros(size, dtype=np.bool_),
-            overlay=_EMPTY,
-        )
+        numbers = {mentor_id: i for i, mentor_id in enumerate(table.mentor_ids)}
+        base = Base.of(table.mentor_numbers, table.seconds, size)
+        return cls(table.version, table.mentors, numbers, base)
 
     @property
     def size(self) -> int:
@@ -143,68 +167,70 @@ class PeerIndex:
 
     @property
     def instants(self) -> int:
-        stale = self.base.totals[self.covered[: len(self.base.totals)]].sum()
-        return len(self.base.keys) - int(stale) + len(self.overlay)
+        return len(self.base.keys) + int(self.weights.sum())
 
-    def refreshed(self, delta: InstantDelta) -> "PeerIndex":
-        """The index of a newer data version: this one's, with the changed mentors' instants
-        replaced by theirs now. The sorted counts of the windows kept are carried over,
-        each corrected by the changed slots' old and new counts."""
+    def refreshed(self, changes: InstantChanges) -> "PeerIndex":
+        """The index of a newer data version: this one with the steps written since. The
+        sorted counts of the windows kept are carried over, each corrected by the touched
+        slots' old and new counts."""
         numbers = dict(self.numbers)
-        for mentor_id in sorted(delta.changed):
-            numbers.setdefault(mentor_id, len(numbers))
-        size = len(numbers)
-        changed = np.fromiter((numbers[m] for m in delta.changed), dtype=np.int64)
-        is_changed = np.zeros(size, dtype=np.bool_)
-        is_changed[changed] = True
-        slot_of = np.fromiter((numbers[m] for m in delta.table.mentor_ids), dtype=np.int64,
-                              count=len(delta.table.mentor_ids))  # fmt: skip
-        added = _keys(slot_of[delta.table.mentor_numbers], delta.table.seconds)
-        overlay = np.concatenate((self.overlay[~is_changed[self.overlay >> _SHIFT]], added))
-        overlay.sort()
-        covered = np.zeros(size, dtype=np.bool_)
-        covered[: self.size] = self.covered
-        covered[changed] = True
+        slots = np.fromiter((numbers.setdefault(m, len(numbers)) for m in changes.mentor_ids),
+                            dtype=np.int64, count=len(changes.mentor_ids))  # fmt: skip
+        keys = np.concatenate((self.steps, _keys(slots, changes.seconds)))
+        unique, which = np.unique(keys, return_inverse=True)
+        weights = np.bincount(
+            which, weights=np.concatenate((self.weights, changes.deltas)), minlength=len(unique)
+        ).astype(np.int64)
+        steps, weights = unique[weights != 0], weights[weights != 0]
         base = self.base
-        if len(overlay) > OVERLAY_LIMIT:
-            base, overlay = base.merged(covered, overlay, size), _EMPTY
-            covered = np.zeros(size, dtype=np.bool_)
-        index = PeerIndex(delta.version, delta.mentors, numbers, base, covered, overlay,
+        if len(steps) > OVERLAY_LIMIT:
+            base, steps, weights = base.merged(steps, weights, len(numbers)), _EMPTY, _EMPTY
+        index = PeerIndex(changes.version, changes.mentors, numbers, base, steps, weights,
                           seen=set(self.seen))  # fmt: skip
-        existed = changed[changed < self.size]
+        touched = np.unique(slots)
+        existed = touched[touched < self.size]
         for window, ranked in self.windows.items():
-            old, new = self.counts_of(existed, *window), index.counts_of(changed, *window)
+            old, new = self.counts_of(existed, *window), index.counts_of(touched, *window)
             index.windows[window] = _replace_values(ranked, old, new)
         return index
 
     def counts(self, start: int, end: int) -> Int64s:
         """The completed count in [start, end) of every slot."""
         counts = self.base.counts(start, end, self.size)
-        if self.covered.any():
-            slots = np.flatnonzero(self.covered)
-            counts[slots] = _search(self.overlay, slots, start, end)
+        if len(self.steps):
+            seconds = (self.steps & _SECONDS) - _OFFSET
+            inside = (seconds >= start) & (seconds < end)
+            np.add.at(counts, self.steps[inside] >> _SHIFT, self.weights[inside])
         return counts
 
     def counts_of(self, slots: Int64s, start: int, end: int) -> Int64s:
         """The completed count in [start, end) of these slots alone."""
-        from_overlay = self.covered[slots]
-        counts = _search(self.base.keys, slots, start, end)
-        counts[from_overlay] = _search(self.overlay, slots[from_overlay], start, end)
+        first, stop = _bounds(self.base.keys, slots, start, end)
+        counts = stop - first
+        if len(self.steps):
+            first, stop = _bounds(self.steps, slots, start, end)
+            counts += self.running[stop] - self.running[first]
         return counts
 
     def completed_before(self, mentor_id: str, end: datetime, limit: int) -> list[int]:
         """Up to `limit` of the mentor's completed instants before `end`, newest first: the
         streaks' look back past a window, answered without the database."""
-        number = self.numbers.get(mentor_id)
-        if number is None:
+        slot = self.numbers.get(mentor_id)
+        if slot is None:
             return []
-        keys = self.overlay if self.covered[number] else self.base.keys
-        base = number << _SHIFT
-        first = int(np.searchsorted(keys, base))
-        stop = int(np.searchsorted(keys, base + math.ceil(end.timestamp()) + _OFFSET))
-        mine = keys[max(first, stop - limit) : stop][::-1]
-        seconds: list[int] = (mine - (base + _OFFSET)).tolist()
-        return seconds
+        base = slot << _SHIFT
+        edges = (base, base + math.ceil(end.timestamp()) + _OFFSET)
+        first, stop = (int(i) for i in np.searchsorted(self.steps, edges))
+        own_steps = Counter(dict(zip(self.steps[first:stop].tolist(),
+                                     self.weights[first:stop].tolist(), strict=True)))  # fmt: skip
+        taken = -sum(w for w in own_steps.values() if w < 0)
+        low, high = (int(i) for i in np.searchsorted(self.base.keys, edges))
+        keys = self.base.keys[max(low, high - limit - taken) : high].tolist()
+        if own_steps:
+            mine = Counter(keys)
+            mine.update(own_steps)
+            keys = sorted(k for k, n in mine.items() for _ in range(max(n, 0)))
+        return [k - (base + _OFFSET) for k in reversed(keys[-limit:])] if limit else []
 
     def standing(self, start: datetime, end: datetime, completed: int) -> Standing:
         """Where `completed` stands among every mentor's count in [start, end) (0 for those
@@ -229,37 +255,35 @@ class PeerIndex:
         return standing_of_counts(counts, self.mentors, completed)
 
     def standing_corrected(
-        self,
-        start: datetime,
-        end: datetime,
-        completed: int,
-        mentors: int,
-        changed: Mapping[str, int | None],
+        self, start: datetime, end: datetime, completed: int, changes: InstantChanges
     ) -> Standing:
-        """The standing in a newer snapshot that has `mentors` mentors and in which the
-        `changed` mentors (every one a write touched since this index's version) have these
-        counts in [start, end) (None: the mentor is gone). A gone mentor's slot counts 0,
-        and `mentors` leaves it out: the arithmetic of `standing_of_counts` allows for that."""
-        counts = self.counts(int(start.timestamp()), int(end.timestamp()))
-        unseen = []
-        for mentor_id, count in changed.items():
-            slot = self.numbers.get(mentor_id)
-            if slot is not None:
-                counts[slot] = count or 0
-            elif count is not None:
-                unseen.append(count)
-        if unseen:
-            counts = np.concatenate((counts, np.array(unseen, dtype=np.int64)))
-        return standing_of_counts(counts, mentors, completed)
+        """The standing in a newer snapshot, whose changes since this index's version
+        these are: this index's counts with the steps inside the window added. A mentor
+        that is gone keeps a slot of count 0, and `changes.mentors` leaves it out: the
+        arithmetic of `standing_of_counts` allows for that."""
+        window = (int(start.timestamp()), int(end.timestamp()))
+        inside = np.flatnonzero((changes.seconds >= window[0]) & (changes.seconds < window[1]))
+        unseen: dict[str, int] = {}  # mentors new since this index: slots after its own
 
+        def slot(mentor_id: str) -> int:
+            found = self.numbers.get(mentor_id)
+            return unseen.setdefault(mentor_id, self.size + len(unseen)) if found is None else found
 
-def _replace_values(ranked: Int64s, old: Int64s, new: Int64s) -> Int64s:
-    """The ascending `ranked` with one occurrence of each of `old` taken out and `new` put in."""
-    old = np.sort(old)
-    runs = np.arange(len(old)) - np.searchsorted(old, old, side="left")  # 0, 1, ... per value
-    kept = np.delete(ranked, np.searchsorted(ranked, old, side="left") + runs)
-    new = np.sort(new)
-    return np.insert(kept, np.searchsorted(kept, new), new)
+        slots = np.fromiter((slot(changes.mentor_ids[i]) for i in inside), dtype=np.int64,
+                            count=len(inside))  # fmt: skip
+        touched, which = np.unique(slots, return_inverse=True)
+        deltas = np.bincount(which, weights=changes.deltas[inside], minlength=len(touched))
+        deltas = deltas.astype(np.int64)
+        known = touched < self.size
+        ranked = self.windows.get(window)
+        if ranked is not None:
+            old = self.counts_of(touched[known], *window)
+            new = np.concatenate((old + deltas[known], deltas[~known]))
+            return standing_of_sorted(_replace_values(ranked, old, new), changes.mentors,
+                                      completed)  # fmt: skip
+        counts = np.concatenate((self.counts(*window), np.zeros(len(unseen), dtype=np.int64)))
+        counts[touched] += deltas
+        return standing_of_counts(counts, changes.mentors, completed)
 
 
 class Peers:
@@ -276,6 +300,8 @@ class Peers:
         self.loads = 0  # indexes loaded whole
         self.refreshes = 0  # indexes refreshed from the change log
         self.merges = 0  # overlays merged into a new base
+        # What the change log says between two versions never changes: read once.
+        self.changes: OrderedDict[tuple[int, int], InstantChanges | None] = OrderedDict()
 
     def lookup(self, version: int) -> PeerIndex | None:
         """The index of this version, or None. Safe from any thread."""
@@ -286,6 +312,11 @@ class Peers:
         """The newest index of this version or an older one, or None."""
         index = self.index
         return index if index is not None and index.version <= version else None
+
+    def remember(self, since: int, changes: InstantChanges | None, version: int) -> None:
+        self.changes[(since, version)] = changes
+        if len(self.changes) > CHANGES_CACHED:
+            self.changes.popitem(last=False)
 
     def follow(self, version: int) -> None:
         """Start building the index of this version unless it exists or is being built
@@ -301,14 +332,15 @@ class Peers:
         self.building = (version, asyncio.get_running_loop().create_task(self._build()))
 
     async def _build(self) -> None:
-        """Refresh the index from the changes since its version (the changed mentors' rows
-        alone), or load it whole (at start, after a first load, or past the change log)."""
+        """Refresh the index from the changes since its version (the steps alone), or load
+        it whole (at start, after a first load, or past the change log)."""
         started = time.perf_counter()
         try:
-            delta = None if self.index is None else await self.store.delta(self.index.version)
-            if delta is not None and self.index is not None:
-                previous = self.index
-                index = await asyncio.to_thread(previous.refreshed, delta)
+            previous = self.index
+            changes = None if previous is None else await self.store.changes(previous.version)
+            if changes is not None and previous is not None:
+                self.remember(previous.version, changes, changes.version)
+                index = await asyncio.to_thread(previous.refreshed, changes)
                 self.refreshes += 1
                 self.merges += index.base is not previous.base
             else:
@@ -329,7 +361,7 @@ class Peers:
             "version": index.version if index else None,
             "mentors": index.mentors if index else 0,
             "instants": index.instants if index else 0,
-            "overlay": len(index.overlay) if index else 0,
+            "overlay": len(index.steps) if index else 0,
             "build_seconds": round(self.built_seconds, 3),
             "loads": self.loads,
             "refreshes": self.refreshes,

@@ -99,13 +99,12 @@ class CompletedCountsRead:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangedCountsRead:
-    """-> PeerCounts of the mentors a write touched after data version `since`, or None
-    when the change log cannot tell (a first load since, or older than the log keeps)."""
+class ChangesRead:
+    """-> storage's InstantChanges after data version `since` (the completed instants
+    writes added or took away), or None when the change log cannot tell (a first load
+    since, or older than the log keeps)."""
 
     since: int
-    start: datetime
-    end: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +124,6 @@ Read = (
     | TypesRead
     | StandingRead
     | CompletedCountsRead
-    | ChangedCountsRead
+    | ChangesRead
 )
 Question = Generator[Read, Any, R]

@@ -21,7 +21,7 @@ from personal_stats.figures import standing_of_counts
 from personal_stats.limits import RateLimit
 from personal_stats.peers import Peers
 from personal_stats.reads import (
-    ChangedCountsRead,
+    ChangesRead,
     CompletedBeforeRead,
     CompletedCountsRead,
     MentorRow,
@@ -159,20 +159,24 @@ class UnitOfWork:
 
     async def _standing(self, read: StandingRead, snapshot: Snapshot) -> Standing:
         """From the index of the snapshot's version; else from an older index corrected by
-        the counts of the mentors changed since, read in the snapshot; else (no index yet)
-        from every mentor's count."""
+        the steps written since, as the snapshot reads them (the change log between two
+        versions never changes: read once per pair); else (no index yet) from every
+        mentor's count."""
         peers = self.service.peers
         index = peers.before(snapshot.version)
         if index is not None and index.version == snapshot.version:
             peers.answered["standing index"] += 1
             return index.standing(read.start, read.end, read.completed)
         if index is not None:
-            changed = await self._fetch(ChangedCountsRead(index.version, read.start, read.end),
-                                        snapshot)  # fmt: skip
-            if changed is not None:
+            key = (index.version, snapshot.version)
+            if key in peers.changes:
+                changes = peers.changes[key]
+            else:
+                changes = await self._fetch(ChangesRead(index.version), snapshot)
+                peers.remember(index.version, changes, snapshot.version)
+            if changes is not None:
                 peers.answered["standing corrected"] += 1
-                return index.standing_corrected(read.start, read.end, read.completed,
-                                                changed.mentors, changed.counts)  # fmt: skip
+                return index.standing_corrected(read.start, read.end, read.completed, changes)
         peers.answered["standing sql"] += 1
         every: PeerCounts = await self._fetch(CompletedCountsRead(read.start, read.end), snapshot)
         counts = np.fromiter(every.counts.values(), dtype=np.int64, count=len(every.counts))

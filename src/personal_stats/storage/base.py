@@ -14,6 +14,7 @@ from personal_stats.settings import Settings
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
 CHANGES_KEPT = 1000  # versions of the change log that writers keep (see storage.writes)
 EVERY_MENTOR = "*"  # in the change log: a write that may have changed anyone's activities
+COMPLETED = "completed"
 
 
 @dataclass(frozen=True)
@@ -38,14 +39,29 @@ def instant_table(version: int, mentors: int, pairs: Iterable[tuple[str, int]]) 
 
 
 @dataclass(frozen=True)
-class InstantDelta:
-    """What changed since an older data version: the mentors whose completed activities a
-    write changed, their completed instants now, and the number of mentors now."""
+class InstantChanges:
+    """What writes changed after an older data version, up to `version`: each completed
+    instant they added (+1) or took away (-1), by mentor; and the number of mentors now."""
 
     version: int
     mentors: int
-    changed: frozenset[str]
-    table: InstantTable  # the changed mentors' completed instants
+    mentor_ids: list[str]
+    seconds: Int64Array
+    deltas: Int64Array
+
+    @classmethod
+    def of(
+        cls, version: int, mentors: int, rows: Iterable[tuple[str, int, int]]
+    ) -> "InstantChanges":
+        ids: list[str] = []
+        seconds: list[int] = []
+        deltas: list[int] = []
+        for mentor_id, second, delta in rows:
+            ids.append(mentor_id)
+            seconds.append(second)
+            deltas.append(delta)
+        return cls(version, mentors, ids, np.array(seconds, dtype=np.int64),
+                   np.array(deltas, dtype=np.int64))  # fmt: skip
 
 
 class Snapshot(ABC):
@@ -84,9 +100,10 @@ class Store(ABC):
         """Every completed instant (for the peer index), in one snapshot."""
 
     @abstractmethod
-    async def delta(self, since: int) -> InstantDelta | None:
-        """What changed after version `since`, or None when the change log cannot tell
-        (a first load, or older than the log keeps): then load everything."""
+    async def changes(self, since: int) -> InstantChanges | None:
+        """What changed after version `since` (in a snapshot of its own), or None when the
+        change log cannot tell (a first load, or older than the log keeps): then load
+        everything."""
 
     @abstractmethod
     async def ping(self) -> None: ...

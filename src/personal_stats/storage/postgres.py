@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from personal_stats.errors import Unavailable
 from personal_stats.reads import (
     ActivitiesRead,
-    ChangedCountsRead,
+    ChangesRead,
     CompletedBeforeRead,
     CompletedCountsRead,
     FirstActivityRead,
@@ -28,12 +28,10 @@ from personal_stats.reads import (
 from personal_stats.settings import Settings
 from personal_stats.storage.base import (
     CHANGES_KEPT,
-    EVERY_MENTOR,
-    InstantDelta,
+    InstantChanges,
     InstantTable,
     Snapshot,
     Store,
-    instant_table,
 )
 from personal_stats.storage.statements import postgres_statements
 
@@ -86,16 +84,21 @@ class PostgresSnapshot(Snapshot):
             rows = await connection.fetch(_SQL.completed_counts.sql, *args)
             counts: dict[str, int | None] = {row[0]: row[1] for row in rows}
             return PeerCounts(await connection.fetchval(_SQL.mentor_count.sql), counts)
-        if isinstance(read, ChangedCountsRead):
-            if self.version - read.since >= CHANGES_KEPT:
-                return None
-            args = _SQL.changed_counts.args(since=read.since, start=read.start, end=read.end)
-            rows = await connection.fetch(_SQL.changed_counts.sql, *args)
-            if any(row[0] == EVERY_MENTOR for row in rows):
-                return None
-            counts = {row[0]: row[2] if row[1] else None for row in rows}
-            return PeerCounts(await connection.fetchval(_SQL.mentor_count.sql), counts)
+        if isinstance(read, ChangesRead):
+            return await self.changes(read.since)
         raise TypeError(f"no answer for {read!r}")
+
+    async def changes(self, since: int, read_timeout: float | None = None) -> InstantChanges | None:
+        if self.version - since >= CHANGES_KEPT:
+            return None
+        connection = self.connection
+        args = _SQL.everyone_changed.args(since=since)
+        if await connection.fetchval(_SQL.everyone_changed.sql, *args):
+            return None
+        args = _SQL.instant_changes.args(since=since)
+        rows = await connection.fetch(_SQL.instant_changes.sql, *args, timeout=read_timeout)
+        mentors = await connection.fetchval(_SQL.mentor_count.sql)
+        return InstantChanges.of(self.version, mentors, ((r[0], r[1], r[2]) for r in rows))
 
 
 class PostgresStore(Store):
@@ -154,26 +157,11 @@ class PostgresStore(Store):
                 np.concatenate(chunks_s) if chunks_s else empty,
             )  # fmt: skip
 
-    async def delta(self, since: int) -> InstantDelta | None:
+    async def changes(self, since: int) -> InstantChanges | None:
         async with self.snapshot() as snapshot:
             assert isinstance(snapshot, PostgresSnapshot)
             await snapshot.open()
-            if snapshot.version - since >= CHANGES_KEPT:
-                return None
-            connection = snapshot.connection
-            rows = await connection.fetch(
-                _SQL.changed_mentors.sql, *_SQL.changed_mentors.args(since=since)
-            )
-            changed = frozenset(row[0] for row in rows)
-            if EVERY_MENTOR in changed:
-                return None
-            mentors = await connection.fetchval(_SQL.mentor_count.sql)
-            args = _SQL.completed_instants_of.args(ids=sorted(changed))
-            pairs = await connection.fetch(
-                _SQL.completed_instants_of.sql, *args, timeout=self.bulk_timeout
-            )
-            table = instant_table(snapshot.version, mentors, ((m, s) for m, s in pairs))
-            return InstantDelta(snapshot.version, mentors, changed, table)
+            return await snapshot.changes(since, read_timeout=self.bulk_timeout)
 
     async def ping(self) -> None:
         async with self.snapshot() as snapshot:

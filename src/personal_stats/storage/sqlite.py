@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from personal_stats.errors import Unavailable
 from personal_stats.reads import (
     ActivitiesRead,
-    ChangedCountsRead,
+    ChangesRead,
     CompletedBeforeRead,
     CompletedCountsRead,
     FirstActivityRead,
@@ -35,8 +35,7 @@ from personal_stats.reads import (
 from personal_stats.settings import Settings
 from personal_stats.storage.base import (
     CHANGES_KEPT,
-    EVERY_MENTOR,
-    InstantDelta,
+    InstantChanges,
     InstantTable,
     Snapshot,
     Store,
@@ -81,7 +80,7 @@ class SqliteSnapshot(Snapshot):
 
     async def fetch(self, read: Read) -> Any:
         try:
-            if isinstance(read, CompletedCountsRead | ChangedCountsRead):  # many rows: off the loop
+            if isinstance(read, CompletedCountsRead | ChangesRead):  # many rows: off the loop
                 return await self.hop(self._fetch, read)
             return self._fetch(read)
         except sqlite3.OperationalError as error:
@@ -125,17 +124,19 @@ class SqliteSnapshot(Snapshot):
             rows = execute(_SQL.completed_counts.sql, _SQL.completed_counts.args(**window))
             counts: dict[str, int | None] = dict(rows.fetchall())
             return PeerCounts(self._one(_SQL.mentor_count.sql, ())[0], counts)
-        if isinstance(read, ChangedCountsRead):
-            if self.version - read.since >= CHANGES_KEPT:
-                return None
-            window = {"start": sqlite_instant(read.start), "end": sqlite_instant(read.end)}
-            args = _SQL.changed_counts.args(since=read.since, **window)
-            changed = execute(_SQL.changed_counts.sql, args).fetchall()
-            if any(mentor_id == EVERY_MENTOR for mentor_id, _, _ in changed):
-                return None
-            counts = {mentor_id: count if exists else None for mentor_id, exists, count in changed}
-            return PeerCounts(self._one(_SQL.mentor_count.sql, ())[0], counts)
+        if isinstance(read, ChangesRead):
+            return self.changes(read.since)
         raise TypeError(f"no answer for {read!r}")
+
+    def changes(self, since: int) -> InstantChanges | None:
+        if self.version - since >= CHANGES_KEPT:
+            return None
+        if self._one(_SQL.everyone_changed.sql, _SQL.everyone_changed.args(since=since))[0]:
+            return None
+        rows = self.connection.execute(
+            _SQL.instant_changes.sql, _SQL.instant_changes.args(since=since)
+        )
+        return InstantChanges.of(self.version, self._one(_SQL.mentor_count.sql, ())[0], rows)
 
     def _one(self, sql: str, args: tuple[Any, ...]) -> Any:
         return self.connection.execute(sql, args).fetchone()
@@ -200,25 +201,11 @@ class SqliteStore(Store):
         )
         return instant_table(snapshot.version, mentors, pairs)
 
-    async def delta(self, since: int) -> InstantDelta | None:
+    async def changes(self, since: int) -> InstantChanges | None:
         async with self.snapshot() as snapshot:
             assert isinstance(snapshot, SqliteSnapshot)
             await snapshot.open()
-            return await snapshot.hop(self._delta, snapshot, since)
-
-    def _delta(self, snapshot: SqliteSnapshot, since: int) -> InstantDelta | None:
-        if snapshot.version - since >= CHANGES_KEPT:
-            return None
-        execute = snapshot.connection.execute
-        rows = execute(_SQL.changed_mentors.sql, _SQL.changed_mentors.args(since=since))
-        changed = frozenset(row[0] for row in rows)
-        if EVERY_MENTOR in changed:
-            return None
-        mentors = snapshot._one(_SQL.mentor_count.sql, ())[0]
-        ids = _SQL.completed_instants_of.args(ids=json.dumps(sorted(changed)))
-        pairs = execute(_SQL.completed_instants_of.sql, ids)
-        table = instant_table(snapshot.version, mentors, pairs)
-        return InstantDelta(snapshot.version, mentors, changed, table)
+            return await snapshot.hop(snapshot.changes, since)
 
     async def ping(self) -> None:
         async with self.snapshot() as snapshot:

@@ -11,7 +11,6 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    case,
     cast,
     column,
     func,
@@ -22,15 +21,24 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ColumnElement, Select
 
-from personal_stats.models import Activity, ActivityChange, ActivityType, DataVersion, Mentor
+from personal_stats.models import (
+    Activity,
+    ActivityChange,
+    ActivityType,
+    DataVersion,
+    InstantChange,
+    Mentor,
+)
+from personal_stats.storage.base import COMPLETED, EVERY_MENTOR
 
-COMPLETED = "completed"
 ACTIVITY: Table = Activity.__table__  # type: ignore[attr-defined]
 MENTOR: Table = Mentor.__table__  # type: ignore[attr-defined]
 ACTIVITY_TYPE: Table = ActivityType.__table__  # type: ignore[attr-defined]
 DATA_VERSION: Table = DataVersion.__table__  # type: ignore[attr-defined]
 ACTIVITY_CHANGE: Table = ActivityChange.__table__  # type: ignore[attr-defined]
-_a, _m, _t, _v, _c = ACTIVITY.c, MENTOR.c, ACTIVITY_TYPE.c, DATA_VERSION.c, ACTIVITY_CHANGE.c
+INSTANT_CHANGE: Table = InstantChange.__table__  # type: ignore[attr-defined]
+_a, _m, _t, _v = ACTIVITY.c, MENTOR.c, ACTIVITY_TYPE.c, DATA_VERSION.c
+_c, _i = ACTIVITY_CHANGE.c, INSTANT_CHANGE.c
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,8 @@ class Statements:
     activity_types: Statement
     completed_instants: Statement
     completed_instants_of: Statement
-    changed_mentors: Statement
-    changed_counts: Statement
+    everyone_changed: Statement
+    instant_changes: Statement
 
 
 def _epoch_second(dialect: str, started_at: ColumnElement[Any]) -> ColumnElement[int]:
@@ -84,7 +92,6 @@ def _declare(dialect: str) -> dict[str, Select[Any]]:
         _a.started_at >= bindparam("start"),
         _a.started_at < bindparam("end"),
     )
-    changed = select(_c.mentor_id).distinct().where(_c.version > bindparam("since", type_=Integer))
     return {
         "data_version": select(_v.version, _epoch_second(dialect, _v.changed_at)).where(_v.id == 1),
         "mentors": select(_m.id, _m.name, _m.timezone).where(_ids(dialect, _m.id)),
@@ -117,28 +124,13 @@ def _declare(dialect: str) -> dict[str, Select[Any]]:
         "completed_instants_of": select(_a.mentor_id, second).where(
             _a.status == COMPLETED, _ids(dialect, _a.mentor_id)
         ),
-        "changed_mentors": changed,
-        "changed_counts": _changed_counts(changed.subquery("changed")),
+        "everyone_changed": select(func.count()).where(
+            _c.version > bindparam("since", type_=Integer), _c.mentor_id == EVERY_MENTOR
+        ),
+        "instant_changes": select(_i.mentor_id, _i.second, _i.delta).where(
+            _i.version > bindparam("since", type_=Integer)
+        ),
     }
-
-
-def _changed_counts(changed: Any) -> Select[Any]:
-    """Each mentor of the change log since a version: whether it exists, and its completed
-    count in a window. The status is counted, not searched, so that the planner takes the
-    index of one mentor's activities in a time range (not that of every mentor's completed
-    activities in it, once per mentor)."""
-    mentor_id = changed.c.mentor_id
-    count = (
-        select(func.coalesce(func.sum(case((_a.status == COMPLETED, 1), else_=0)), 0))
-        .where(
-            _a.mentor_id == mentor_id,
-            _a.started_at >= bindparam("start"),
-            _a.started_at < bindparam("end"),
-        )
-        .scalar_subquery()
-    )
-    exists = select(_m.id).where(_m.id == mentor_id).exists()
-    return select(mentor_id, exists, count)
 
 
 def compile_statements(dialect: Dialect) -> Statements:

@@ -14,22 +14,30 @@ load is still one transaction, so readers see all of it or none.
 
 import json
 import logging
+import math
 import secrets
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ForeignKeyConstraint, Table, or_, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlmodel import col, delete, select, update
+from sqlmodel import col, delete, insert, select, update
 
 from personal_stats.errors import Unavailable
-from personal_stats.models import Activity, ActivityChange, ActivityType, DataVersion, Mentor
-from personal_stats.storage.base import CHANGES_KEPT, EVERY_MENTOR
+from personal_stats.models import (
+    Activity,
+    ActivityChange,
+    ActivityType,
+    DataVersion,
+    InstantChange,
+    Mentor,
+)
+from personal_stats.storage.base import CHANGES_KEPT, COMPLETED, EVERY_MENTOR
 
 _ACTIVITY: Table = Activity.__table__  # type: ignore[attr-defined]
 LOG = logging.getLogger("personal_stats.writes")
@@ -54,6 +62,11 @@ class NewActivity:
     status: str
     started_at: datetime  # aware
     duration_minutes: int
+
+
+def _text_second(text: str) -> int:
+    """The epoch second of an instant as SQLite stores it (`sqlite_instant`)."""
+    return epoch_second(datetime.fromisoformat(text).replace(tzinfo=UTC))
 
 
 def sqlite_instant(instant: datetime) -> str:
@@ -81,27 +94,88 @@ async def data_version(connection: AsyncConnection) -> int:
     return int((await connection.execute(select(col(DataVersion.version)))).scalar_one())
 
 
+Step = tuple[str, int, int]  # a completed instant added (+1) or taken away (-1)
+ERASURE_FOLLOWED = timedelta(seconds=60)  # by then every running worker has followed it
+
+
 async def bump_data_version(
-    connection: AsyncConnection, changed: Collection[str] | None = None
+    connection: AsyncConnection,
+    changed: Collection[str] | None = None,
+    steps: Sequence[Step] = (),
+    *,
+    erased: str | None = None,
 ) -> int:
     """Make the write's data version, and log whose records it changed (`None`: it may have
-    changed anyone's). Every write that changed something ends with this, in its
-    transaction (one that changed nothing leaves the version as it was); writers are
-    serialised, so the version read here is the one this write makes."""
+    changed anyone's) and each completed instant it added or took away. Every write that
+    changed something ends with this, in its transaction (one that changed nothing leaves
+    the version as it was); writers are serialised, so the version read here is the one
+    this write makes. The log keeps the last `CHANGES_KEPT` versions, and no erased
+    mentor's id past `ERASURE_FOLLOWED` (see `_forget_erased`)."""
+    now = datetime.now(UTC)
     version = await data_version(connection) + 1
     await connection.execute(
-        update(DataVersion)
-        .where(col(DataVersion.id) == 1)
-        .values(version=version, changed_at=datetime.now(UTC))
+        update(DataVersion).where(col(DataVersion.id) == 1).values(version=version, changed_at=now)
     )
     mentors = [EVERY_MENTOR] if changed is None else sorted(set(changed))
     if mentors:
-        rows = [{"version": version, "mentor_id": mentor_id} for mentor_id in mentors]
+        rows = [
+            {"version": version, "mentor_id": m, "erased_at": now if m == erased else None}
+            for m in mentors
+        ]
         await connection.execute(_log_change(connection.dialect.name), rows)
-    await connection.execute(
-        delete(ActivityChange).where(col(ActivityChange.version) <= version - CHANGES_KEPT)
-    )
+    if steps:
+        await connection.execute(
+            insert(InstantChange),
+            [{"version": version, "mentor_id": m, "second": s, "delta": d} for m, s, d in steps],
+        )
+    oldest = version - CHANGES_KEPT
+    await connection.execute(delete(ActivityChange).where(col(ActivityChange.version) <= oldest))
+    await connection.execute(delete(InstantChange).where(col(InstantChange.version) <= oldest))
+    await _forget_erased(connection, now - ERASURE_FOLLOWED)
     return version
+
+
+async def _forget_erased(connection: AsyncConnection, before: datetime) -> None:
+    """Take the ids of mentors erased before `before` out of the change log: each version
+    that named one says `*` instead (a worker whose index is older than that, if any, loads
+    its index whole)."""
+    found = await connection.execute(
+        select(col(ActivityChange.mentor_id), col(ActivityChange.version)).where(
+            col(ActivityChange.erased_at).is_not(None), col(ActivityChange.erased_at) < before
+        )
+    )
+    for mentor_id, erased_in in found.all():
+        named = await connection.execute(
+            delete(ActivityChange)
+            .where(col(ActivityChange.mentor_id) == mentor_id,
+                   col(ActivityChange.version) <= erased_in)
+            .returning(col(ActivityChange.version))
+        )  # fmt: skip
+        versions = [{"version": v, "mentor_id": EVERY_MENTOR} for v in named.scalars()]
+        await connection.execute(
+            delete(InstantChange).where(col(InstantChange.mentor_id) == mentor_id,
+                                        col(InstantChange.version) <= erased_in)
+        )  # fmt: skip
+        if versions:
+            await connection.execute(_log_change(connection.dialect.name), versions)
+
+
+def completed_steps(
+    before: tuple[str, str, int] | None, after: tuple[str, str, int] | None
+) -> list[Step]:
+    """The instant steps of one activity's change, each side (mentor, status, epoch second)
+    or None (no such activity)."""
+    old = before if before is not None and before[1] == COMPLETED else None
+    new = after if after is not None and after[1] == COMPLETED else None
+    if old is not None and new is not None and (old[0], old[2]) == (new[0], new[2]):
+        return []
+    steps = [] if old is None else [(old[0], old[2], -1)]
+    return steps if new is None else [*steps, (new[0], new[2], 1)]
+
+
+def epoch_second(instant: datetime) -> int:
+    """Whole seconds since the epoch, rounded down (as the databases convert them)."""
+    return math.floor(instant.timestamp())
 
 
 def _log_change(dialect: str) -> Any:
@@ -113,24 +187,33 @@ def _log_change(dialect: str) -> Any:
 async def delete_activity(connection: AsyncConnection, activity_id: str) -> int | None:
     """Delete one activity: the data version made, or None when there is none with this id."""
     found = await connection.execute(
-        delete(Activity).where(col(Activity.id) == activity_id).returning(col(Activity.mentor_id))
+        delete(Activity)
+        .where(col(Activity.id) == activity_id)
+        .returning(col(Activity.mentor_id), col(Activity.status), col(Activity.started_at))
     )
-    mentor_id = found.scalar_one_or_none()
-    if mentor_id is None:
+    row = found.one_or_none()
+    if row is None:
         return None
-    return await bump_data_version(connection, [mentor_id])
+    steps = completed_steps((row[0], row[1], epoch_second(row[2])), None)
+    return await bump_data_version(connection, [row[0]], steps)
 
 
 async def erase_mentor(connection: AsyncConnection, mentor_id: str) -> int | None:
     """Delete a mentor and every activity of theirs: the data version made, or None when
     there is no such mentor."""
-    await connection.execute(delete(Activity).where(col(Activity.mentor_id) == mentor_id))
+    removed = await connection.execute(
+        delete(Activity)
+        .where(col(Activity.mentor_id) == mentor_id)
+        .returning(col(Activity.status), col(Activity.started_at))
+    )
+    steps = [step for status, at in removed.all()
+             for step in completed_steps((mentor_id, status, epoch_second(at)), None)]  # fmt: skip
     found = await connection.execute(
         delete(Mentor).where(col(Mentor.id) == mentor_id).returning(col(Mentor.id))
     )
     if found.scalar_one_or_none() is None:
         return None
-    return await bump_data_version(connection, [mentor_id])
+    return await bump_data_version(connection, [mentor_id], steps, erased=mentor_id)
 
 
 async def _upsert(
@@ -175,9 +258,12 @@ _MOVE_STAGED = (
 
 
 _STORED = f"SELECT {ACTIVITY_COLUMNS} FROM activity WHERE id IN (SELECT value FROM json_each(?))"
-# The new and the present mentor of each staged activity that is new or differs.
+# The new and the present mentor, status and epoch second of each staged activity that is
+# new or differs.
+_EPOCH = "floor(extract(epoch FROM {}.started_at))::bigint"
 _STAGED_CHANGES = (
-    f"SELECT s.mentor_id, a.mentor_id FROM (SELECT DISTINCT ON (id) {ACTIVITY_COLUMNS} "
+    f"SELECT s.mentor_id, s.status, {_EPOCH.format('s')}, a.mentor_id, a.status, "
+    f"{_EPOCH.format('a')} FROM (SELECT DISTINCT ON (id) {ACTIVITY_COLUMNS} "
     f"FROM {_STAGING} ORDER BY id, seq DESC) s LEFT JOIN activity a ON a.id = s.id "
     f"WHERE a.id IS NULL OR ({', '.join('a.' + c for c in _COLUMNS[1:])}) "
     f"IS DISTINCT FROM ({', '.join('s.' + c for c in _COLUMNS[1:])})"
@@ -218,6 +304,7 @@ class ActivityWriter:
         self.bulk = False
         self.written = 0  # activities sent to the database
         self.changed: set[str] = set()  # mentors whose activities this write changes
+        self.steps: list[Step] = []  # completed instants it adds or takes away
 
     @staticmethod
     async def open(connection: AsyncConnection) -> "ActivityWriter":
@@ -237,10 +324,18 @@ class ActivityWriter:
     async def before_references(self) -> None:
         """Called before mentors and activity types are written."""
 
-    async def finish(self) -> set[str] | None:
-        """Called last, before the commit: the mentors whose activities changed (None: a
-        first load, which changed everyone's)."""
-        return None if self.bulk and self.written else self.changed
+    async def finish(self) -> bool:
+        """Called last, before the commit: True for a first load that wrote anything (it
+        changed everyone's activities), else the write's changes are in `changed` and
+        `steps`."""
+        return self.bulk and self.written > 0
+
+    def note(self, before: tuple[str, str, int] | None, after: tuple[str, str, int]) -> None:
+        """One activity written: from `before` (mentor, status, epoch second; None: new)."""
+        self.changed.add(after[0])
+        if before is not None:
+            self.changed.add(before[0])  # an activity moved to another mentor changes both
+        self.steps += completed_steps(before, after)
 
     async def _driver(self) -> Any:
         raw = await self.connection.get_raw_connection()
@@ -267,12 +362,14 @@ class SqliteWriter(ActivityWriter):
         driver = await self._driver()
         if not self.bulk:
             cursor = await driver.execute(_STORED, (json.dumps(list(latest)),))
-            for stored in await cursor.fetchall():
-                if latest[stored[0]] == tuple(stored):
-                    del latest[stored[0]]
-                else:  # an activity moved to another mentor changes both
-                    self.changed.add(stored[1])
-            self.changed.update(row[1] for row in latest.values())
+            stored = {row[0]: tuple(row) for row in await cursor.fetchall()}
+            for activity_id, row in list(latest.items()):
+                before = stored.get(activity_id)
+                if before == row:
+                    del latest[activity_id]
+                    continue
+                was = None if before is None else (before[1], before[3], _text_second(before[4]))
+                self.note(was, (row[1], row[3], _text_second(row[4])))
         if latest:
             self.written += len(latest)
             await driver.executemany(_UPSERT_ACTIVITY["sqlite"], list(latest.values()))
@@ -300,20 +397,22 @@ class PostgresWriter(ActivityWriter):
         await driver.copy_records_to_table(_STAGING, records=records, columns=_COLUMNS)
         self.written += len(records)
 
-    async def finish(self) -> set[str] | None:
+    async def finish(self) -> bool:
         if not self.written:
-            return self.changed
+            return False
         if not self.bulk:
             found = await self.connection.execute(text(_STAGED_CHANGES))
-            self.changed.update(m for row in found for m in row if m is not None)
+            for new_mentor, new_status, new_second, old_mentor, old_status, old_second in found:
+                was = None if old_mentor is None else (old_mentor, old_status, old_second)
+                self.note(was, (new_mentor, new_status, new_second))
             if self.changed:
                 await self.connection.execute(text(_MOVE_STAGED))
-            return self.changed
+            return False
         # A first load: the table is built aside, with its indexes and references, and swapped
         # in at the end, so readers wait only for the rename, never for the load.
         for statement in _first_load_statements():
             await self.connection.execute(text(statement))
-        return None
+        return True
 
 
 REPLACED = "activity_replaced_"  # and a suffix of its own, as several may wait to be dropped
