@@ -13,9 +13,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import Any
 
 import numpy as np
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.db import create_engine
 from personal_stats.errors import Unavailable
 from personal_stats.figures import standing_of_counts
 from personal_stats.limits import RateLimit
@@ -37,6 +35,7 @@ from personal_stats.reads import (
 )
 from personal_stats.settings import Settings
 from personal_stats.storage import Snapshot, Store, open_store
+from personal_stats.write_lane import WriteLane
 
 
 class StatsService:
@@ -46,13 +45,7 @@ class StatsService:
         self.peers = Peers(self.store)
         self.types: tuple[int, dict[str, TypeRow]] | None = None
         self.rate_limit = RateLimit(settings.ingest_rate_per_minute)
-        self._write_engine: AsyncEngine | None = None
-
-    def write_engine(self) -> AsyncEngine:
-        """The SQLAlchemy engine of the write API (made on first use)."""
-        if self._write_engine is None:
-            self._write_engine = create_engine(self.settings)
-        return self._write_engine
+        self.writes = WriteLane(settings)  # the write API's writes (see write_lane)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator["UnitOfWork"]:
@@ -80,8 +73,7 @@ class StatsService:
     async def close(self) -> None:
         await self.peers.close()
         await self.store.close()
-        if self._write_engine is not None:
-            await self._write_engine.dispose()
+        await self.writes.close()
 
 
 class UnitOfWork:

@@ -11,7 +11,7 @@ limit). None of them writes anything.
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -54,7 +54,7 @@ async def _authorize(request: Request, service: StatsService, scope: str) -> Res
         LOG.warning("authentication refused", extra={"route": route, "reason": "malformed"})
         return _unauthorized("The Authorization header must read 'Bearer <token>'.",
                              "invalid_request")  # fmt: skip
-    found = await tokens.authenticate(service.write_engine(), value.strip())
+    found = await service.writes.run(lambda engine: tokens.authenticate(engine, value.strip()))
     if found is None:
         LOG.warning("authentication refused", extra={"route": route, "reason": "unknown"})
         return _unauthorized("The token is unknown, revoked or expired.", "invalid_token")
@@ -81,11 +81,12 @@ async def ingest(request: Request) -> Response:
         return _counted(problem(415, detail), "refused", authorized)
     body = await request.body()
     source = body_source(body, lines=MEDIA_TYPES[media_type])
-    engine = service.write_engine()
     try:
-        report = await import_sources(
-            engine, [source], max_records=MAX_RECORDS,
-            before_commit=lambda connection: tokens.note_use(connection, authorized),
+        report = await service.writes.run(
+            lambda engine: import_sources(
+                engine, [source], max_records=MAX_RECORDS,
+                before_commit=lambda connection: tokens.note_use(connection, authorized),
+            )
         )  # fmt: skip
     except TooManyRecords as error:
         detail = f"The body holds more than {error.limit} records; send smaller batches."
@@ -129,9 +130,14 @@ async def _delete(
     record_id = request.path_params["record_id"]
     if not is_valid_id(record_id):
         return _counted(problem(404, f"No {kind} with this id."), "refused", authorized)
-    async with write_transaction(service.write_engine()) as connection:
-        version = await remove(connection, record_id)
-        await tokens.note_use(connection, authorized)
+
+    async def write(engine: AsyncEngine) -> int | None:
+        async with write_transaction(engine) as connection:
+            version = await remove(connection, record_id)
+            await tokens.note_use(connection, authorized)
+        return version
+
+    version = await service.writes.run(write)
     if version is None:
         return _counted(problem(404, f"No {kind} with id {record_id!r}."), "refused", authorized)
     return _written(Response(status_code=204), service, version, authorized)
