@@ -252,6 +252,8 @@ def test_a_refreshed_index_equals_one_built_whole(
                 assert older.standing_corrected(low, high, mine, changes) == expected
                 newest = sorted((s for s in seconds if s < end), reverse=True)[:4]
                 assert index.completed_before(mentor_id, high, 4) == newest
+                since = changes.by_mentor.get(mentor_id, ())
+                assert older.completed_before(mentor_id, high, 4, since) == newest
     if overlay_limit == 0:
         assert len(index.steps) == 0  # merged every time
     if overlay_limit == 10**9:

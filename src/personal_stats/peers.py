@@ -26,7 +26,7 @@ import logging
 import math
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -212,17 +212,21 @@ class PeerIndex:
             counts += self.running[stop] - self.running[first]
         return counts
 
-    def completed_before(self, mentor_id: str, end: datetime, limit: int) -> list[int]:
+    def completed_before(
+        self, mentor_id: str, end: datetime, limit: int, since: Sequence[tuple[int, int]] = ()
+    ) -> list[int]:
         """Up to `limit` of the mentor's completed instants before `end`, newest first: the
-        streaks' look back past a window, answered without the database."""
-        slot = self.numbers.get(mentor_id)
-        if slot is None:
-            return []
+        streaks' look back past a window, answered without the database; `since`: the
+        mentor's steps (second, +1 or -1) written after this index's version."""
+        slot = self.numbers.get(mentor_id, self.size)  # a new mentor: an empty slot
         base = slot << _SHIFT
         edges = (base, base + math.ceil(end.timestamp()) + _OFFSET)
         first, stop = (int(i) for i in np.searchsorted(self.steps, edges))
         own_steps = Counter(dict(zip(self.steps[first:stop].tolist(),
                                      self.weights[first:stop].tolist(), strict=True)))  # fmt: skip
+        for second, delta in since:
+            if base + second + _OFFSET < edges[1]:
+                own_steps[base + second + _OFFSET] += delta
         taken = -sum(w for w in own_steps.values() if w < 0)
         low, high = (int(i) for i in np.searchsorted(self.base.keys, edges))
         keys = self.base.keys[max(low, high - limit - taken) : high].tolist()

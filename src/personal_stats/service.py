@@ -17,7 +17,7 @@ import numpy as np
 from personal_stats.errors import Unavailable
 from personal_stats.figures import standing_of_counts
 from personal_stats.limits import RateLimit
-from personal_stats.peers import Peers
+from personal_stats.peers import PeerIndex, Peers
 from personal_stats.reads import (
     ChangesRead,
     CompletedBeforeRead,
@@ -35,6 +35,7 @@ from personal_stats.reads import (
 )
 from personal_stats.settings import Settings
 from personal_stats.storage import Snapshot, Store, open_store
+from personal_stats.storage.base import InstantChanges
 from personal_stats.write_lane import WriteLane
 
 
@@ -141,31 +142,45 @@ class UnitOfWork:
         if isinstance(read, StandingRead):
             return await self._standing(read, snapshot)
         if isinstance(read, CompletedBeforeRead):
-            index = self.service.peers.lookup(snapshot.version)
-            self.service.peers.answered[
-                f"completed_before {'sql' if index is None else 'index'}"
-            ] += 1
-            if index is not None:
-                return index.completed_before(read.mentor_id, read.end, read.limit)
+            return await self._completed_before(read, snapshot)
+        return await self._fetch(read, snapshot)
+
+    async def _changes_since(self, index: PeerIndex, snapshot: Snapshot) -> InstantChanges | None:
+        """The steps written after the index's version, as the snapshot reads them (the
+        change log between two versions never changes: read once per pair)."""
+        peers, key = self.service.peers, (index.version, snapshot.version)
+        if key in peers.changes:
+            return peers.changes[key]
+        changes: InstantChanges | None = await self._fetch(ChangesRead(index.version), snapshot)
+        peers.remember(index.version, changes, snapshot.version)
+        return changes
+
+    async def _completed_before(self, read: CompletedBeforeRead, snapshot: Snapshot) -> Any:
+        """Like a standing: from the index, corrected when it is older than the snapshot."""
+        peers = self.service.peers
+        index = peers.before(snapshot.version)
+        if index is not None and index.version == snapshot.version:
+            peers.answered["completed_before index"] += 1
+            return index.completed_before(read.mentor_id, read.end, read.limit)
+        if index is not None:
+            changes = await self._changes_since(index, snapshot)
+            if changes is not None:
+                peers.answered["completed_before corrected"] += 1
+                since = changes.by_mentor.get(read.mentor_id, ())
+                return index.completed_before(read.mentor_id, read.end, read.limit, since)
+        peers.answered["completed_before sql"] += 1
         return await self._fetch(read, snapshot)
 
     async def _standing(self, read: StandingRead, snapshot: Snapshot) -> Standing:
         """From the index of the snapshot's version; else from an older index corrected by
-        the steps written since, as the snapshot reads them (the change log between two
-        versions never changes: read once per pair); else (no index yet) from every
-        mentor's count."""
+        the steps written since; else (no index yet) from every mentor's count."""
         peers = self.service.peers
         index = peers.before(snapshot.version)
         if index is not None and index.version == snapshot.version:
             peers.answered["standing index"] += 1
             return index.standing(read.start, read.end, read.completed)
         if index is not None:
-            key = (index.version, snapshot.version)
-            if key in peers.changes:
-                changes = peers.changes[key]
-            else:
-                changes = await self._fetch(ChangesRead(index.version), snapshot)
-                peers.remember(index.version, changes, snapshot.version)
+            changes = await self._changes_since(index, snapshot)
             if changes is not None:
                 peers.answered["standing corrected"] += 1
                 return index.standing_corrected(read.start, read.end, read.completed, changes)

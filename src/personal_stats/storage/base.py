@@ -4,6 +4,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
@@ -48,6 +49,15 @@ class InstantChanges:
     mentor_ids: list[str]
     seconds: Int64Array
     deltas: Int64Array
+
+    @cached_property
+    def by_mentor(self) -> dict[str, list[tuple[int, int]]]:
+        """Each mentor's steps: (epoch second, +1 or -1)."""
+        steps: dict[str, list[tuple[int, int]]] = {}
+        for mentor_id, second, delta in zip(self.mentor_ids, self.seconds.tolist(),
+                                            self.deltas.tolist(), strict=True):  # fmt: skip
+            steps.setdefault(mentor_id, []).append((second, delta))
+        return steps
 
     @classmethod
     def of(

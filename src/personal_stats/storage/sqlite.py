@@ -156,6 +156,8 @@ class SqliteStore(Store):
         self.size = min(settings.pool_size, 8)
         self.slots = asyncio.Semaphore(self.size)
         self.idle: list[sqlite3.Connection] = []
+        self.index_connection: sqlite3.Connection | None = None
+        self.index_lock = asyncio.Lock()
         self._executor: ThreadPoolExecutor | None = None
 
     @property
@@ -170,16 +172,33 @@ class SqliteStore(Store):
     async def snapshot(self) -> AsyncIterator[Snapshot]:
         async with self.slots:
             connection = self.idle.pop() if self.idle else await self._connect()
-            snapshot = SqliteSnapshot(connection, self.executor)
             try:
-                yield snapshot
-                snapshot.end()
-            except BaseException:
-                if connection.in_transaction:
-                    connection.rollback()
-                raise
+                async with self._on(connection) as snapshot:
+                    yield snapshot
             finally:
                 self.idle.append(connection)
+
+    @asynccontextmanager
+    async def _for_the_index(self) -> AsyncIterator[SqliteSnapshot]:
+        """A snapshot on the peer index's own connection (one build at a time): the index
+        of a new version never waits behind requests for one of theirs."""
+        async with self.index_lock:
+            if self.index_connection is None:
+                self.index_connection = await self._connect()
+            async with self._on(self.index_connection) as snapshot:
+                await snapshot.open()
+                yield snapshot
+
+    @asynccontextmanager
+    async def _on(self, connection: sqlite3.Connection) -> AsyncIterator[SqliteSnapshot]:
+        snapshot = SqliteSnapshot(connection, self.executor)
+        try:
+            yield snapshot
+            snapshot.end()
+        except BaseException:
+            if connection.in_transaction:
+                connection.rollback()
+            raise
 
     async def _connect(self) -> sqlite3.Connection:
         loop = asyncio.get_running_loop()
@@ -189,9 +208,7 @@ class SqliteStore(Store):
             raise Unavailable("the database cannot be opened; try again shortly") from error
 
     async def instants(self) -> InstantTable:
-        async with self.snapshot() as snapshot:
-            assert isinstance(snapshot, SqliteSnapshot)
-            await snapshot.open()
+        async with self._for_the_index() as snapshot:
             return await snapshot.hop(self._instants, snapshot)
 
     def _instants(self, snapshot: SqliteSnapshot) -> InstantTable:
@@ -202,9 +219,7 @@ class SqliteStore(Store):
         return instant_table(snapshot.version, mentors, pairs)
 
     async def changes(self, since: int) -> InstantChanges | None:
-        async with self.snapshot() as snapshot:
-            assert isinstance(snapshot, SqliteSnapshot)
-            await snapshot.open()
+        async with self._for_the_index() as snapshot:
             return await snapshot.hop(snapshot.changes, since)
 
     async def ping(self) -> None:
@@ -214,6 +229,9 @@ class SqliteStore(Store):
     async def close(self) -> None:
         while self.idle:
             self.idle.pop().close()
+        if self.index_connection is not None:
+            self.index_connection.close()
+            self.index_connection = None
         if self._executor is not None:
             self._executor.shutdown(wait=False)
             self._executor = None
