@@ -450,7 +450,7 @@ async def _push_mixed(
                 if (state["version"] or 0) >= version:
                     indexed.append((time.monotonic() - written) * 1000)
                     break
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0.02)
             number += 1
             await asyncio.sleep(max(0.0, began + 1 - time.monotonic()))
     return took, indexed, stale
