@@ -456,6 +456,62 @@ async def _push_mixed(
     return took, indexed, stale
 
 
+def soak(backend: str, seconds: int) -> str:
+    """`seconds` of reads (REST and GraphQL summaries, 16 connections each) on a fresh copy
+    of S while one 200-record batch a second arrives; the server's memory every 30 s."""
+    url = database_url(backend, "soak")
+    if backend == "sqlite":
+        for stale in DATA.glob("soak.db*"):
+            stale.unlink()
+    else:
+        asyncio.run(recreate_postgres_database(url))
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": url}
+    plan = SETS["S"]
+    subprocess.run([*CLI, "seed", "--mentors", str(plan.mentors), "--years", str(plan.years)],
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    token = subprocess.run([*CLI, "token", "create", "soak"], env=env, check=True,
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    port = 8765 + 300
+    server = serve(url, port)
+    rss: list[tuple[int, float]] = []
+    try:
+        started = time.monotonic()
+        writer = _Writer(port, token, plan.mentors, started + seconds)
+        loads = [
+            subprocess.Popen(
+                ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "--timeout", "2s", "-s",
+                 str(HERE / "load.lua"), f"http://127.0.0.1:{port}"],
+                env=os.environ | {"BENCH_TARGET": target, "BENCH_MENTORS": str(plan.mentors)},
+                stdout=subprocess.PIPE, text=True,
+            )
+            for target in ("summary", "gql-summary")
+        ]  # fmt: skip
+        while any(load.poll() is None for load in loads):
+            rss.append((round(time.monotonic() - started), _rss_mb(server.pid)))
+            time.sleep(30)
+        outputs = [load.communicate()[0] for load in loads]
+        took, _, stale = writer.result()
+        state = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["peer_index"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    figures = [dict(re.findall(r"(\w+)=([\d.]+)", out.split("BENCH", 1)[1])) for out in outputs]
+    requests = [f"{t}: {float(f['rps']):.0f} req/s, p99 {float(f['p99_ms']):.0f} ms, "
+                f"{f['errors']} errors, {f['timeouts']} timeouts, {f['non2xx']} non-2xx"
+                for t, f in zip(("REST", "GraphQL"), figures, strict=True)]  # fmt: skip
+    memory = ", ".join(f"{at} s {mb:.0f} MB" for at, mb in rss)
+    return (
+        f"{backend}, {seconds} s: {'; '.join(requests)}; {len(took)} writes "
+        f"({len(took) * WRITE_BATCH:,} activities on top of S's {state['instants']:,} "
+        f"completed instants now indexed), {stale} stale reads; server RSS {memory}"
+    )
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
 def run(
     backends: list[str], seconds: int, connections: int
 ) -> tuple[list[Result], dict[str, float]]:
@@ -661,11 +717,28 @@ def main() -> None:
     parser.add_argument(
         "--only-mixed", action="store_true", help="only the run of reads while writes arrive"
     )
+    parser.add_argument(
+        "--soak",
+        type=int,
+        metavar="SECONDS",
+        help="only a soak: reads and one batch a second on a copy of S for SECONDS",
+    )
+    parser.add_argument("--only-import", action="store_true", help="only the import of L")
     options = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
     DATA.mkdir(exist_ok=True)
     backends = options.backends.split(",")
+    if options.soak:
+        for backend in backends:
+            console.print(soak(backend, options.soak))
+        return
+    if options.only_import:
+        for backend in backends:
+            count, took = import_speed(backend)
+            console.print(f"import into {backend}: {count:,} activities in {took:.1f} s, "
+                          f"{count / took:,.0f}/s")  # fmt: skip
+        return
     for backend in backends:
         for name in SETS:
             build(backend, name)
