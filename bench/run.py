@@ -269,16 +269,11 @@ def stress(backends: list[str], seconds: int) -> list[Result]:
     return results
 
 
-INGEST_BATCH = 1_000
-INGEST_CLIENTS = 4
-
-
-def ingest_speed(backend: str, seconds: int) -> tuple[int, float, float]:
-    """Records/s through POST /api/v1/ingest: 1,000-record JSON Lines batches of new
-    activities from 4 clients at once, into a copy of S; also the p99 of a batch in ms."""
-    url = database_url(backend, "ingest")
+def copy_of_s(backend: str, name: str) -> tuple[str, str]:
+    """A new database `name` seeded like S, and a write API token for it."""
+    url = database_url(backend, name)
     if backend == "sqlite":
-        for stale in DATA.glob("ingest.db*"):
+        for stale in DATA.glob(f"{name}.db*"):
             stale.unlink()
     else:
         asyncio.run(recreate_postgres_database(url))
@@ -288,6 +283,18 @@ def ingest_speed(backend: str, seconds: int) -> tuple[int, float, float]:
                    env=env, check=True, capture_output=True)  # fmt: skip
     token = subprocess.run([*CLI, "token", "create", "bench"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return url, token
+
+
+INGEST_BATCH = 1_000
+INGEST_CLIENTS = 4
+
+
+def ingest_speed(backend: str, seconds: int) -> tuple[int, float, float]:
+    """Records/s through POST /api/v1/ingest: 1,000-record JSON Lines batches of new
+    activities from 4 clients at once, into a copy of S; also the p99 of a batch in ms."""
+    url, token = copy_of_s(backend, "ingest")
+    plan = SETS["S"]
     port = 8965
     server = serve(url, port)
     try:
@@ -459,18 +466,8 @@ async def _push_mixed(
 def soak(backend: str, seconds: int) -> str:
     """`seconds` of reads (REST and GraphQL summaries, 16 connections each) on a fresh copy
     of S while one 200-record batch a second arrives; the server's memory every 30 s."""
-    url = database_url(backend, "soak")
-    if backend == "sqlite":
-        for stale in DATA.glob("soak.db*"):
-            stale.unlink()
-    else:
-        asyncio.run(recreate_postgres_database(url))
-    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": url}
+    url, token = copy_of_s(backend, "soak")
     plan = SETS["S"]
-    subprocess.run([*CLI, "seed", "--mentors", str(plan.mentors), "--years", str(plan.years)],
-                   env=env, check=True, capture_output=True)  # fmt: skip
-    token = subprocess.run([*CLI, "token", "create", "soak"], env=env, check=True,
-                           capture_output=True, text=True).stdout.strip()  # fmt: skip
     port = 8765 + 300
     server = serve(url, port)
     rss: list[tuple[int, float]] = []

@@ -145,46 +145,44 @@ class UnitOfWork:
             return await self._completed_before(read, snapshot)
         return await self._fetch(read, snapshot)
 
-    async def _changes_since(self, index: PeerIndex, snapshot: Snapshot) -> InstantChanges | None:
-        """The steps written after the index's version, as the snapshot reads them (the
-        change log between two versions never changes: read once per pair)."""
-        peers, key = self.service.peers, (index.version, snapshot.version)
-        if key in peers.changes:
-            return peers.changes[key]
-        changes: InstantChanges | None = await self._fetch(ChangesRead(index.version), snapshot)
-        peers.remember(index.version, changes, snapshot.version)
-        return changes
+    async def _peer_view(
+        self, snapshot: Snapshot
+    ) -> tuple[PeerIndex | None, InstantChanges | None]:
+        """The peer index to answer from and the steps to add to it: the index of the
+        snapshot's version and None; an older index and the steps written since, as the
+        snapshot reads them (read once per pair of versions: they never change); or None
+        when there is no index yet, or the change log cannot tell (then SQL counts)."""
+        peers = self.service.peers
+        index = peers.before(snapshot.version)
+        if index is None or index.version == snapshot.version:
+            return index, None
+        key = (index.version, snapshot.version)
+        if key not in peers.changes:
+            found = await self._fetch(ChangesRead(index.version), snapshot)
+            peers.remember(index.version, found, snapshot.version)
+        changes = peers.changes[key]
+        return (None, None) if changes is None else (index, changes)
 
     async def _completed_before(self, read: CompletedBeforeRead, snapshot: Snapshot) -> Any:
         """Like a standing: from the index, corrected when it is older than the snapshot."""
-        peers = self.service.peers
-        index = peers.before(snapshot.version)
-        if index is not None and index.version == snapshot.version:
-            peers.answered["completed_before index"] += 1
-            return index.completed_before(read.mentor_id, read.end, read.limit)
-        if index is not None:
-            changes = await self._changes_since(index, snapshot)
-            if changes is not None:
-                peers.answered["completed_before corrected"] += 1
-                since = changes.by_mentor.get(read.mentor_id, ())
-                return index.completed_before(read.mentor_id, read.end, read.limit, since)
-        peers.answered["completed_before sql"] += 1
-        return await self._fetch(read, snapshot)
+        index, changes = await self._peer_view(snapshot)
+        path = "sql" if index is None else "index" if changes is None else "corrected"
+        self.service.peers.answered[f"completed_before {path}"] += 1
+        if index is None:
+            return await self._fetch(read, snapshot)
+        since = () if changes is None else changes.by_mentor.get(read.mentor_id, ())
+        return index.completed_before(read.mentor_id, read.end, read.limit, since)
 
     async def _standing(self, read: StandingRead, snapshot: Snapshot) -> Standing:
         """From the index of the snapshot's version; else from an older index corrected by
         the steps written since; else (no index yet) from every mentor's count."""
-        peers = self.service.peers
-        index = peers.before(snapshot.version)
-        if index is not None and index.version == snapshot.version:
-            peers.answered["standing index"] += 1
+        index, changes = await self._peer_view(snapshot)
+        path = "sql" if index is None else "index" if changes is None else "corrected"
+        self.service.peers.answered[f"standing {path}"] += 1
+        if index is not None and changes is None:
             return index.standing(read.start, read.end, read.completed)
-        if index is not None:
-            changes = await self._changes_since(index, snapshot)
-            if changes is not None:
-                peers.answered["standing corrected"] += 1
-                return index.standing_corrected(read.start, read.end, read.completed, changes)
-        peers.answered["standing sql"] += 1
+        if index is not None and changes is not None:
+            return index.standing_corrected(read.start, read.end, read.completed, changes)
         every: PeerCounts = await self._fetch(CompletedCountsRead(read.start, read.end), snapshot)
         counts = np.fromiter(every.counts.values(), dtype=np.int64, count=len(every.counts))
         return standing_of_counts(counts, every.mentors, read.completed)
