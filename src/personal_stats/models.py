@@ -92,7 +92,8 @@ class ActivityChange(SQLModel, table=True):
 
     version: int = Field(primary_key=True)
     mentor_id: str = Field(primary_key=True, max_length=ID_LENGTH)
-    erased_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    # When the mentor was erased: the id leaves the log a minute later (found by this index).
+    erased_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), index=True))
 
 
 class InstantChange(SQLModel, table=True):

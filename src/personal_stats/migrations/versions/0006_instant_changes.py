@@ -22,6 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("activity_change") as table:
         table.add_column(sa.Column("erased_at", UtcDateTime(), nullable=True))
+    op.create_index("ix_activity_change_erased_at", "activity_change", ["erased_at"])
     op.create_table(
         "instant_change",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -36,5 +37,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_instant_change_version", "instant_change")
     op.drop_table("instant_change")
+    op.drop_index("ix_activity_change_erased_at", "activity_change")
     with op.batch_alter_table("activity_change") as table:
         table.drop_column("erased_at")
