@@ -675,22 +675,6 @@ def _mixed_row(m: Mixed) -> str:
     )
 
 
-def write_mixed(mixed_runs: list[Mixed], options: Any) -> None:
-    """Replace only the mixed run's table in bench/README.md (`--only-mixed`)."""
-    readme = HERE / "README.md"
-    current = readme.read_text()
-    rows = "\n".join(_mixed_row(m) for m in mixed_runs)
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    table = re.compile(r"(### Reads while writes arrive.*?\|---\|[^\n]*\n)(?:\|[^\n]*\n)*", re.S)
-    if table.search(current):
-        current = table.sub(lambda found: found.group(1) + rows + "\n", current)
-    else:
-        title = "### Reads while writes arrive (L, REST summary, one worker)"
-        current = current.rstrip("\n") + f"\n\n{title}\n\n{MIXED_HEAD}\n{rows}\n"
-    readme.write_text(current + f"\n<!-- mixed run: {when}, {options.seconds} s, "
-                      f"{options.connections} connections -->\n")  # fmt: skip
-
-
 def write_report(text: str) -> None:
     """Replace the results section of bench/README.md, keeping the text around it."""
     readme = HERE / "README.md"
@@ -712,7 +696,9 @@ def main() -> None:
         "--backends", default="sqlite,postgres", help="comma-separated (default sqlite,postgres)"
     )
     parser.add_argument(
-        "--only-mixed", action="store_true", help="only the run of reads while writes arrive"
+        "--only-mixed",
+        action="store_true",
+        help="only the run of reads while writes arrive (printed, not written to README.md)",
     )
     parser.add_argument(
         "--soak",
@@ -743,7 +729,6 @@ def main() -> None:
     for m in mixed_runs:
         console.print(_mixed_row(m))
     if options.only_mixed:
-        write_mixed(mixed_runs, options)
         return
     imported = {}
     for backend in backends:
