@@ -499,8 +499,9 @@ def soak(backend: str, seconds: int) -> str:
     memory = ", ".join(f"{at} s {mb:.0f} MB" for at, mb in rss)
     return (
         f"{backend}, {seconds} s: {'; '.join(requests)}; {len(took)} writes "
-        f"({len(took) * WRITE_BATCH:,} activities on top of S's {state['instants']:,} "
-        f"completed instants now indexed), {stale} stale reads; server RSS {memory}"
+        f"({len(took) * WRITE_BATCH:,} activities; the peer index holds "
+        f"{state['instants']:,} completed instants at the end), {stale} stale reads; "
+        f"server RSS {memory}"
     )
 
 
