@@ -1,12 +1,17 @@
-"""Bulk writes for imports and seeding: upserts by id, at the speed of the database driver.
+"""Writes: upserts by id at the speed of the database driver, deletes, erasure, and the
+change log every write that changes something leaves (`bump_data_version`).
 
 An `ActivityWriter` takes the activities of one import, batch by batch, inside the import's
-transaction. Into an empty table (a first load) it drops the secondary indexes and builds
+transaction. Rows equal to the stored ones are not written; for the others it notes whose
+records changed and each completed instant added or taken away (the steps the peer index
+follows). Into an empty table (a first load) it drops the secondary indexes and builds
 them once at the end, which costs far less than keeping them up to date row by row; the
 load is still one transaction, so readers see all of it or none.
-- SQLite: prepared `executemany` upserts on the driver's connection.
-- PostgreSQL: `COPY` into a staging table, then one `INSERT ... SELECT` that keeps the last
-  record of each id. A first load builds a new table aside instead (indexes built once,
+- SQLite: the stored rows of a batch read first, then prepared `executemany` upserts of the
+  new and changed ones on the driver's connection.
+- PostgreSQL: `COPY` into a staging table; the new and changed rows found by one join, then
+  one `INSERT ... SELECT` that keeps the last record of each id and updates only rows that
+  differ. A first load builds a new table aside instead (indexes built once,
   references checked in one pass rather than by a deferred trigger per row at COMMIT) and
   swaps it in at the end: dropping the live table's indexes would lock readers out for the
   whole load (and could deadlock with them).
