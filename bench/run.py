@@ -345,8 +345,9 @@ async def _push_batches(
 WRITE_BATCH = 200  # new activities a second, as the activity service pushes them
 MIXED_HEAD = (
     "| backend | alone req/s | p99 ms | with writes req/s | ratio | p99 ms | past 2 s | writes "
-    "| write p50 / p99 ms | index ready p50 / max ms | stale reads | index after |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    "| write p50 / p99 ms | index ready p50 / max ms | its build p50 / max ms | stale reads "
+    "| index after |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 )
 
 
@@ -360,6 +361,8 @@ class Mixed:
     write_p99_ms: float
     index_p50_ms: float  # from a write's answer until /readyz shows its version indexed
     index_max_ms: float
+    build_p50_ms: float  # of that, the server's own refresh (/readyz `build_seconds`)
+    build_max_ms: float
     stale_reads: int  # reads after a write that did not count it
     state: dict[str, Any]
 
@@ -383,17 +386,27 @@ def mixed(backend: str, seconds: int, connections: int) -> Mixed:
         try:
             figures = load(port, "summary", mentors, seconds, connections)
         finally:
-            took, indexed, stale = writer.result()
+            pushed = writer.result()
         written = measured(backend, "L", "summary + writes", figures)
         state = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["peer_index"]
     finally:
         server.terminate()
         server.wait(timeout=30)
-    took.sort()
-    indexed.sort()
+    took, indexed, built = sorted(pushed.took), sorted(pushed.indexed), sorted(pushed.built)
     return Mixed(backend, alone, written, len(took), took[len(took) // 2],
                  took[min(len(took) - 1, int(len(took) * 0.99))], indexed[len(indexed) // 2],
-                 indexed[-1], stale, state)  # fmt: skip
+                 indexed[-1], built[len(built) // 2], built[-1], pushed.stale, state)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """What the mixed run's writer saw: each write's time, the time until /readyz showed
+    its version indexed and the server's build time of it (ms), and the stale reads."""
+
+    took: list[float]
+    indexed: list[float]
+    built: list[float]
+    stale: int
 
 
 class _Writer:
@@ -403,7 +416,7 @@ class _Writer:
         import threading
 
         self.args = (port, token, mentors, stop)
-        self.outcome: tuple[list[float], list[float], int] | None = None
+        self.outcome: Pushed | None = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -414,19 +427,18 @@ class _Writer:
         except BaseException as error:  # SystemExit too: a thread would swallow it
             self.error = error
 
-    def result(self) -> tuple[list[float], list[float], int]:
+    def result(self) -> "Pushed":
         self.thread.join()
         if self.outcome is None:
             raise SystemExit(f"the writer failed: {self.error!r}")
         return self.outcome
 
 
-async def _push_mixed(
-    port: int, token: str, mentors: int, stop: float
-) -> tuple[list[float], list[float], int]:
+async def _push_mixed(port: int, token: str, mentors: int, stop: float) -> "Pushed":
     headers = {"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"}
     took: list[float] = []
     indexed: list[float] = []
+    built: list[float] = []
     stale = 0
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         number = 0
@@ -456,11 +468,12 @@ async def _push_mixed(
                 state = (await http.get("/readyz")).json()["peer_index"]
                 if (state["version"] or 0) >= version:
                     indexed.append((time.monotonic() - written) * 1000)
+                    built.append(state["build_seconds"] * 1000)
                     break
                 await asyncio.sleep(0.02)
             number += 1
             await asyncio.sleep(max(0.0, began + 1 - time.monotonic()))
-    return took, indexed, stale
+    return Pushed(took, indexed, built, stale)
 
 
 def soak(backend: str, seconds: int) -> str:
@@ -487,7 +500,7 @@ def soak(backend: str, seconds: int) -> str:
             rss.append((round(time.monotonic() - started), _rss_mb(server.pid)))
             time.sleep(30)
         outputs = [load.communicate()[0] for load in loads]
-        took, _, stale = writer.result()
+        pushed = writer.result()
         state = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["peer_index"]
     finally:
         server.terminate()
@@ -498,9 +511,9 @@ def soak(backend: str, seconds: int) -> str:
                 for t, f in zip(("REST", "GraphQL"), figures, strict=True)]  # fmt: skip
     memory = ", ".join(f"{at} s {mb:.0f} MB" for at, mb in rss)
     return (
-        f"{backend}, {seconds} s: {'; '.join(requests)}; {len(took)} writes "
-        f"({len(took) * WRITE_BATCH:,} activities; the peer index holds "
-        f"{state['instants']:,} completed instants at the end), {stale} stale reads; "
+        f"{backend}, {seconds} s: {'; '.join(requests)}; {len(pushed.took)} writes "
+        f"({len(pushed.took) * WRITE_BATCH:,} activities; the peer index holds "
+        f"{state['instants']:,} completed instants at the end), {pushed.stale} stale reads; "
         f"server RSS {memory}"
     )
 
@@ -672,7 +685,8 @@ def _mixed_row(m: Mixed) -> str:
         f"| {m.backend} | {m.alone.rps:.0f} | {m.alone.p99_ms:.0f} | {m.written.rps:.0f} | "
         f"{m.written.rps / m.alone.rps:.2f} | {m.written.p99_ms:.0f} | {m.written.timeouts} | "
         f"{m.writes} | {m.write_p50_ms:.0f} / {m.write_p99_ms:.0f} | "
-        f"{m.index_p50_ms:.0f} / {m.index_max_ms:.0f} | {m.stale_reads} | {index} |"
+        f"{m.index_p50_ms:.0f} / {m.index_max_ms:.0f} | "
+        f"{m.build_p50_ms:.0f} / {m.build_max_ms:.0f} | {m.stale_reads} | {index} |"
     )
 
 

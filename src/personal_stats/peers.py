@@ -47,6 +47,7 @@ _SLOTS = (1 << _SLOT_BITS) - 1
 _OFFSET = 2_300_000_000  # makes every second of the years 1900-2999 positive, below 2**36
 _COUNTING_LIMIT = 500_000  # instants counted one by one before searching costs less
 OVERLAY_LIMIT = 50_000  # steps in the overlay before it is merged into a new base
+STEPS_ON_LOOP = 10_000  # steps of a refresh done on the event loop (more: in a thread)
 WINDOWS_KEPT = 256  # sorted counts of this many windows (80 KB each at 10,000 mentors)
 RETRY_AFTER = 10.0  # seconds before a failed build of the index is tried again
 SEEN_KEPT = 100_000  # windows remembered as seen once (then forgotten all at once)
@@ -357,7 +358,13 @@ class Peers:
             changes = None if previous is None else await self.store.changes(previous.version)
             if changes is not None and previous is not None:
                 self.remember(previous.version, changes, changes.version)
-                index = await asyncio.to_thread(previous.refreshed, changes)
+                steps = len(changes.deltas)
+                if steps <= STEPS_ON_LOOP and len(previous.steps) + steps <= OVERLAY_LIMIT:
+                    # No merge, a few milliseconds: on the loop it is done at once, while a
+                    # thread waits for the interpreter's lock at each of its numpy calls.
+                    index = previous.refreshed(changes)
+                else:
+                    index = await asyncio.to_thread(previous.refreshed, changes)
                 self.refreshes += 1
                 self.merges += index.base is not previous.base
             else:

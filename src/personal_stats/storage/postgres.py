@@ -111,6 +111,8 @@ class PostgresStore(Store):
         self.size = settings.pool_size
         self.pool: asyncpg.Pool | None = None
         self.opening = asyncio.Lock()
+        self.index_connection: asyncpg.Connection | None = None
+        self.index_lock = asyncio.Lock()
 
     async def _pool(self) -> asyncpg.Pool:
         if self.pool is None:
@@ -136,10 +138,29 @@ class PostgresStore(Store):
         except UNREACHABLE as error:
             raise Unavailable("the database cannot be reached; try again shortly") from error
 
+    @asynccontextmanager
+    async def _for_the_index(self) -> AsyncIterator[PostgresSnapshot]:
+        """A snapshot on the peer index's own connection (one build at a time): the index
+        of a new version never waits behind requests for a pooled one."""
+        async with self.index_lock:
+            try:
+                connection = self.index_connection
+                if connection is None or connection.is_closed():
+                    connection = self.index_connection = await asyncpg.connect(
+                        self.dsn, timeout=self.timeout, command_timeout=self.timeout
+                    )
+                snapshot = PostgresSnapshot(connection)
+                try:
+                    await snapshot.open()
+                    yield snapshot
+                finally:
+                    if snapshot.begun and not connection.is_closed():
+                        await connection.execute("ROLLBACK")
+            except UNREACHABLE as error:
+                raise Unavailable("the database cannot be reached; try again shortly") from error
+
     async def instants(self) -> InstantTable:
-        async with self.snapshot() as snapshot:
-            assert isinstance(snapshot, PostgresSnapshot)
-            await snapshot.open()
+        async with self._for_the_index() as snapshot:
             connection = snapshot.connection
             mentors = await connection.fetchval(_SQL.mentor_count.sql, timeout=self.bulk_timeout)
             numbers: dict[str, int] = {}
@@ -158,9 +179,7 @@ class PostgresStore(Store):
             )  # fmt: skip
 
     async def changes(self, since: int) -> InstantChanges | None:
-        async with self.snapshot() as snapshot:
-            assert isinstance(snapshot, PostgresSnapshot)
-            await snapshot.open()
+        async with self._for_the_index() as snapshot:
             return await snapshot.changes(since, read_timeout=self.bulk_timeout)
 
     async def ping(self) -> None:
@@ -168,6 +187,9 @@ class PostgresStore(Store):
             await snapshot.open()
 
     async def close(self) -> None:
+        if self.index_connection is not None:
+            connection, self.index_connection = self.index_connection, None
+            await connection.close()
         if self.pool is not None:
             pool, self.pool = self.pool, None
             await pool.close()
