@@ -101,6 +101,17 @@ class PostgresSnapshot(Snapshot):
         return InstantChanges.of(self.version, mentors, ((r[0], r[1], r[2]) for r in rows))
 
 
+@asynccontextmanager
+async def _on(connection: asyncpg.Connection) -> AsyncIterator[PostgresSnapshot]:
+    """A snapshot on this connection, its transaction ended however the request ends."""
+    snapshot = PostgresSnapshot(connection)
+    try:
+        yield snapshot
+    finally:
+        if snapshot.begun and not connection.is_closed():
+            await connection.execute("ROLLBACK")
+
+
 class PostgresStore(Store):
     dialect = "postgresql"
 
@@ -128,13 +139,11 @@ class PostgresStore(Store):
     async def snapshot(self) -> AsyncIterator[Snapshot]:
         try:
             pool = await self._pool()
-            async with pool.acquire(timeout=self.timeout) as connection:
-                snapshot = PostgresSnapshot(connection)
-                try:
-                    yield snapshot
-                finally:
-                    if snapshot.begun and not connection.is_closed():
-                        await connection.execute("ROLLBACK")
+            async with (
+                pool.acquire(timeout=self.timeout) as connection,
+                _on(connection) as snapshot,
+            ):
+                yield snapshot
         except UNREACHABLE as error:
             raise Unavailable("the database cannot be reached; try again shortly") from error
 
@@ -149,13 +158,9 @@ class PostgresStore(Store):
                     connection = self.index_connection = await asyncpg.connect(
                         self.dsn, timeout=self.timeout, command_timeout=self.timeout
                     )
-                snapshot = PostgresSnapshot(connection)
-                try:
+                async with _on(connection) as snapshot:
                     await snapshot.open()
                     yield snapshot
-                finally:
-                    if snapshot.begun and not connection.is_closed():
-                        await connection.execute("ROLLBACK")
             except UNREACHABLE as error:
                 raise Unavailable("the database cannot be reached; try again shortly") from error
 
