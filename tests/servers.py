@@ -1,7 +1,12 @@
 """`personal-stats serve` in a process of its own, for the tests that need a real server."""
 
+import os
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -26,3 +31,23 @@ def wait_until_ready(base: str, log: Path | None = None, seconds: float = 30) ->
             time.sleep(0.1)
     output = log.read_text() if log is not None and log.exists() else ""
     pytest.fail(f"the server at {base} did not become ready:\n{output}")
+
+
+@contextmanager
+def serving(database_url: str, log: Path, *options: str) -> Iterator[str]:
+    """`personal-stats serve` on this database, its output in `log`, until the block ends;
+    yields its base URL once it is ready."""
+    port = free_port()
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "personal_stats.cli", "serve", "--port", str(port), *options],
+            env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(base, log)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

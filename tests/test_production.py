@@ -22,7 +22,7 @@ from personal_stats.schema import upgrade
 from personal_stats.settings import Settings
 from tests.conftest import reset_postgres
 from tests.proxy import Proxy
-from tests.servers import free_port, wait_until_ready
+from tests.servers import serving
 
 SUMMARY = "/api/v1/personal-stats/m1?as_of=2026-03-25"
 GRAPHQL = {"query": '{ personalStats(mentorId: "m1", asOf: "2026-03-25") { totalActivities } }'}
@@ -145,22 +145,8 @@ async def test_reads_never_see_half_an_import(
 @pytest.fixture
 def two_workers(database_url: str, engine: AsyncEngine, tmp_path: Path) -> Iterator[str]:
     """`personal-stats serve --workers 2` on the test database; yields its base URL."""
-    port = free_port()
-    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "personal_stats.cli", "serve", "--port", str(port),
-             "--workers", "2"],
-            env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(base, log)
+    with serving(database_url, tmp_path / "server.log", "--workers", "2") as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_every_worker_sees_an_import_from_another_process(

@@ -26,7 +26,7 @@ from personal_stats.app import close, create_app
 from personal_stats.ingest import import_files
 from personal_stats.models import Activity, ActivityType, ApiToken, Mentor
 from personal_stats.settings import Settings
-from tests.servers import free_port, wait_until_ready
+from tests.servers import serving
 
 BASE = "/api/v1/personal-stats"
 INGEST = "/api/v1/ingest"
@@ -493,20 +493,8 @@ async def test_names_have_a_length_limit_and_no_control_characters(
 @pytest.fixture
 def server(database_url: str, engine: AsyncEngine, tmp_path: Path) -> Iterator[str]:
     """`personal-stats serve` on the test database; yields its host and port."""
-    port = free_port()
-    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "personal_stats.cli", "serve", "--port", str(port)],
-            env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_until_ready(f"http://127.0.0.1:{port}", log)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with serving(database_url, tmp_path / "server.log") as base:
+        yield base.removeprefix("http://")
 
 
 @pytest.mark.parametrize(("chunked", "close"), [(False, True), (True, True), (False, False)])

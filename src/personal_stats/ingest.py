@@ -283,16 +283,7 @@ async def _read_lines(importer: Importer, file: BinaryIO, prefix: str, advance: 
         location = f"{prefix}line {number}"
         try:
             fast = fast_line(line)
-        except RecursionError as error:
-            importer.problem(location, f"not valid JSON: {_syntax_error(error)}", malformed=True)
-            continue
-        if fast is not None:
-            await importer.add(location, *fast)
-            if number % BATCH == 0:
-                advance(done)
-            continue
-        try:
-            record = LINE.validate_json(line)
+            taken = fast if fast is not None else (LINE.validate_json(line), None)
         except RecursionError as error:
             importer.problem(location, f"not valid JSON: {_syntax_error(error)}", malformed=True)
             continue
@@ -303,7 +294,7 @@ async def _read_lines(importer: Importer, file: BinaryIO, prefix: str, advance: 
             else:
                 importer.reject(location, error, in_line=True)
             continue
-        await importer.add(location, record)
+        await importer.add(location, *taken)
         if number % BATCH == 0:
             advance(done)
 

@@ -109,11 +109,11 @@ class ChangesRead:
 
 @dataclass(frozen=True, slots=True)
 class PeerCounts:
-    """Mentors in the snapshot, and completed counts by mentor id: None for a mentor that
-    is gone; the mentors with no completed activity in the window may be left out."""
+    """Mentors in the snapshot, and the completed count of each mentor who has any in the
+    window (those with none are left out)."""
 
     mentors: int
-    counts: dict[str, int | None]
+    counts: list[int]
 
 
 Read = (

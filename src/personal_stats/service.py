@@ -179,13 +179,14 @@ class UnitOfWork:
         index, changes = await self._peer_view(snapshot)
         path = "sql" if index is None else "index" if changes is None else "corrected"
         self.service.peers.answered[f"standing {path}"] += 1
-        if index is not None and changes is None:
+        if index is None:
+            every: PeerCounts = await self._fetch(CompletedCountsRead(read.start, read.end),
+                                                  snapshot)  # fmt: skip
+            counts = np.array(every.counts, dtype=np.int64)
+            return standing_of_counts(counts, every.mentors, read.completed)
+        if changes is None:
             return index.standing(read.start, read.end, read.completed)
-        if index is not None and changes is not None:
-            return index.standing_corrected(read.start, read.end, read.completed, changes)
-        every: PeerCounts = await self._fetch(CompletedCountsRead(read.start, read.end), snapshot)
-        counts = np.fromiter(every.counts.values(), dtype=np.int64, count=len(every.counts))
-        return standing_of_counts(counts, every.mentors, read.completed)
+        return index.standing_corrected(read.start, read.end, read.completed, changes)
 
     async def _fetch(self, read: Read, snapshot: Snapshot) -> Any:
         kind = type(read).__name__

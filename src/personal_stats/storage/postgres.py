@@ -82,7 +82,7 @@ class PostgresSnapshot(Snapshot):
         if isinstance(read, CompletedCountsRead):
             args = _SQL.completed_counts.args(start=read.start, end=read.end)
             rows = await connection.fetch(_SQL.completed_counts.sql, *args)
-            counts: dict[str, int | None] = {row[0]: row[1] for row in rows}
+            counts = [row[0] for row in rows]
             return PeerCounts(await connection.fetchval(_SQL.mentor_count.sql), counts)
         if isinstance(read, ChangesRead):
             return await self.changes(read.since)

@@ -122,8 +122,7 @@ class SqliteSnapshot(Snapshot):
         if isinstance(read, CompletedCountsRead):
             window = {"start": sqlite_instant(read.start), "end": sqlite_instant(read.end)}
             rows = execute(_SQL.completed_counts.sql, _SQL.completed_counts.args(**window))
-            counts: dict[str, int | None] = dict(rows.fetchall())
-            return PeerCounts(self._one(_SQL.mentor_count.sql, ())[0], counts)
+            return PeerCounts(self._one(_SQL.mentor_count.sql, ())[0], [r[0] for r in rows])
         if isinstance(read, ChangesRead):
             return self.changes(read.since)
         raise TypeError(f"no answer for {read!r}")

@@ -109,7 +109,7 @@ def _declare(dialect: str) -> dict[str, Select[Any]]:
         )
         .order_by(_a.started_at.desc())
         .limit(bindparam("limit", type_=Integer)),
-        "completed_counts": select(_a.mentor_id, func.count())
+        "completed_counts": select(func.count())
         .where(
             _a.status == COMPLETED,
             _a.started_at >= bindparam("start"),
