@@ -34,11 +34,13 @@ def wait_until_ready(base: str, log: Path | None = None, seconds: float = 30) ->
 
 
 @contextmanager
-def serving(database_url: str, log: Path, *options: str) -> Iterator[str]:
-    """`personal-stats serve` on this database, its output in `log`, until the block ends;
-    yields its base URL once it is ready."""
+def serving(
+    database_url: str, log: Path, *options: str, settings: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`personal-stats serve` on this database (and these PERSONAL_STATS_* settings), its
+    output in `log`, until the block ends; yields its base URL once it is ready."""
     port = free_port()
-    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url} | (settings or {})
     with log.open("wb") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "personal_stats.cli", "serve", "--port", str(port), *options],

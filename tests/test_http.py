@@ -195,20 +195,6 @@ async def test_graphql_depth_alias_and_token_limits(configured: Any) -> None:
         assert ok.json()["data"] == {"mentor": None}
 
 
-async def test_limits_keep_the_validation_cache_working(configured: Any) -> None:
-    from personal_stats.graphql.schema import VALIDATION
-
-    cache = VALIDATION.cache
-    async with configured() as http:
-        query = {"query": '{ mentor(id: "cache-check") { id name } }'}
-        await http.post("/graphql", json=query)
-        hits, misses = cache.hits, cache.misses
-        await http.post("/graphql", json=query)
-        assert (cache.hits, cache.misses) == (hits + 1, misses)
-        await http.post("/graphql", json={"query": '{ mentor(id: "other") { id } }'})
-        assert cache.misses == misses + 1  # another text is validated
-
-
 async def test_introspection_and_suggestions_can_be_switched_off(configured: Any) -> None:
     introspection = "{ __schema { queryType { name } } }"
     async with configured() as http:
@@ -267,3 +253,30 @@ async def test_openapi_document_and_offline_docs(client: httpx.AsyncClient) -> N
     for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
         assert f"/docs/assets/{asset}" in page.text
         assert (await client.get(f"/docs/assets/{asset}")).status_code == 200
+
+
+async def test_pages_cards_and_answers_carry_security_headers(
+    client: httpx.AsyncClient, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    await load(engine, tmp_path)
+    pages = ["/", "/dashboard/m1", "/docs", "/graphql"]
+    for path in pages:
+        response = await client.get(path, headers={"Accept": "text/html"})
+        assert response.status_code == 200, path
+        assert response.headers["x-content-type-options"] == "nosniff"
+        policy = dict(
+            directive.strip().split(" ", 1)
+            for directive in response.headers["content-security-policy"].split(";")
+        )
+        assert policy["default-src"] == "'self'"
+        assert policy["script-src"] == "'self'"  # no inline script, no eval
+        assert policy["frame-ancestors"] == "'none'"
+        assert policy["object-src"] == "'none'"
+    card = await client.get("/api/v1/personal-stats/m1/cards/summary.svg?as_of=2026-03-25")
+    assert (
+        card.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"
+    )
+    assert card.headers["x-content-type-options"] == "nosniff"
+    for response in (await client.get(SUMMARY), await client.get("/api/v1/personal-stats/x y")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "content-security-policy" not in response.headers  # JSON runs nowhere

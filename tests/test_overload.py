@@ -1,11 +1,26 @@
-"""Overload is shed, not queued: past the limit of requests in flight, an immediate 503."""
+"""Overload is shed, not queued, and no client holds what the others need: past the limit of
+requests in flight an immediate 503; a request counts in flight only once its body is in;
+a head or a body sent too slowly is cut off."""
 
 import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from personal_stats.observability import RequestMachinery
+from personal_stats.app import close, create_app
+from personal_stats.middleware import Admission, BodyLimits, RequestMachinery
+from personal_stats.settings import Settings
+from tests.servers import serving
+
+
+def machinery(app: Any, limit: int, body_seconds: float = 10.0) -> RequestMachinery:
+    return RequestMachinery(app, admission=Admission(limit), bodies=BodyLimits(1024, body_seconds))
 
 
 async def test_requests_past_the_limit_get_an_immediate_503() -> None:
@@ -21,7 +36,7 @@ async def test_requests_past_the_limit_get_an_immediate_503() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    app = RequestMachinery(slow_app, max_in_flight=2, max_body_bytes=1024)
+    app = machinery(slow_app, limit=2)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         held = [asyncio.create_task(client.get("/api/v1/anything")) for _ in range(2)]
@@ -38,3 +53,106 @@ async def test_requests_past_the_limit_get_an_immediate_503() -> None:
         release.set()
         assert [r.status_code for r in await asyncio.gather(*held, health)] == [200, 200, 200]
         assert (await client.get("/api/v1/anything")).status_code == 200  # capacity is back
+
+
+async def test_a_slow_body_never_counts_in_flight_and_is_cut_off() -> None:
+    reached: list[bytes] = []
+    stalled = asyncio.Event()
+
+    async def echo(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append((await receive())["body"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'{"part": '
+        stalled.set()
+        await asyncio.sleep(30)  # the rest never comes in time
+        yield b"1}"
+
+    app = machinery(echo, limit=1, body_seconds=0.3)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        slow = [asyncio.create_task(client.post("/x", content=trickle())) for _ in range(3)]
+        await stalled.wait()
+        # Three bodies on their way, a limit of one in flight: a whole request still gets in.
+        quick = await asyncio.wait_for(client.post("/x", content=b'{"a": 1}'), timeout=1)
+        assert quick.status_code == 200
+        assert reached == [b'{"a": 1}']  # the slow ones never reached the app
+        started = time.monotonic()
+        answers = await asyncio.gather(*slow)
+        assert time.monotonic() - started < 1
+        assert [a.status_code for a in answers] == [408, 408, 408]
+        assert answers[0].headers["connection"] == "close"
+        assert "0.3 seconds" in answers[0].json()["detail"]
+        assert reached == [b'{"a": 1}']
+
+
+async def test_readyz_is_503_while_the_worker_is_saturated(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 's.db'}"
+    app = create_app(Settings(database_url=url, max_in_flight=1))
+    service = app.state.service
+    entered, release = asyncio.Event(), asyncio.Event()
+    plain = service.unit_of_work
+
+    @asynccontextmanager
+    async def held() -> AsyncIterator[Any]:  # the one request in flight waits for `release`
+        entered.set()
+        await release.wait()
+        async with plain() as work:
+            yield work
+
+    transport = httpx.ASGITransport(app=app)
+    client = httpx.AsyncClient(transport=transport, base_url="http://test")
+    try:
+        async with app.router.lifespan_context(app), client:
+            ready = await client.get("/readyz")
+            assert (ready.status_code, ready.json()["status"]) == (200, "ready")
+            service.unit_of_work = held
+            request = asyncio.create_task(client.get("/api/v1/personal-stats/m1"))
+            await entered.wait()
+            saturated = await client.get("/readyz")
+            assert saturated.status_code == 503
+            assert saturated.json() | {"worker": 0} == {
+                "status": "saturated", "worker": 0, "in_flight": 1,
+                "peer_index": saturated.json()["peer_index"],
+            }  # fmt: skip
+            assert saturated.headers["retry-after"] == "1"
+            release.set()
+            assert (await request).status_code == 404  # no such mentor: answered all the same
+            assert (await client.get("/readyz")).status_code == 200
+    finally:
+        await close(app)
+
+
+def test_slow_heads_and_bodies_are_cut_off_by_a_real_server(tmp_path: Path) -> None:
+    """64 connections that send half a head or half a body hold nothing: every other
+    request is answered meanwhile, and each of them gets 408 once its deadline passes."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'real.db'}"
+    timeouts = {"PERSONAL_STATS_HEADER_TIMEOUT": "1", "PERSONAL_STATS_BODY_TIMEOUT": "1",
+                "PERSONAL_STATS_MAX_IN_FLIGHT": "8"}  # fmt: skip
+    with serving(url, tmp_path / "server.log", settings=timeouts) as base:
+        port = int(base.rsplit(":", 1)[1])
+        slow = []
+        for number in range(64):
+            connection = socket.create_connection(("127.0.0.1", port))
+            if number % 2:  # half a body
+                connection.sendall(b"POST /graphql HTTP/1.1\r\nhost: x\r\n"
+                                   b"content-type: application/json\r\n"
+                                   b"content-length: 100\r\n\r\n{\"query\": ")  # fmt: skip
+            else:  # half a head
+                connection.sendall(b"GET /api/v1/personal-stats/m1 HTTP/1.1\r\nhost: x\r\n")
+            slow.append(connection)
+        started = time.monotonic()
+        answered = [httpx.get(f"{base}/api/v1/personal-stats/m1", timeout=2).status_code
+                    for _ in range(20)]  # fmt: skip
+        assert answered == [404] * 20  # unknown mentor: each answered, none shed
+        assert time.monotonic() - started < 1  # before any deadline passed
+        for connection in slow:
+            connection.settimeout(5)
+            reply = b""
+            while chunk := connection.recv(4096):
+                reply += chunk
+            assert reply.startswith(b"HTTP/1.1 408 "), reply
+            connection.close()
+        assert time.monotonic() - started < 4

@@ -16,7 +16,7 @@ from tests.helpers import activity, add, database_url, mentor
 
 TWO_FIELDS = """{
   first: personalStats(mentorId: "m1", asOf: "2026-03-25") { totalActivities }
-  second: personalStats(mentorId: "m1", asOf: "2026-03-25") { totalActivities }
+  second: personalStats(mentorId: "m1", asOf: "2026-03-26") { totalActivities }
 }"""
 DASHBOARD = """{
   mentors(ids: ["m1", "m2"]) {

@@ -15,12 +15,8 @@ from starlette.routing import Route
 from personal_stats import docs, rest, write_api
 from personal_stats.graphql.app import StatsGraphQL
 from personal_stats.graphql.schema import build_schema
-from personal_stats.observability import (
-    PEER_INDEX_READY,
-    PEER_INDEX_VERSION,
-    RequestMachinery,
-    metrics,
-)
+from personal_stats.middleware import Admission, BodyLimits, RequestMachinery
+from personal_stats.observability import PEER_INDEX_READY, PEER_INDEX_VERSION, metrics
 from personal_stats.problems import StatsJSONResponse
 from personal_stats.schema import upgrade
 from personal_stats.service import StatsService
@@ -34,6 +30,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     Without settings (a uvicorn worker), they are read from the environment, once."""
     settings = settings or Settings()
     service = StatsService(settings)
+    admission = Admission(settings.max_in_flight)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -47,10 +44,19 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         return StatsJSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
-        """Ready when the database answers; the detail tells whether the peer index of the
-        newest data version is built (until then standings are counted in SQL)."""
+        """Ready when the database answers and the worker has room for another request
+        (503 while it is at its limit of requests in flight, so that a load balancer sends
+        the next one elsewhere); the detail tells whether the peer index of the newest data
+        version is built (until then standings are counted in SQL)."""
         await service.ping()
-        detail = {"status": "ready", "worker": os.getpid(), "peer_index": service.peers.state()}
+        detail = {
+            "status": "saturated" if admission.saturated else "ready",
+            "worker": os.getpid(),
+            "in_flight": admission.in_flight,
+            "peer_index": service.peers.state(),
+        }
+        if admission.saturated:
+            return StatsJSONResponse(detail, 503, {"Retry-After": "1"})
         return StatsJSONResponse(detail)
 
     async def metrics_with_index(request: Request) -> Response:
@@ -62,9 +68,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     middleware = [
         Middleware(
             RequestMachinery,
-            max_in_flight=settings.max_in_flight,
-            max_body_bytes=settings.max_body_bytes,
-            larger_bodies=(write_api.BASE, settings.max_ingest_bytes),
+            admission=admission,
+            bodies=BodyLimits(
+                settings.max_body_bytes,
+                settings.body_timeout,
+                larger_prefix=write_api.BASE,
+                larger=settings.max_ingest_bytes,
+            ),
         )
     ]
     if settings.cors_origins:
@@ -78,13 +88,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
                 max_age=600,
             )
         )
+    graphql = StatsGraphQL(build_schema(settings), service)
     app = Starlette(
         routes=[
             *rest.routes(),
             *write_api.routes(),
             *docs.routes(),
             *pages.routes(service),
-            Route("/graphql", StatsGraphQL(build_schema(settings), service)),
+            Route("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_with_index, methods=["GET"]),
@@ -94,6 +105,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.graphql = graphql
     app.state.settings = settings
     return app
 

@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(options: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from personal_stats.protocol import GuardedHttpToolsProtocol
+
     # Workers are separate processes that build the app (and read the settings) themselves:
     # the command's options reach them through the environment.
     given = {name: getattr(options, name) for name in ("host", "port", "workers")}
@@ -104,6 +106,7 @@ def _serve(options: argparse.Namespace, settings: Settings) -> int:
         workers=settings.workers,
         log_config=logging_config(settings.log_level),
         access_log=False,  # the app writes its own access log
+        http=GuardedHttpToolsProtocol,
     )
     return 0
 

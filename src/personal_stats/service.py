@@ -8,7 +8,8 @@ unit of work runs their questions one after another on its one connection.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -47,6 +48,7 @@ class StatsService:
         self.types: tuple[int, dict[str, TypeRow]] | None = None
         self.rate_limit = RateLimit(settings.ingest_rate_per_minute)
         self.writes = WriteLane(settings)  # the write API's writes (see write_lane)
+        self.questions: Counter[str] = Counter()  # asked, or repeated in a unit of work
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator["UnitOfWork"]:
@@ -87,8 +89,11 @@ class UnitOfWork:
         self.stack = stack
         self.snapshot: Snapshot | None = None
         self.mentors: dict[str, MentorRow | None] = {}
+        self.answers: dict[Hashable, asyncio.Future[Any]] = {}
         self.lock = asyncio.Lock()
         self.fetched: dict[str, int] = {}  # reads the database answered, by kind
+        # The request's time budget, for all its questions together.
+        self.deadline = asyncio.get_running_loop().time() + service.settings.db_timeout
 
     @property
     def version(self) -> int:
@@ -100,10 +105,33 @@ class UnitOfWork:
         assert self.snapshot is not None, "no question has been asked yet"
         return self.snapshot.changed_at
 
+    async def answer(self, ask: Callable[..., Question[R]], *arguments: Hashable) -> R:
+        """The answer to `ask(*arguments)`, worked out once per unit of work: the same
+        question asked again (a mentor listed twice, an alias) shares the first answer."""
+        key = (ask, arguments)
+        found = self.answers.get(key)
+        if found is not None:
+            self.service.questions["repeated"] += 1
+            result: R = await asyncio.shield(found)
+            return result
+        future = self.answers[key] = asyncio.get_running_loop().create_future()
+        self.service.questions["asked"] += 1
+        try:
+            result = await self.ask(ask(*arguments))
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: the ones that share it re-raise it themselves
+            raise
+        future.set_result(result)
+        return result
+
     async def ask(self, question: Question[R]) -> R:
         async with self.lock:
             try:
-                async with asyncio.timeout(self.service.settings.db_timeout):
+                async with asyncio.timeout_at(self.deadline):
                     if self.snapshot is None:
                         snapshot = await self.stack.enter_async_context(self._open())
                         await snapshot.open()

@@ -24,12 +24,15 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=65_536, ge=1024)
     max_in_flight: int = Field(default=64, ge=1)
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
+    body_timeout: float = Field(default=10.0, gt=0, le=3600)
     max_ingest_bytes: int = Field(default=10_000_000, ge=1024)
     ingest_rate_per_minute: int = Field(default=600, ge=1)
     bulk_timeout: float = Field(default=3600.0, gt=0)
     graphql_max_depth: int = Field(default=8, ge=1)
     graphql_max_aliases: int = Field(default=20, ge=0)
     graphql_max_tokens: int = Field(default=2_000, ge=10)
+    graphql_max_cost: int = Field(default=1_000, ge=1)
     graphql_introspection: bool = True
     graphql_field_suggestions: bool = True
 

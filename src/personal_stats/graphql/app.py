@@ -1,28 +1,41 @@
-"""The Strawberry ASGI app: each request gets one unit of work in its context."""
+"""The GraphQL endpoint: each request gets one unit of work in its context.
+
+A POST of one operation (what every frontend sends) takes the short way: the document comes
+prepared from `Documents` (by text or by shape), its cost is checked against the budget, and
+graphql-core executes it on the schema Strawberry built; the answer is encoded with orjson.
+Everything else (GraphiQL, GET, batches, unusual bodies) goes through Strawberry's own view.
+"""
 
 import contextlib
+import time
+from inspect import isawaitable
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import OperationType, execute, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry import Schema
 from strawberry.asgi import GraphQL
+from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
 from personal_stats.errors import Unavailable
+from personal_stats.graphql.documents import Documents, Prepared
+from personal_stats.graphql.schema import StatsSchema
+from personal_stats.observability import observe_operation
 from personal_stats.problems import problem
 from personal_stats.service import StatsService, UnitOfWork, nothing
 from personal_stats.web.pages import graphiql_page
 
 
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
-    def __init__(self, schema: Schema, service: StatsService) -> None:
+    def __init__(self, schema: StatsSchema, service: StatsService) -> None:
         super().__init__(schema, graphql_ide="graphiql")
+        self.stats_schema = schema
         self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -40,11 +53,62 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         try:
             async with self.service.unit_of_work() as work:
                 request.state.work = work
-                response = await self.run(request)
+                response = await self._short_way(request) if request.method == "POST" else None
+                if response is None:
+                    response = await self.run(request)
         except HTTPException as error:
             headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
             response = problem(error.status_code, error.reason, headers=headers)
         await response(scope, receive, send)
+
+    async def _short_way(self, request: Request) -> Response | None:
+        """The answer to a POST of one query operation, or None to let Strawberry's view
+        answer (and report) anything else."""
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        query, variables = body.get("query"), body.get("variables") or {}
+        operation_name = body.get("operationName")
+        if not (isinstance(query, str) and isinstance(variables, dict)):
+            return None
+        if not (operation_name is None or isinstance(operation_name, str)):
+            return None
+        started = time.perf_counter()
+        documents: Documents = self.stats_schema.documents
+        prepared, literals = documents.prepare(query)
+        if prepared.document is not None and not prepared.errors:
+            operation = get_operation_ast(prepared.document, operation_name)
+            if operation is None or operation.operation is not OperationType.QUERY:
+                return None
+        result = await self._execute(request, prepared, {**variables, **literals}, operation_name)
+        observe_operation("query", result, time.perf_counter() - started)
+        payload = await self.process_result(request, result)
+        return Response(orjson.dumps(payload), media_type="application/json")
+
+    async def _execute(
+        self,
+        request: Request,
+        prepared: Prepared,
+        variables: dict[str, Any],
+        operation_name: str | None,
+    ) -> ExecutionResult:
+        errors = self.stats_schema.documents.problems(prepared, operation_name, variables)
+        if errors or prepared.document is None:
+            self.stats_schema._process_errors(errors)
+            return ExecutionResult(None, errors)
+        context = {"request": request, "response": None, "work": request.state.work}
+        executed = execute(
+            self.stats_schema._schema, prepared.document, context_value=context,
+            variable_values=variables, operation_name=operation_name,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+        )  # fmt: skip
+        result = await executed if isawaitable(executed) else executed
+        if result.errors:
+            self.stats_schema._process_errors(result.errors)
+        return ExecutionResult(result.data, result.errors)
 
     async def process_result(
         self, request: Request, result: ExecutionResult

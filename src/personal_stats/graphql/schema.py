@@ -1,14 +1,18 @@
 """The GraphQL schema: resolvers parse arguments, call the stats core and convert."""
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    NoSchemaIntrospectionCustomRule,
+    specified_rules,
+)
 from strawberry.exceptions import StrawberryInputCoercionError
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
@@ -16,7 +20,7 @@ from strawberry.types import ExecutionContext, Info
 
 from personal_stats import stats
 from personal_stats.errors import Problem
-from personal_stats.graphql.caching import TextValidationCache
+from personal_stats.graphql.documents import Documents, PreparedDocuments
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.types import (
     ActivityBreakdownPage,
@@ -42,15 +46,14 @@ from personal_stats.settings import Settings
 from personal_stats.wire import parse_date, parse_month
 
 R = TypeVar("R")
-CACHE_SIZE = 1024
-VALIDATION = TextValidationCache.factory(CACHE_SIZE)
 FromMonth = Annotated[str | None, strawberry.argument(name="from")]
 
 
-async def _ask(info: Info, question: Question[R]) -> R:
-    """Every field of one request asks the request's one unit of work (one snapshot)."""
+async def _ask(info: Info, ask: Callable[..., Question[R]], *arguments: Hashable) -> R:
+    """Every field of one request asks the request's one unit of work (one snapshot), which
+    answers a question asked twice (an alias, a mentor listed twice) once."""
     work: UnitOfWork = info.context["work"]
-    return await work.ask(question)
+    return await work.answer(ask, *arguments)
 
 
 def _page(page: int | None, limit: int | None) -> PageArgs:
@@ -85,7 +88,7 @@ async def personal_stats(
 ) -> PersonalStats:
     """The summary card of a mentor for a window."""
     args = WindowArgs(period, start_date, end_date, as_of, tz)
-    return PersonalStats.from_model(await _ask(info, stats.summary(mentor_id, args)))
+    return PersonalStats.from_model(await _ask(info, stats.summary, mentor_id, args))
 
 
 async def monthly_series(
@@ -101,7 +104,7 @@ async def monthly_series(
 ) -> MonthlySeriesPage:
     """Activity per month over a range of months (YYYY-MM), oldest first."""
     args = MonthRangeArgs(*_months(from_, to), months, as_of, tz)
-    result = await _ask(info, stats.monthly_series(mentor_id, args, _page(page, limit)))
+    result = await _ask(info, stats.monthly_series, mentor_id, args, _page(page, limit))
     return MonthlySeriesPage.from_model(result)
 
 
@@ -118,7 +121,7 @@ async def activity_breakdown(
 ) -> ActivityBreakdownPage:
     """Activity per activity type in a window, most frequent first."""
     args = WindowArgs(period, start_date, end_date, as_of, tz)
-    result = await _ask(info, stats.activity_breakdown(mentor_id, args, _page(page, limit)))
+    result = await _ask(info, stats.activity_breakdown, mentor_id, args, _page(page, limit))
     return ActivityBreakdownPage.from_model(result)
 
 
@@ -134,7 +137,7 @@ async def contribution_history(
 ) -> ContributionHistoryPage:
     """Activity per month for a range of years, oldest year first."""
     args = YearRangeArgs(from_year, to_year, as_of, tz)
-    result = await _ask(info, stats.contribution_history(mentor_id, args, _page(page, limit)))
+    result = await _ask(info, stats.contribution_history, mentor_id, args, _page(page, limit))
     return ContributionHistoryPage.from_model(result)
 
 
@@ -149,7 +152,7 @@ async def contribution_calendar(
     """One entry per local date (by default the 365 days ending asOf), with levels 0-4."""
     args = CalendarArgs(start_date, end_date, as_of, tz)
     return ContributionCalendar.from_model(
-        await _ask(info, stats.contribution_calendar(mentor_id, args))
+        await _ask(info, stats.contribution_calendar, mentor_id, args)
     )
 
 
@@ -191,13 +194,13 @@ class Query:
     @strawberry.field
     async def mentor(self, info: Info, id: strawberry.ID) -> Mentor | None:
         """The mentor with this id; null when unknown."""
-        found = await _ask(info, stats.find_mentor(id))
+        found = await _ask(info, stats.find_mentor, id)
         return Mentor.from_model(found) if found else None
 
     @strawberry.field
     async def mentors(self, info: Info, ids: list[strawberry.ID]) -> list[Mentor | None]:
         """Up to 100 mentors, in order; null for each unknown id."""
-        found = await _ask(info, stats.find_mentors(ids))
+        found = await _ask(info, stats.find_mentors, tuple(ids))
         return [Mentor.from_model(mentor) if mentor else None for mentor in found]
 
     personal_stats = strawberry.field(resolver=personal_stats)
@@ -225,6 +228,8 @@ DATE = strawberry.scalar(
 
 
 class StatsSchema(strawberry.Schema):
+    documents: Documents  # prepared once for every request (see `documents`)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -235,26 +240,26 @@ class StatsSchema(strawberry.Schema):
             add_code(error)
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
-    """The schema with its limits. Limiter rules are built once, here, so that the
-    validation cache keeps hitting (rules built per request would never match)."""
+def build_schema(settings: Settings) -> StatsSchema:
+    """The schema with its limits: documents are parsed with the token limit and validated
+    with the depth, alias and introspection rules once, then kept (`Documents`); the cost
+    budget is checked on every request."""
     rules: list[type[ASTValidationRule]] = [
+        *specified_rules,
         depth_validator(settings.graphql_max_depth, should_ignore=None),
         alias_validator(settings.graphql_max_aliases),
     ]
     if not settings.graphql_introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    return StatsSchema(
+    schema = StatsSchema(
         query=Query,
         config=StrawberryConfig(
             scalar_map={date: DATE},
             disable_field_suggestions=not settings.graphql_field_suggestions,
         ),
-        extensions=[
-            lambda: MaxTokensLimiter(settings.graphql_max_tokens),
-            lambda: AddValidationRules(rules),
-            lambda: ParserCache(maxsize=CACHE_SIZE),
-            VALIDATION,
-            OperationMetrics,
-        ],
+        extensions=[lambda: PreparedDocuments(schema.documents), OperationMetrics],
     )
+    schema.documents = Documents(
+        schema._schema, rules, settings.graphql_max_tokens, settings.graphql_max_cost
+    )
+    return schema

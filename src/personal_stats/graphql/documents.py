@@ -1,0 +1,315 @@
+"""GraphQL documents parsed and validated once, then kept: by their text, and by their shape.
+
+A frontend that writes its arguments into the document (`personalStats(mentorId: "m_1")`)
+sends a new text with every request, so a cache keyed by text never hits and every request
+pays parsing and validation, the most expensive part of a small query. Two documents whose
+tokens are the same but for their string and number literals have the same *shape*: the
+first one of a shape is parsed and validated, and kept as a template in which every such
+literal is a variable (`$__literal0`, declared with the type its position expects); a later
+one of the same shape is read by a regular expression, and its literals become the values of
+those variables. Literals that do not fit the type their position expects (an Int out of
+range, a malformed Date) send the document down the full path, so its errors are the
+validator's own.
+"""
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FloatValueNode,
+    GraphQLError,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLSchema,
+    IntValueNode,
+    ListTypeNode,
+    NamedTypeNode,
+    NameNode,
+    Node,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    StringValueNode,
+    TypeInfo,
+    TypeInfoVisitor,
+    TypeNode,
+    Undefined,
+    VariableDefinitionNode,
+    VariableNode,
+    Visitor,
+    coerce_input_value,
+    parse,
+    visit,
+)
+from graphql.error import GraphQLSyntaxError
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
+
+from personal_stats.graphql.cost import cost_of
+
+LITERAL = "__literal"
+_TOKENS = re.compile(
+    r"""(?P<skip>[ \t\n\r,\ufeff]+|\#[^\n\r]*)
+      | (?P<string>"(?!"")[^"\\\x00-\x1f]*")
+      | (?P<number>-?(?:0|[1-9][0-9]*)(?P<fraction>(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
+                   (?![_A-Za-z0-9.]))
+      | (?P<name>[_A-Za-z][_0-9A-Za-z]*)
+      | (?P<punctuator>\.\.\.|[!$&():=@\[\]{|}])""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A text read as tokens: its key (the tokens, each literal by its kind only), each
+    literal's value in order, and where each token starts."""
+
+    key: str
+    values: tuple[Any, ...]
+    starts: tuple[int, ...]  # of the literal tokens, in the text
+
+
+def shape_of(text: str) -> Shape | None:
+    """The text's shape, or None when the regular expression cannot read it exactly as the
+    GraphQL lexer would (escapes, block strings, anything unusual): then only its text keys
+    it."""
+    parts: list[str] = []
+    values: list[Any] = []
+    starts: list[int] = []
+    position = 0
+    for token in _TOKENS.finditer(text):
+        if token.start() != position:
+            return None
+        position = token.end()
+        kind = token.lastgroup
+        if kind == "skip":
+            continue
+        value = token.group()
+        if kind == "string":
+            parts.append('"')
+            values.append(value[1:-1])
+            starts.append(token.start())
+        elif kind == "number":
+            is_float = bool(token.group("fraction"))
+            parts.append("0.0" if is_float else "0")
+            values.append(float(value) if is_float else int(value))
+            starts.append(token.start())
+        elif kind == "name" and value.startswith(LITERAL):
+            return None  # the document's own name would clash with the template's
+        else:
+            parts.append(value)
+    if position != len(text):
+        return None
+    return Shape(" ".join(parts), tuple(values), tuple(starts))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A document ready to execute: parsed (None when it did not parse), its errors (from
+    parsing or validation: then it is not executed), and for a template the name and type
+    of the variable of each literal, in the order of the text."""
+
+    document: DocumentNode | None
+    errors: list[GraphQLError]
+    literals: tuple[tuple[str, GraphQLInputType], ...] = ()
+    tokens: int = 0
+
+
+@dataclass
+class Documents:
+    """Prepared documents of one schema and its limits (validation rules, tokens, cost),
+    kept by text and by shape (an LRU of `maxsize` each), with counters of how each request
+    was served."""
+
+    schema: GraphQLSchema
+    rules: list[type[ASTValidationRule]]
+    max_tokens: int
+    max_cost: int
+    maxsize: int = 1024
+    by_text: OrderedDict[str, Prepared] = field(default_factory=OrderedDict)
+    by_shape: OrderedDict[str, Prepared] = field(default_factory=OrderedDict)
+    served: dict[str, int] = field(default_factory=lambda: {"text": 0, "shape": 0, "parsed": 0})
+
+    def prepare(self, text: str) -> tuple[Prepared, dict[str, Any]]:
+        """The prepared document for this text and the values of its literal variables."""
+        found = _get(self.by_text, text)
+        if found is not None:
+            self.served["text"] += 1
+            return found, {}
+        shape = shape_of(text)
+        if shape is not None:
+            template = _get(self.by_shape, shape.key)
+            if template is not None:
+                values = _literal_values(template, shape)
+                if values is not None:
+                    self.served["shape"] += 1
+                    return template, values
+        self.served["parsed"] += 1
+        prepared = self._parsed(text)
+        if prepared.errors or shape is None:
+            _put(self.by_text, text, prepared, self.maxsize)
+            return prepared, {}
+        template = _template(self.schema, prepared, shape)
+        values = None if template is None else _literal_values(template, shape)
+        if template is None or values is None:
+            _put(self.by_text, text, prepared, self.maxsize)
+            return prepared, {}
+        _put(self.by_shape, shape.key, template, self.maxsize)
+        return template, values
+
+    def problems(
+        self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any]
+    ) -> list[GraphQLError]:
+        """Why the document must not run: its parse or validation errors, else a cost over
+        the budget (for these variables); none when it may."""
+        if prepared.errors or prepared.document is None:
+            return prepared.errors
+        cost = cost_of(prepared.document, operation_name, variables)
+        if cost <= self.max_cost:
+            return []
+        message = f"The query costs {cost}, over the budget of {self.max_cost} a request."
+        return [GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})]
+
+    def _parsed(self, text: str) -> Prepared:
+        try:
+            document = parse(text, max_tokens=self.max_tokens)
+        except GraphQLSyntaxError as error:
+            return Prepared(None, [error])
+        return Prepared(document, validate_document(self.schema, document, tuple(self.rules)))
+
+
+class PreparedDocuments(SchemaExtension):
+    """The same documents and limits for requests Strawberry's view executes (GET, GraphiQL):
+    the prepared document and its literal variables in place of parsing, its problems in
+    place of validation."""
+
+    def __init__(self, documents: Documents) -> None:
+        super().__init__()
+        self.documents = documents
+        self.prepared: Prepared | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options = {"max_tokens": self.documents.max_tokens}
+        if context.query is not None and context.graphql_document is None:
+            prepared, literals = self.documents.prepare(context.query)
+            if prepared.document is not None:  # else Strawberry parses and reports the error
+                self.prepared = prepared
+                context.graphql_document = prepared.document
+                context.variables = {**(context.variables or {}), **literals}
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if self.prepared is not None:
+            variables = context.variables or {}
+            context.pre_execution_errors = self.documents.problems(
+                self.prepared, context.operation_name, variables
+            )
+        yield
+
+
+def _get(cache: OrderedDict[str, Prepared], key: str) -> Prepared | None:
+    found = cache.get(key)
+    if found is not None:
+        cache.move_to_end(key)
+    return found
+
+
+def _put(cache: OrderedDict[str, Prepared], key: str, value: Prepared, maxsize: int) -> None:
+    cache[key] = value
+    if len(cache) > maxsize:
+        cache.popitem(last=False)
+
+
+def _literal_values(template: Prepared, shape: Shape) -> dict[str, Any] | None:
+    """The variables' values of this shape's literals, or None when one does not fit the
+    type its position expects."""
+    values = {}
+    for (name, type_), value in zip(template.literals, shape.values, strict=True):
+        if coerce_input_value(value, type_) is Undefined:
+            return None
+        values[name] = value
+    return values
+
+
+def _template(schema: GraphQLSchema, prepared: Prepared, shape: Shape) -> Prepared | None:
+    """The valid document with each of its literals replaced by a variable declared on every
+    operation; None when some literal cannot be (a variable's default value must stay a
+    literal), so that the shape does not describe the document."""
+    assert prepared.document is not None
+    found: dict[int, GraphQLInputType] = {}  # literal's start in the text -> expected type
+    type_info = TypeInfo(schema)
+    visit(prepared.document, TypeInfoVisitor(type_info, _Literals(type_info, found)))
+    if sorted(found) != list(shape.starts):
+        return None
+    names = {start: f"{LITERAL}{number}" for number, start in enumerate(shape.starts)}
+    definitions = tuple(
+        VariableDefinitionNode(
+            variable=VariableNode(name=NameNode(value=names[start])),
+            type=_type_node(found[start]),
+            directives=(),
+        )
+        for start in shape.starts
+    )
+    document = visit(prepared.document, _AsVariables(names, definitions))
+    literals = tuple((names[start], found[start]) for start in shape.starts)
+    return Prepared(document, [], literals)
+
+
+class _Literals(Visitor):
+    """Notes each string and number literal outside variable definitions, with its type."""
+
+    def __init__(self, type_info: TypeInfo, found: dict[int, GraphQLInputType]) -> None:
+        super().__init__()
+        self.type_info = type_info
+        self.found = found
+
+    def enter_variable_definition(self, *_: Any) -> Any:
+        return self.SKIP
+
+    def enter(self, node: Node, *_: Any) -> None:
+        if isinstance(node, StringValueNode | IntValueNode | FloatValueNode):
+            expected = self.type_info.get_input_type()
+            if node.loc is not None and expected is not None:
+                self.found[node.loc.start] = expected
+
+
+class _AsVariables(Visitor):
+    def __init__(
+        self, names: dict[int, str], definitions: tuple[VariableDefinitionNode, ...]
+    ) -> None:
+        super().__init__()
+        self.names = names
+        self.definitions = definitions
+
+    def enter_variable_definition(self, *_: Any) -> Any:
+        return self.SKIP
+
+    def enter(self, node: Node, *_: Any) -> Any:
+        if isinstance(node, StringValueNode | IntValueNode | FloatValueNode):
+            name = self.names.get(node.loc.start) if node.loc else None
+            if name is not None:
+                return VariableNode(name=NameNode(value=name))
+        return None
+
+    def leave_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> Any:
+        own = tuple(node.variable_definitions or ())
+        return replace(node, variable_definitions=own + self.definitions)
+
+
+def _type_node(type_: GraphQLInputType) -> TypeNode:
+    if isinstance(type_, GraphQLNonNull):
+        return NonNullTypeNode(type=_nullable_type_node(type_.of_type))
+    return _nullable_type_node(type_)
+
+
+def _nullable_type_node(type_: GraphQLInputType) -> NamedTypeNode | ListTypeNode:
+    if isinstance(type_, GraphQLList):
+        return ListTypeNode(type=_type_node(type_.of_type))
+    return NamedTypeNode(name=NameNode(value=type_.name))  # type: ignore[union-attr]

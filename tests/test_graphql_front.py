@@ -1,0 +1,143 @@
+"""GraphQL at the front door: documents prepared once by text or by shape, the cost budget,
+a question asked twice answered once."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from personal_stats.app import close, create_app
+from personal_stats.db import SessionFactory
+from personal_stats.graphql.documents import shape_of
+from personal_stats.settings import Settings
+from tests.helpers import activity, add, database_url, mentor
+
+TOTALS = 'query { personalStats(mentorId: "%s", period: ALL_TIME, asOf: "%s") { totalActivities } }'
+
+
+@pytest.fixture
+async def served(sessions: SessionFactory) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+    """m1 has three activities (2026-03-01, 03-10, 03-20), m2 one (2026-03-05)."""
+    await add(
+        sessions, mentor("m1"), mentor("m2"),
+        activity("m1", "2026-03-01T10:00:00Z"), activity("m1", "2026-03-10T10:00:00Z"),
+        activity("m1", "2026-03-20T10:00:00Z"), activity("m2", "2026-03-05T10:00:00Z"),
+    )  # fmt: skip
+    app = create_app(Settings(database_url=database_url(sessions)), migrate=False)
+    transport = httpx.ASGITransport(app=app)
+    client = httpx.AsyncClient(transport=transport, base_url="http://test")
+    async with app.router.lifespan_context(app), client as http:
+        yield app, http
+    await close(app)
+
+
+def served_by(app: Starlette) -> dict[str, int]:
+    return dict(app.state.graphql.stats_schema.documents.served)
+
+
+async def post(http: httpx.AsyncClient, query: str, **variables: Any) -> Any:
+    response = await http.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_a_shape_is_the_tokens_with_literals_by_kind() -> None:
+    shape = shape_of('{ a(x: "s", n: -12, f: 1.5e3, e: ENUM) { b } }  # note')
+    assert shape is not None
+    assert shape.key == '{ a ( x : " n : 0 f : 0.0 e : ENUM ) { b } }'
+    assert shape.values == ("s", -12, 1500.0)
+    assert shape_of('{ a(x: "with \\" escape") }') is None  # escapes: the text alone keys it
+    assert shape_of('{ a(x: """block""") }') is None
+    assert shape_of("{ a(n: 12b) }") is None  # not a GraphQL token: the parser reports it
+    assert shape_of("{ a(n: 01) }") is None
+    assert shape_of("{ a(x: $__literal0) }") is None  # would clash with the template
+
+
+async def test_inline_arguments_are_parsed_once_per_shape(served: Any) -> None:
+    app, http = served
+    before = served_by(app)
+    first = await post(http, TOTALS % ("m1", "2026-03-31"))
+    second = await post(http, TOTALS % ("m2", "2026-03-31"))
+    earlier = await post(http, TOTALS % ("m1", "2026-03-15"))  # 03-01 and 03-10 only
+    after = served_by(app)
+    assert first["data"] == {"personalStats": {"totalActivities": 3}}
+    assert second["data"] == {"personalStats": {"totalActivities": 1}}
+    assert earlier["data"] == {"personalStats": {"totalActivities": 2}}
+    assert after["parsed"] - before["parsed"] == 1
+    assert after["shape"] - before["shape"] == 2
+    await post(http, TOTALS % ("m2", "2026-03-31"))
+    assert served_by(app)["shape"] - after["shape"] == 1
+
+
+async def test_a_literal_that_does_not_fit_gets_the_validators_error(served: Any) -> None:
+    _, http = served
+    series = '{ monthlySeries(mentorId: "m1", months: %s, asOf: "%s") { pagination { total } } }'
+    ok = await post(http, series % ("3", "2026-03-31"))
+    assert ok["data"] == {"monthlySeries": {"pagination": {"total": 3}}}
+    for arguments, expected in [
+        (("99999999999", "2026-03-31"), "Int cannot represent non 32-bit signed integer"),
+        (("3", "2026-02-30"), "not a real calendar date"),
+    ]:
+        body = await post(http, series % arguments)
+        assert body["data"] is None
+        [error] = body["errors"]
+        assert expected in error["message"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "__literal" not in error["message"]
+    # A number run into a name is no GraphQL token, whatever shape it resembles.
+    body = await post(http, (series % ("3", "2026-03-31")).replace("3, asOf", "3asOf"))
+    assert "Invalid number" in body["errors"][0]["message"]
+
+
+async def test_a_query_over_the_cost_budget_is_refused_before_it_runs(
+    sessions: SessionFactory,
+) -> None:
+    await add(sessions, mentor("m1"))
+    app = create_app(Settings(database_url=database_url(sessions), graphql_max_cost=40))
+    transport = httpx.ASGITransport(app=app)
+    five = (
+        "personalStats { totalActivities } monthlySeries { pagination { total } } "
+        "activityBreakdown { pagination { total } } "
+        "contributionHistory { pagination { total } } contributionCalendar { totalActivities }"
+    )
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            # A mentor and her five questions: 1 + 1 + 2 + 2 + 4 + 5 = 15.
+            two = await post(http, f'{{ a: mentor(id: "m1") {{ {five} }} '
+                                   f'b: mentor(id: "m1") {{ {five} }} }}')  # fmt: skip
+            assert two["data"]["a"] == two["data"]["b"]
+            # Three ids: 3 x 15 = 45. The unknown id would fail in execution: it never runs.
+            query = f"query ($ids: [ID!]!) {{ mentors(ids: $ids) {{ {five} }} }}"
+            body = await post(http, query, ids=["m1", "m1", "bad id!"])
+            assert body["data"] is None
+            [error] = body["errors"]
+            assert error["message"] == "The query costs 45, over the budget of 40 a request."
+            assert error["extensions"]["code"] == "BAD_USER_INPUT"
+            assert (await post(http, query, ids=["m1", "m1"]))["data"] is not None  # 30
+            # Page sizes count: a history page of 100 years is 1 + 13 = 14 a mentor.
+            paged = '{ mentors(ids: ["m1", "m1", "m1"]) { contributionHistory(limit: %d) { ' \
+                    'pagination { total } } } }'  # fmt: skip
+            assert (await post(http, paged % 20))["data"] is not None  # 3 x (1 + 1 + 3) = 15
+            refused = await post(http, paged % 100)  # 3 x (1 + 1 + 13) = 45
+            assert refused["errors"][0]["message"].startswith("The query costs 45,")
+            # The same budget on Strawberry's own path (a query sent with GET).
+            got = await http.get("/graphql", params={"query": query, "variables":
+                                                      '{"ids": ["m1", "m1", "m1"]}'})  # fmt: skip
+            assert got.json()["errors"][0]["message"].startswith("The query costs 45,")
+    finally:
+        await close(app)
+
+
+async def test_a_question_asked_twice_in_a_request_is_answered_once(served: Any) -> None:
+    app, http = served
+    questions = app.state.service.questions
+    before = dict(questions)
+    query = ('query ($ids: [ID!]!) { mentors(ids: $ids) { id personalStats(period: ALL_TIME, '
+             'asOf: "2026-03-31") { totalActivities } } }')  # fmt: skip
+    body = await post(http, query, ids=["m1", "m2", "m1", "m1", "unknown"])
+    totals = [m and m["personalStats"]["totalActivities"] for m in body["data"]["mentors"]]
+    assert totals == [3, 1, 3, 3, None]
+    assert questions["asked"] - before.get("asked", 0) == 3  # mentors, m1, m2
+    assert questions["repeated"] - before.get("repeated", 0) == 2
