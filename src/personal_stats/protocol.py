@@ -5,17 +5,19 @@ uvicorn closes a connection that idles between requests, but waits forever for o
 connects and sends nothing, or sends its request line and headers a byte at a time: each
 such connection would hold a socket and its buffers for as long as the client likes. Here a
 connection has `header_timeout` seconds from its start, and a request from its first byte,
-to send the whole head; past that it is answered 408 and closed. (The body's deadline is
+to send the whole head; past that (checked once a second) it is answered 408 and closed. (The body's deadline is
 the middleware's: it is read before the request counts as in flight.)
 """
 
 import asyncio
 from functools import cache
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from personal_stats.settings import Settings
 
+SWEEP_SECONDS = 1.0
 _LATE = b"The request's head did not arrive in time.\n"
 TOO_LATE = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
@@ -30,35 +32,63 @@ def header_timeout() -> float:
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    head_deadline: asyncio.TimerHandle | None = None
+    """Notes when the connection began waiting for a head (a float per request: a timer per
+    request cost 13 % of the cheapest request's time); one sweep a second per worker closes
+    the connections that waited too long."""
+
+    waiting_since: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._await_head()
+        _Sweeper.of(self.loop).watch(self.connections)
+        self.waiting_since = self.loop.time()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._await_head()
+        if self.waiting_since is None:
+            self.waiting_since = self.loop.time()
 
     def on_headers_complete(self) -> None:
-        self._stop_waiting()
+        self.waiting_since = None
         super().on_headers_complete()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_waiting()
-        super().connection_lost(exc)
-
-    def _await_head(self) -> None:
-        if self.head_deadline is None:
-            self.head_deadline = self.loop.call_later(header_timeout(), self._head_too_late)
-
-    def _stop_waiting(self) -> None:
-        if self.head_deadline is not None:
-            self.head_deadline.cancel()
-            self.head_deadline = None
-
-    def _head_too_late(self) -> None:
-        self.head_deadline = None
+    def head_too_late(self) -> None:
+        self.waiting_since = None
         if not self.transport.is_closing():
             self.transport.write(TOO_LATE)
             self.transport.close()
+
+
+class _Sweeper:
+    """Once a second, closes the connections of the worker that have waited for a head
+    longer than the setting."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.connections: set[Any] | None = None
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> "_Sweeper":
+        found = _SWEEPERS.get(loop)
+        if found is None:
+            found = _SWEEPERS[loop] = cls(loop)
+        return found
+
+    def watch(self, connections: set[Any]) -> None:
+        if self.connections is None:
+            self.connections = connections
+            self.loop.call_later(SWEEP_SECONDS, self.sweep)
+
+    def sweep(self) -> None:
+        assert self.connections is not None
+        oldest = self.loop.time() - header_timeout()
+        late = [c for c in self.connections
+                if isinstance(c, GuardedHttpToolsProtocol)
+                and c.waiting_since is not None and c.waiting_since < oldest]  # fmt: skip
+        for connection in late:
+            connection.head_too_late()
+        if not self.loop.is_closed():
+            self.loop.call_later(SWEEP_SECONDS, self.sweep)
+
+
+_SWEEPERS: dict[asyncio.AbstractEventLoop, _Sweeper] = {}
