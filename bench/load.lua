@@ -1,6 +1,7 @@
 -- wrk script: random mentors and realistic parameters for one endpoint.
 -- Configured by environment variables: BENCH_TARGET (healthz, summary, series, breakdown,
--- history, gql-summary, gql-series, gql-breakdown, gql-history, gql-dashboard) and BENCH_MENTORS.
+-- history, gql-summary, gql-series, gql-breakdown, gql-history, gql-dashboard, and the GraphQL
+-- targets with "-inline": the arguments written into the document) and BENCH_MENTORS.
 local target = os.getenv("BENCH_TARGET") or "summary"
 local mentors = tonumber(os.getenv("BENCH_MENTORS") or "100")
 local base = "/api/v1/personal-stats/"
@@ -26,6 +27,16 @@ local function graphql(query, variables)
   return wrk.format("POST", "/graphql", { ["Content-Type"] = "application/json" }, body)
 end
 
+-- The same document with its arguments written inline (`$id` -> "mentor_000123"), as a
+-- frontend that builds query strings sends it: every document text is new.
+local function inline(query, id, period)
+  query = query:gsub("query %(%$id: ID!, %$period: StatsPeriod%) ", "query "):gsub("query %(%$id: ID!%) ", "query ")
+  query = query:gsub("%$id", '"' .. id .. '"')
+  if period then query = query:gsub("%$period", period) end
+  local body = '{"query": "' .. query:gsub('"', '\\"') .. '"}'
+  return wrk.format("POST", "/graphql", { ["Content-Type"] = "application/json" }, body)
+end
+
 local function vars(id, period)
   if period then return string.format('{"id": "%s", "period": "%s"}', id, period) end
   return string.format('{"id": "%s"}', id)
@@ -33,32 +44,30 @@ end
 
 init = function(args) math.randomseed(os.time() + math.floor(os.clock() * 1e6)) end
 
+-- The GraphQL documents, with whether they take a period.
+local documents = {
+  ["gql-summary"] = { 'query ($id: ID!, $period: StatsPeriod) { personalStats(mentorId: $id, period: $period) { ' .. summary_fields .. ' } }', true },
+  ["gql-series"] = { 'query ($id: ID!) { monthlySeries(mentorId: $id, months: 12) { data { year month monthLabel totalActivities completedActivities totalHours } pagination { total } } }', false },
+  ["gql-breakdown"] = { 'query ($id: ID!, $period: StatsPeriod) { activityBreakdown(mentorId: $id, period: $period) { data { activityTypeId activityTypeName count percentage avgDurationMinutes totalHours } pagination { total } } }', true },
+  ["gql-history"] = { 'query ($id: ID!) { contributionHistory(mentorId: $id) { data { year totalActivities totalHours monthlyBreakdown { month count } peakMonth zeroActivityMonths } } }', false },
+  ["gql-dashboard"] = { 'query ($id: ID!, $period: StatsPeriod) { mentor(id: $id) { name personalStats(period: $period) { ' .. summary_fields .. ' } ' ..
+    'monthlySeries(months: 12) { data { monthLabel totalActivities completedActivities totalHours } } ' ..
+    'activityBreakdown(period: $period) { data { activityTypeName count percentage } } ' ..
+    'contributionHistory { data { year totalActivities monthlyBreakdown { month count } } } } }', true },
+}
+
 request = function()
   if target == "healthz" then return wrk.format("GET", "/healthz") end
   if target == "summary" then return wrk.format("GET", base .. mentor() .. pick(windows)) end
   if target == "series" then return wrk.format("GET", base .. mentor() .. "/monthly-series" .. pick(series)) end
   if target == "breakdown" then return wrk.format("GET", base .. mentor() .. "/activity-breakdown" .. pick(windows)) end
   if target == "history" then return wrk.format("GET", base .. mentor() .. "/contribution-history" .. pick(pages)) end
-  local id = mentor()
-  if target == "gql-summary" then
-    return graphql('query ($id: ID!, $period: StatsPeriod) { personalStats(mentorId: $id, period: $period) { ' .. summary_fields .. ' } }',
-                   vars(id, pick(gql_periods)))
-  end
-  if target == "gql-series" then
-    return graphql('query ($id: ID!) { monthlySeries(mentorId: $id, months: 12) { data { year month monthLabel totalActivities completedActivities totalHours } pagination { total } } }', vars(id))
-  end
-  if target == "gql-breakdown" then
-    return graphql('query ($id: ID!, $period: StatsPeriod) { activityBreakdown(mentorId: $id, period: $period) { data { activityTypeId activityTypeName count percentage avgDurationMinutes totalHours } pagination { total } } }',
-                   vars(id, pick(gql_periods)))
-  end
-  if target == "gql-dashboard" then
-    return graphql('query ($id: ID!, $period: StatsPeriod) { mentor(id: $id) { name personalStats(period: $period) { ' .. summary_fields .. ' } ' ..
-      'monthlySeries(months: 12) { data { monthLabel totalActivities completedActivities totalHours } } ' ..
-      'activityBreakdown(period: $period) { data { activityTypeName count percentage } } ' ..
-      'contributionHistory { data { year totalActivities monthlyBreakdown { month count } } } } }',
-      vars(id, pick(gql_periods)))
-  end
-  return graphql('query ($id: ID!) { contributionHistory(mentorId: $id) { data { year totalActivities totalHours monthlyBreakdown { month count } peakMonth zeroActivityMonths } } }', vars(id))
+  local name, written_inline = target:gsub("%-inline$", "")
+  local document = documents[name]
+  local id, period = mentor(), nil
+  if document[2] then period = pick(gql_periods) end
+  if written_inline > 0 then return inline(document[1], id, period) end
+  return graphql(document[1], vars(id, period))
 end
 
 -- Print the figures the harness parses, after wrk's own report.

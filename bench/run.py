@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from hostile import SLOW_CONNECTIONS, Expensive, SlowBodies, expensive_query
 from rich.console import Console
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -46,10 +47,12 @@ TARGETS = [
     "breakdown",
     "history",
     "gql-summary",
+    "gql-summary-inline",
     "gql-series",
     "gql-breakdown",
     "gql-history",
     "gql-dashboard",
+    "gql-dashboard-inline",
 ]
 POSTGRES = os.environ.get(
     "PERSONAL_STATS_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"
@@ -267,6 +270,36 @@ def stress(backends: list[str], seconds: int) -> list[Result]:
                 server.wait(timeout=30)
             port += 1
     return results
+
+
+@dataclass(frozen=True)
+class Hostile:
+    backend: str
+    slow: Result  # the summary load while slow bodies hold connections
+    reopened: int
+    expensive: Expensive
+
+
+def hostile(backends: list[str], seconds: int, connections: int) -> list[Hostile]:
+    """On L, one worker: the REST summary under wrk while 64 connections trickle bodies;
+    then the ten-alias query of a thousand mentors with five questions each."""
+    runs, port = [], 8965
+    for backend in backends:
+        server = serve(database_url(backend, "L"), port)
+        try:
+            slow = SlowBodies(port)
+            time.sleep(1)
+            figures = load(port, "summary", SETS["L"].mentors, seconds, connections)
+            reopened = slow.close()
+            result = measured(backend, "L", f"summary + {SLOW_CONNECTIONS} slow", figures)
+            expensive = expensive_query(port, "mentor_000001")
+            console.print(f"{backend:8} expensive query: {expensive}")
+            runs.append(Hostile(backend, result, reopened, expensive))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        port += 1
+    return runs
 
 
 def copy_of_s(backend: str, name: str) -> tuple[str, str]:
@@ -613,6 +646,18 @@ the batch's) and `/readyz` is polled until the peer index has the batch's versio
 {mixed_head}
 {mixed}
 
+### Hostile clients (L, one worker)
+
+While wrk loads the REST summary ({connections} connections, {seconds} s), {slow_connections}
+other connections each send a head and part of a body and then nothing (a connection the
+server closes is opened again at once); then one GraphQL query of ten aliases of `mentors`
+with the same id 100 times, each with five questions, and a REST summary sent 50 ms after it.
+
+| backend | summary req/s | p99 ms | not 2xx | timeouts | slow connections reopened \
+| expensive query | its answer | summary meanwhile |
+|---|---:|---:|---:|---:|---:|---:|---|---:|
+{hostile}
+
 ### Server memory (peak RSS after all loads)
 
 | server | peak RSS |
@@ -628,6 +673,7 @@ def report(
     imported: dict[str, tuple[int, float]],
     ingested: dict[str, tuple[int, float, float]],
     mixed_runs: list[Mixed],
+    hostile_runs: list[Hostile],
     options: Any,
 ) -> str:
     by = {(r.backend, r.data_set, r.target): r for r in results}
@@ -635,9 +681,10 @@ def report(
     for r in results:
         health = by[(r.backend, r.data_set, "healthz")].rps
         summary = by[(r.backend, r.data_set, "summary")].rps
-        rest = by.get((r.backend, r.data_set, r.target.removeprefix("gql-")))
+        plain = r.target.removeprefix("gql-").removesuffix("-inline")
+        rest = by.get((r.backend, r.data_set, plain))
         ratio_gql = f"{r.rps / rest.rps:.2f}" if r.target.startswith("gql-") and rest else ""
-        dashboard = f"{r.rps / summary:.2f}" if r.target == "gql-dashboard" else ""
+        dashboard = f"{r.rps / summary:.2f}" if plain == "dashboard" else ""
         small = by.get((r.backend, "S", r.target))
         ratio_ls = f"{r.p50_ms / small.p50_ms:.2f}" if r.data_set == "L" and small else ""
         rows.append(
@@ -674,6 +721,17 @@ def report(
         write_batch=WRITE_BATCH,
         mixed_head=MIXED_HEAD,
         mixed="\n".join(_mixed_row(m) for m in mixed_runs),
+        slow_connections=SLOW_CONNECTIONS,
+        hostile="\n".join(_hostile_row(h) for h in hostile_runs),
+    )
+
+
+def _hostile_row(h: Hostile) -> str:
+    s, e = h.slow, h.expensive
+    return (
+        f"| {h.backend} | {s.rps:.0f} | {s.p99_ms:.0f} | {s.non2xx + s.errors} | "
+        f"{s.timeouts} | {h.reopened} | {e.status} in {e.seconds * 1000:.0f} ms | {e.answer} | "
+        f"{e.summary_ms:.0f} ms |"
     )
 
 
@@ -722,6 +780,7 @@ def main() -> None:
         help="only a soak: reads and one batch a second on a copy of S for SECONDS",
     )
     parser.add_argument("--only-import", action="store_true", help="only the import of L")
+    parser.add_argument("--only-hostile", action="store_true", help="only the hostile clients")
     options = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -740,6 +799,10 @@ def main() -> None:
     for backend in backends:
         for name in SETS:
             build(backend, name)
+    if options.only_hostile:
+        for h in hostile(backends, options.seconds, options.connections):
+            console.print(_hostile_row(h))
+        return
     mixed_runs = [mixed(backend, options.seconds, options.connections) for backend in backends]
     for m in mixed_runs:
         console.print(_mixed_row(m))
@@ -759,7 +822,10 @@ def main() -> None:
         ingested[backend] = ingest_speed(backend, options.seconds)
         count, took, p99 = ingested[backend]
         console.print(f"ingest into {backend}: {count / took:,.0f} records/s, p99 {p99:.0f} ms")
-    write_report(report(results, stressed, rss, imported, ingested, mixed_runs, options))
+    hostile_runs = hostile(backends, options.seconds, options.connections)
+    write_report(
+        report(results, stressed, rss, imported, ingested, mixed_runs, hostile_runs, options)
+    )
     console.print(f"wrote {HERE / 'README.md'}")
 
 

@@ -5,8 +5,9 @@ uvicorn closes a connection that idles between requests, but waits forever for o
 connects and sends nothing, or sends its request line and headers a byte at a time: each
 such connection would hold a socket and its buffers for as long as the client likes. Here a
 connection has `header_timeout` seconds from its start, and a request from its first byte,
-to send the whole head; past that (checked once a second) it is answered 408 and closed. (The body's deadline is
-the middleware's: it is read before the request counts as in flight.)
+to send the whole head; past that (checked once a second) it is answered 408 and closed.
+(The body's deadline is the middleware's: it is read before the request counts as in
+flight.)
 """
 
 import asyncio
