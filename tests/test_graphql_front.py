@@ -122,6 +122,10 @@ async def test_a_query_over_the_cost_budget_is_refused_before_it_runs(
             assert (await post(http, paged % 20))["data"] is not None  # 3 x (1 + 1 + 3) = 15
             refused = await post(http, paged % 100)  # 3 x (1 + 1 + 13) = 45
             assert refused["errors"][0]["message"].startswith("The query costs 45,")
+            # The cost is checked before validation; fragments that loop are the validator's.
+            looping = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }"
+            body = await post(http, looping)
+            assert "Cannot spread fragment 'A' within itself" in body["errors"][0]["message"]
             # The same budget on Strawberry's own path (a query sent with GET).
             got = await http.get("/graphql", params={"query": query, "variables":
                                                       '{"ids": ["m1", "m1", "m1"]}'})  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from graphql import OperationType, execute, get_operation_ast
+from graphql import GraphQLError, OperationType, execute, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -78,12 +78,13 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             return None
         started = time.perf_counter()
         documents: Documents = self.stats_schema.documents
-        prepared, literals = documents.prepare(query)
-        if prepared.document is not None and not prepared.errors:
+        prepared, literals, problems = documents.prepare(query, operation_name, variables)
+        if prepared.document is not None and not problems:
             operation = get_operation_ast(prepared.document, operation_name)
             if operation is None or operation.operation is not OperationType.QUERY:
                 return None
-        result = await self._execute(request, prepared, {**variables, **literals}, operation_name)
+        variables = {**variables, **literals}
+        result = await self._execute(request, prepared, problems, variables, operation_name)
         observe_operation("query", result, time.perf_counter() - started)
         payload = await self.process_result(request, result)
         return Response(orjson.dumps(payload), media_type="application/json")
@@ -92,10 +93,10 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         self,
         request: Request,
         prepared: Prepared,
+        errors: list[GraphQLError],
         variables: dict[str, Any],
         operation_name: str | None,
     ) -> ExecutionResult:
-        errors = self.stats_schema.documents.problems(prepared, operation_name, variables)
         if errors or prepared.document is None:
             self.stats_schema._process_errors(errors)
             return ExecutionResult(None, errors)

@@ -1,5 +1,5 @@
-"""What a query costs, estimated from its document and variables before anything runs
-(SPEC section 11, Limits).
+"""What a query costs, estimated from its document and variables before anything runs, even
+before it is validated (SPEC section 11, Limits).
 
 Each question (a stats field) costs 1, plus 1 for every 100 list entries its answer can hold
 (`limit` page entries, 13 a year of history, 366 calendar days); `mentor` costs 1; `mentors`
@@ -61,6 +61,7 @@ class _Costing:
     def __init__(self, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any]):
         self.fragments = fragments
         self.variables = variables
+        self.expanding: set[str] = set()  # the document is not validated yet: spreads may loop
 
     def of(self, selections: SelectionSetNode | None) -> int:
         if selections is None:
@@ -72,8 +73,12 @@ class _Costing:
             elif isinstance(selection, InlineFragmentNode):
                 total += self.of(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode):
-                fragment = self.fragments.get(selection.name.value)
-                total += self.of(fragment.selection_set if fragment else None)
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in self.expanding:
+                    self.expanding.add(name)
+                    total += self.of(fragment.selection_set)
+                    self.expanding.discard(name)
         return total
 
     def _field(self, field: FieldNode) -> int:

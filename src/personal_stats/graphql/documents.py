@@ -135,12 +135,17 @@ class Documents:
     by_shape: OrderedDict[str, Prepared] = field(default_factory=OrderedDict)
     served: dict[str, int] = field(default_factory=lambda: {"text": 0, "shape": 0, "parsed": 0})
 
-    def prepare(self, text: str) -> tuple[Prepared, dict[str, Any]]:
-        """The prepared document for this text and the values of its literal variables."""
+    def prepare(
+        self, text: str, operation_name: str | None, variables: dict[str, Any]
+    ) -> tuple[Prepared, dict[str, Any], list[GraphQLError]]:
+        """The prepared document for this text, the values of its literal variables, and
+        why it must not run with these variables (its parse or validation errors, or a cost
+        over the budget; none when it may). A new document's cost is checked before it is
+        validated: a query too large to run is refused after parsing alone."""
         found = _get(self.by_text, text)
         if found is not None:
             self.served["text"] += 1
-            return found, {}
+            return found, {}, self._problems(found, operation_name, variables)
         shape = shape_of(text)
         if shape is not None:
             template = _get(self.by_shape, shape.key)
@@ -148,39 +153,44 @@ class Documents:
                 values = _literal_values(template, shape)
                 if values is not None:
                     self.served["shape"] += 1
-                    return template, values
+                    merged = {**variables, **values}
+                    return template, values, self._problems(template, operation_name, merged)
         self.served["parsed"] += 1
-        prepared = self._parsed(text)
-        if prepared.errors or shape is None:
+        try:
+            document = parse(text, max_tokens=self.max_tokens)
+        except GraphQLSyntaxError as error:
+            prepared = Prepared(None, [error])
             _put(self.by_text, text, prepared, self.maxsize)
-            return prepared, {}
-        template = _template(self.schema, prepared, shape)
-        values = None if template is None else _literal_values(template, shape)
-        if template is None or values is None:
-            _put(self.by_text, text, prepared, self.maxsize)
-            return prepared, {}
-        _put(self.by_shape, shape.key, template, self.maxsize)
-        return template, values
+            return prepared, {}, prepared.errors
+        too_costly = self._cost_problems(document, operation_name, variables)
+        if too_costly:  # not kept: with other variables it may run
+            return Prepared(document, []), {}, too_costly
+        errors = validate_document(self.schema, document, tuple(self.rules))
+        prepared = Prepared(document, errors)
+        if not errors and shape is not None:
+            template = _template(self.schema, prepared, shape)
+            values = None if template is None else _literal_values(template, shape)
+            if template is not None and values is not None:
+                _put(self.by_shape, shape.key, template, self.maxsize)
+                return template, values, []
+        _put(self.by_text, text, prepared, self.maxsize)
+        return prepared, {}, errors
 
-    def problems(
+    def _problems(
         self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any]
     ) -> list[GraphQLError]:
-        """Why the document must not run: its parse or validation errors, else a cost over
-        the budget (for these variables); none when it may."""
         if prepared.errors or prepared.document is None:
             return prepared.errors
-        cost = cost_of(prepared.document, operation_name, variables)
+        return self._cost_problems(prepared.document, operation_name, variables)
+
+    def _cost_problems(
+        self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]
+    ) -> list[GraphQLError]:
+        cost = cost_of(document, operation_name, variables)
         if cost <= self.max_cost:
             return []
         message = f"The query costs {cost}, over the budget of {self.max_cost} a request."
         return [GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})]
-
-    def _parsed(self, text: str) -> Prepared:
-        try:
-            document = parse(text, max_tokens=self.max_tokens)
-        except GraphQLSyntaxError as error:
-            return Prepared(None, [error])
-        return Prepared(document, validate_document(self.schema, document, tuple(self.rules)))
 
 
 class PreparedDocuments(SchemaExtension):
@@ -191,26 +201,23 @@ class PreparedDocuments(SchemaExtension):
     def __init__(self, documents: Documents) -> None:
         super().__init__()
         self.documents = documents
-        self.prepared: Prepared | None = None
+        self.problems: list[GraphQLError] | None = None
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         context.parse_options = {"max_tokens": self.documents.max_tokens}
         if context.query is not None and context.graphql_document is None:
-            prepared, literals = self.documents.prepare(context.query)
+            prepared, literals, self.problems = self.documents.prepare(
+                context.query, context.operation_name, context.variables or {}
+            )
             if prepared.document is not None:  # else Strawberry parses and reports the error
-                self.prepared = prepared
                 context.graphql_document = prepared.document
                 context.variables = {**(context.variables or {}), **literals}
         yield
 
     def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        if self.prepared is not None:
-            variables = context.variables or {}
-            context.pre_execution_errors = self.documents.problems(
-                self.prepared, context.operation_name, variables
-            )
+        if self.problems is not None:
+            self.execution_context.pre_execution_errors = self.problems
         yield
 
 
