@@ -3,7 +3,7 @@
 Builds data sets S (100 mentors x 3 years) and L (10,000 mentors x 5 years), cached in
 bench/data and in PostgreSQL databases bench_s and bench_l; times the import of L's
 activities from JSON Lines into an empty database of each engine; serves each data set with
-one worker (uvloop + httptools), waits until its peer index is ready (/readyz), and loads it
+one worker (asyncio's loop + httptools), waits until its peer index is ready (/readyz), and loads it
 from wrk with random mentors and parameters; then loads L's summary with 256 connections,
 and with two workers; writes the figures to bench/README.md.
 """

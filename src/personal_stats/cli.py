@@ -107,6 +107,9 @@ def _serve(options: argparse.Namespace, settings: Settings) -> int:
         log_config=logging_config(settings.log_level),
         access_log=False,  # the app writes its own access log
         http=GuardedHttpToolsProtocol,
+        # asyncio's own loop, not uvloop: under overload uvloop left new connections in
+        # the accept queue for seconds (bench/README.md, "Overload").
+        loop="asyncio",
     )
     return 0
 
