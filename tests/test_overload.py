@@ -6,7 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +131,11 @@ def test_slow_heads_and_bodies_are_cut_off_by_a_real_server(tmp_path: Path) -> N
     url = f"sqlite+aiosqlite:///{tmp_path / 'real.db'}"
     timeouts = {"PERSONAL_STATS_HEADER_TIMEOUT": "1", "PERSONAL_STATS_BODY_TIMEOUT": "1",
                 "PERSONAL_STATS_MAX_IN_FLIGHT": "8"}  # fmt: skip
-    with serving(url, tmp_path / "server.log", settings=timeouts) as base:
+    with serving(url, tmp_path / "server.log", settings=timeouts) as base, ExitStack() as opened:
         port = int(base.rsplit(":", 1)[1])
         slow = []
         for number in range(64):
-            connection = socket.create_connection(("127.0.0.1", port))
+            connection = opened.enter_context(socket.create_connection(("127.0.0.1", port)))
             if number % 2:  # half a body
                 connection.sendall(b"POST /graphql HTTP/1.1\r\nhost: x\r\n"
                                    b"content-type: application/json\r\n"
@@ -154,5 +154,4 @@ def test_slow_heads_and_bodies_are_cut_off_by_a_real_server(tmp_path: Path) -> N
             while chunk := connection.recv(4096):
                 reply += chunk
             assert reply.startswith(b"HTTP/1.1 408 "), reply
-            connection.close()
         assert time.monotonic() - started < 4
