@@ -17,9 +17,11 @@ from personal_stats.reads import (
     R,
     Read,
     StandingRead,
+    TodayRead,
     TypeRow,
     TypesRead,
 )
+from personal_stats.windows import zone
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Memory:
         return drive(question, self.answer)
 
     def answer(self, read: Read) -> Any:
+        if isinstance(read, TodayRead):
+            return datetime.now(zone(read.tz)).date()
         if isinstance(read, MentorsRead):
             return {i: MentorRow(i, i.title(), self.mentors[i]) for i in read.ids
                     if i in self.mentors}  # fmt: skip

@@ -69,6 +69,11 @@ async def test_inline_arguments_are_parsed_once_per_shape(served: Any) -> None:
     assert after["shape"] - before["shape"] == 2
     await post(http, TOTALS % ("m2", "2026-03-31"))
     assert served_by(app)["shape"] - after["shape"] == 1
+    # With variables, the text itself repeats: found by it, without reading its tokens.
+    with_variables = "query ($id: ID!) { mentor(id: $id) { name } }"
+    names = [await post(http, with_variables, id=i) for i in ("m1", "m2", "m1")]
+    assert [n["data"]["mentor"]["name"] for n in names] == ["M1", "M2", "M1"]
+    assert served_by(app)["text"] - after["text"] == 2
 
 
 async def test_a_literal_that_does_not_fit_gets_the_validators_error(served: Any) -> None:

@@ -1,6 +1,7 @@
 """One unit of work per request: every field of a GraphQL query reads one snapshot, even when
 an import commits between two of them, and what a request loaded is not read again."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,5 +95,29 @@ async def test_a_dashboard_query_reads_each_mentor_once_in_one_snapshot(
         assert work.fetched["TypesRead"] <= 1
         assert snapshot is not None
         assert work.snapshot is snapshot  # one snapshot throughout
+    finally:
+        await service.close()
+
+
+async def test_every_question_of_a_request_has_the_same_today(sessions: SessionFactory) -> None:
+    """Today is the request's: the unit of work's instant, in each question's time zone,
+    however long the request takes (not the wall clock when each field is resolved)."""
+    await add(sessions, mentor("m1", tz="Asia/Tokyo"), activity("m1", "2026-03-20T10:00:00Z"))
+    service = StatsService(Settings(database_url=database_url(sessions)))
+    query = """{
+      tokyo: personalStats(mentorId: "m1", period: LAST_7_DAYS) { endDate }
+      utc: personalStats(mentorId: "m1", period: LAST_7_DAYS, tz: "UTC") { endDate }
+      calendar: contributionCalendar(mentorId: "m1") { endDate }
+    }"""
+    try:
+        async with service.unit_of_work() as work:
+            work.now = datetime(2026, 3, 25, 23, 30, tzinfo=UTC)  # 08:30 on the 26th in Tokyo
+            result = await execute(service, work, query)
+        assert result.errors is None
+        assert result.data == {
+            "tokyo": {"endDate": "2026-03-26"},
+            "utc": {"endDate": "2026-03-25"},
+            "calendar": {"endDate": "2026-03-26"},
+        }
     finally:
         await service.close()

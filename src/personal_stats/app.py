@@ -1,6 +1,7 @@
 """The composition root: builds the service, both adapters and the middleware into one
 Starlette app."""
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,7 +38,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         if migrate:
             await upgrade_schema(settings)
         await service.start()
+        # What start-up built lives as long as the process: moved out of the collector's
+        # reach, a full collection no longer walks it (60-80 ms pauses at L, in the p99).
+        gc.collect()
+        gc.freeze()
         yield
+        gc.unfreeze()
         await close(app)
 
     async def healthz(_request: Request) -> Response:
@@ -90,14 +96,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         )
     graphql = StatsGraphQL(build_schema(settings), service)
     app = Starlette(
-        routes=[
+        routes=[  # matched in order: the busiest first
+            Route("/graphql", graphql),
             *rest.routes(),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             *write_api.routes(),
             *docs.routes(),
             *pages.routes(service),
-            Route("/graphql", graphql),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_with_index, methods=["GET"]),
         ],
         middleware=middleware,

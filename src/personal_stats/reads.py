@@ -76,6 +76,14 @@ class CompletedBeforeRead:
 
 
 @dataclass(frozen=True, slots=True)
+class TodayRead:
+    """-> the date in zone `tz` at the request's instant: every question of one request has
+    the same today, whenever it is answered."""
+
+    tz: str
+
+
+@dataclass(frozen=True, slots=True)
 class TypesRead:
     """-> dict[str, TypeRow] of every activity type."""
 
@@ -121,6 +129,7 @@ Read = (
     | ActivitiesRead
     | FirstActivityRead
     | CompletedBeforeRead
+    | TodayRead
     | TypesRead
     | StandingRead
     | CompletedCountsRead

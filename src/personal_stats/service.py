@@ -11,6 +11,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -31,12 +32,14 @@ from personal_stats.reads import (
     Read,
     Standing,
     StandingRead,
+    TodayRead,
     TypeRow,
     TypesRead,
 )
 from personal_stats.settings import Settings
 from personal_stats.storage import Snapshot, Store, open_store
 from personal_stats.storage.base import InstantChanges
+from personal_stats.windows import zone
 from personal_stats.write_lane import WriteLane
 
 
@@ -92,8 +95,10 @@ class UnitOfWork:
         self.answers: dict[Hashable, asyncio.Future[Any]] = {}
         self.lock = asyncio.Lock()
         self.fetched: dict[str, int] = {}  # reads the database answered, by kind
-        # The request's time budget, for all its questions together.
+        # The request's time budget, for all its questions together; its instant, for all
+        # their todays.
         self.deadline = asyncio.get_running_loop().time() + service.settings.db_timeout
+        self.now = datetime.now(UTC)
 
     @property
     def version(self) -> int:
@@ -155,6 +160,8 @@ class UnitOfWork:
             return result
 
     async def _answer(self, read: Read, snapshot: Snapshot) -> Any:
+        if isinstance(read, TodayRead):
+            return self.now.astimezone(zone(read.tz)).date()
         if isinstance(read, MentorsRead):
             if all(mentor_id in self.mentors for mentor_id in read.ids):
                 return {i: m for i in read.ids if (m := self.mentors[i]) is not None}

@@ -32,6 +32,7 @@ from personal_stats.reads import (
     MentorsRead,
     Question,
     StandingRead,
+    TodayRead,
     TypesRead,
 )
 from personal_stats.results import (
@@ -57,7 +58,6 @@ from personal_stats.windows import (
     local_days,
     months_between,
     period_window,
-    today_in,
 )
 
 MAX_MENTORS_PER_QUERY = 100
@@ -287,7 +287,7 @@ def _start(
     if mentor is None:
         raise NotFound(f"no mentor with id {mentor_id!r}")
     tz = args.tz or mentor.timezone
-    return Reporting(mentor, tz, args.as_of or today_in(tz))
+    return Reporting(mentor, tz, args.as_of or (yield TodayRead(tz)))
 
 
 def _window(reporting: Reporting, args: WindowArgs) -> Question[Window]:

@@ -53,10 +53,6 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def today_in(zone_name: str) -> date:
-    return datetime.now(zone(zone_name)).date()
-
-
 def local_midnight(day: date, zone_name: str) -> datetime:
     """The first instant of `day` in the zone, in UTC (a midnight skipped by DST maps to
     the instant the day actually starts)."""

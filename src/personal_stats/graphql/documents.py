@@ -172,6 +172,8 @@ class Documents:
             values = None if template is None else _literal_values(template, shape)
             if template is not None and values is not None:
                 _put(self.by_shape, shape.key, template, self.maxsize)
+                if not values:  # nothing varies: the next one is found by its text
+                    _put(self.by_text, text, template, self.maxsize)
                 return template, values, []
         _put(self.by_text, text, prepared, self.maxsize)
         return prepared, {}, errors
