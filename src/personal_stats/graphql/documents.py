@@ -16,7 +16,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     ASTValidationRule,
@@ -52,6 +52,7 @@ from strawberry.schema.schema import validate_document
 
 from personal_stats.graphql.cost import cost_of
 
+V = TypeVar("V")
 LITERAL = "__literal"
 _TOKENS = re.compile(
     r"""(?P<skip>[ \t\n\r,\ufeff]+|\#[^\n\r]*)
@@ -131,7 +132,8 @@ class Documents:
     max_tokens: int
     max_cost: int
     maxsize: int = 1024
-    by_text: OrderedDict[str, Prepared] = field(default_factory=OrderedDict)
+    # The prepared document of a text and the values of its literals (none but a template's).
+    by_text: OrderedDict[str, tuple[Prepared, dict[str, Any]]] = field(default_factory=OrderedDict)
     by_shape: OrderedDict[str, Prepared] = field(default_factory=OrderedDict)
     served: dict[str, int] = field(default_factory=lambda: {"text": 0, "shape": 0, "parsed": 0})
 
@@ -142,25 +144,28 @@ class Documents:
         why it must not run with these variables (its parse or validation errors, or a cost
         over the budget; none when it may). A new document's cost is checked before it is
         validated: a query too large to run is refused after parsing alone."""
-        found = _get(self.by_text, text)
-        if found is not None:
+        known = _get(self.by_text, text)
+        if known is not None:
             self.served["text"] += 1
-            return found, {}, self._problems(found, operation_name, variables)
+            found, given = known
+            merged = {**variables, **given} if given else variables
+            return found, given, self._problems(found, operation_name, merged)
         shape = shape_of(text)
         if shape is not None:
             template = _get(self.by_shape, shape.key)
             if template is not None:
-                values = _literal_values(template, shape)
-                if values is not None:
+                read = _literal_values(template, shape)
+                if read is not None:
                     self.served["shape"] += 1
-                    merged = {**variables, **values}
-                    return template, values, self._problems(template, operation_name, merged)
+                    _put(self.by_text, text, (template, read), self.maxsize)
+                    merged = {**variables, **read}
+                    return template, read, self._problems(template, operation_name, merged)
         self.served["parsed"] += 1
         try:
             document = parse(text, max_tokens=self.max_tokens)
         except GraphQLSyntaxError as error:
             prepared = Prepared(None, [error])
-            _put(self.by_text, text, prepared, self.maxsize)
+            _put(self.by_text, text, (prepared, {}), self.maxsize)
             return prepared, {}, prepared.errors
         too_costly = self._cost_problems(document, operation_name, variables)
         if too_costly:  # not kept: with other variables it may run
@@ -172,10 +177,9 @@ class Documents:
             values = None if template is None else _literal_values(template, shape)
             if template is not None and values is not None:
                 _put(self.by_shape, shape.key, template, self.maxsize)
-                if not values:  # nothing varies: the next one is found by its text
-                    _put(self.by_text, text, template, self.maxsize)
+                _put(self.by_text, text, (template, values), self.maxsize)
                 return template, values, []
-        _put(self.by_text, text, prepared, self.maxsize)
+        _put(self.by_text, text, (prepared, {}), self.maxsize)
         return prepared, {}, errors
 
     def _problems(
@@ -223,14 +227,14 @@ class PreparedDocuments(SchemaExtension):
         yield
 
 
-def _get(cache: OrderedDict[str, Prepared], key: str) -> Prepared | None:
+def _get(cache: OrderedDict[str, V], key: str) -> V | None:
     found = cache.get(key)
     if found is not None:
         cache.move_to_end(key)
     return found
 
 
-def _put(cache: OrderedDict[str, Prepared], key: str, value: Prepared, maxsize: int) -> None:
+def _put(cache: OrderedDict[str, V], key: str, value: V, maxsize: int) -> None:
     cache[key] = value
     if len(cache) > maxsize:
         cache.popitem(last=False)
