@@ -151,3 +151,35 @@ async def test_a_question_asked_twice_in_a_request_is_answered_once(served: Any)
     assert totals == [3, 1, 3, 3, None]
     assert questions["asked"] - before.get("asked", 0) == 3  # mentors, m1, m2
     assert questions["repeated"] - before.get("repeated", 0) == 2
+
+
+async def test_plain_fields_are_answered_without_their_resolvers(served: Any) -> None:
+    """The executor reads plain fields itself: graphql-core never calls their resolvers,
+    and the answer is the same as theirs (m1: 3 activities of 30 minutes, all completed, on a
+    Sunday, a Tuesday and a Friday: a tie, so the earliest from Monday)."""
+    app, http = served
+    schema = app.state.graphql.stats_schema._schema
+    calls: list[str] = []
+    for type_name, field_name in [("PersonalStats", "totalActivities"), ("Mentor", "name")]:
+        field = schema.type_map[type_name].fields[field_name]
+        plain = field.resolve
+
+        def counted(source: Any, info: Any, _plain: Any = plain, **args: Any) -> Any:
+            calls.append(info.field_name)
+            return _plain(source, info, **args)
+
+        counted._is_default = True  # type: ignore[attr-defined]
+        field.resolve = counted
+    query = ('{ mentor(id: "m1") { name personalStats(period: ALL_TIME, asOf: "2026-03-31") '
+             "{ totalActivities totalHoursLogged completionRate mostActiveWeekday } } }")  # fmt: skip
+    body = await post(http, query)
+    assert body["data"]["mentor"] == {
+        "name": "M1",
+        "personalStats": {"totalActivities": 3, "totalHoursLogged": 1.5,
+                          "completionRate": 1.0, "mostActiveWeekday": "Tuesday"},
+    }  # fmt: skip
+    assert calls == []  # the executor was built before: its own list of plain fields
+    # Through Strawberry's own view (GET) the same fields go through their resolvers.
+    got = await http.get("/graphql", params={"query": query})
+    assert got.json()["data"] == body["data"]
+    assert sorted(calls) == ["name", "totalActivities"]

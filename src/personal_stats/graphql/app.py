@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult
 
 from personal_stats.errors import Unavailable
 from personal_stats.graphql.documents import Documents, Prepared
+from personal_stats.graphql.executor import lean_executor
 from personal_stats.graphql.schema import StatsSchema
 from personal_stats.observability import observe_operation
 from personal_stats.problems import problem
@@ -37,6 +38,7 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         super().__init__(schema, graphql_ide="graphiql")
         self.stats_schema = schema
         self.service = service
+        self.executor = lean_executor(schema._schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As Strawberry's, but request errors (malformed JSON, wrong content type, ...) are
@@ -105,6 +107,7 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             self.stats_schema._schema, prepared.document, context_value=context,
             variable_values=variables, operation_name=operation_name,
             is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+            executor_class=self.executor,
         )  # fmt: skip
         result = await executed if isawaitable(executed) else executed
         if result.errors:

@@ -1,0 +1,69 @@
+"""graphql-core's executor with a short way for plain fields.
+
+A dashboard's answer is mostly plain fields: numbers and names read off the core's records
+(`totalActivities`, `month`, `count`, ...), hundreds per query. graphql-core resolves each one
+like any field: resolve info, Strawberry's resolver, then completion, type checks and
+serialisation, about 3 µs each. A plain field — an attribute of its object, of a scalar or
+enum type, with no arguments and no resolver of its own — is read and serialised here
+directly; whatever is not plain (a resolver, a list, an object, a null, a value its type
+cannot serialise) takes graphql-core's own way, which reports errors as the specification
+says.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    get_named_type,
+)
+from graphql.execution.incremental.incremental_executor import IncrementalExecutor
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+Plain = tuple[str, Callable[[Any], Any]]  # the attribute and the serialiser
+
+
+def plain_fields(schema: GraphQLSchema) -> dict[tuple[str, str], Plain]:
+    """(type, field) -> how to answer it, for every plain field of the schema's own types."""
+    found: dict[tuple[str, str], Plain] = {}
+    for type_name, type_ in schema.type_map.items():
+        if type_name.startswith("__") or not isinstance(type_, GraphQLObjectType):
+            continue
+        for field_name, field in type_.fields.items():
+            leaf = get_named_type(field.type)
+            definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            basic = getattr(field.resolve, "_is_default", False) and not field.args
+            if (
+                basic
+                and definition is not None
+                and isinstance(leaf, GraphQLScalarType | GraphQLEnumType)
+            ):
+                found[(type_name, field_name)] = (definition.python_name, leaf.serialize)
+    return found
+
+
+def lean_executor(schema: GraphQLSchema) -> type[IncrementalExecutor]:
+    """The executor class for this schema (pass it to `graphql.execute`)."""
+    plain = plain_fields(schema)
+
+    class LeanExecutor(IncrementalExecutor):
+        def execute_field(
+            self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any,
+            path: Any, position_context: Any,
+        ) -> Any:  # fmt: skip
+            way = plain.get((parent_type.name, field_details_list[0].node.name.value))
+            if way is not None:
+                value = getattr(source, way[0], None)
+                if value is not None:
+                    try:
+                        return way[1](value)
+                    except Exception:
+                        pass
+            return super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+
+    return LeanExecutor
