@@ -170,8 +170,10 @@ async def test_plain_fields_are_answered_without_their_resolvers(served: Any) ->
 
         counted._is_default = True  # type: ignore[attr-defined]
         field.resolve = counted
-    query = ('{ mentor(id: "m1") { name personalStats(period: ALL_TIME, asOf: "2026-03-31") '
-             "{ totalActivities totalHoursLogged completionRate mostActiveWeekday } } }")  # fmt: skip
+    query = (
+        '{ mentor(id: "m1") { name personalStats(period: ALL_TIME, asOf: "2026-03-31") '
+        "{ totalActivities totalHoursLogged completionRate mostActiveWeekday } } }"
+    )
     body = await post(http, query)
     assert body["data"]["mentor"] == {
         "name": "M1",
