@@ -1,6 +1,7 @@
 """One unit of work per request: every field of a GraphQL query reads one snapshot, even when
 an import commits between two of them, and what a request loaded is not read again."""
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,10 @@ async def test_a_dashboard_query_reads_each_mentor_once_in_one_snapshot(
                 for m in result.data["mentors"]] == [1, 0]  # fmt: skip
         assert work.fetched["MentorsRead"] == 1  # both mentors, once, for every nested field
         assert work.fetched["TypesRead"] <= 1
+        # Rows are shared: m1's summary reads its 30 days, the series widens that to 12 months,
+        # which holds the breakdown's and the history's (2026); m2's history (from 2025-01-01)
+        # widens once more. Five reads, not eight.
+        assert work.fetched["ActivitiesRead"] == 5
         assert snapshot is not None
         assert work.snapshot is snapshot  # one snapshot throughout
     finally:
@@ -119,5 +124,66 @@ async def test_every_question_of_a_request_has_the_same_today(sessions: SessionF
             "utc": {"endDate": "2026-03-25"},
             "calendar": {"endDate": "2026-03-26"},
         }
+    finally:
+        await service.close()
+
+
+async def test_a_question_inside_rows_already_read_reads_nothing(
+    sessions: SessionFactory,
+) -> None:
+    await add(
+        sessions, mentor("m2"),
+        activity("m2", "2025-03-20T10:00:00Z"), activity("m2", "2026-03-01T10:00:00Z"),
+        activity("m2", "2026-03-25T23:59:59Z"), activity("m2", "2026-03-26T00:00:00Z"),
+    )  # fmt: skip
+    query = """{
+      history: contributionHistory(mentorId: "m2", asOf: "2026-03-26") { data { totalActivities } }
+      week: personalStats(mentorId: "m2", period: LAST_7_DAYS, asOf: "2026-03-25") {
+        totalActivities }
+      month: personalStats(mentorId: "m2", period: MONTH_TO_DATE, asOf: "2026-03-25") {
+        totalActivities }
+    }"""
+    service = StatsService(Settings(database_url=database_url(sessions)))
+    try:
+        async with service.unit_of_work() as work:
+            result = await execute(service, work, query)
+        assert result.errors is None
+        assert result.data == {
+            "history": {"data": [{"totalActivities": 1}, {"totalActivities": 3}]},
+            "week": {"totalActivities": 1},  # 03-19..03-25: 23:59:59 in, midnight after out
+            "month": {"totalActivities": 2},  # 03-01..03-25
+        }
+        assert work.fetched["ActivitiesRead"] == 1  # the history's rows served both summaries
+    finally:
+        await service.close()
+
+
+class SlowQuestions(UnitOfWork):
+    """A unit of work whose every question takes 0.2 s more (on its connection, in turn)."""
+
+    async def _drive(self, question: Question[R], snapshot: Any) -> R:
+        await asyncio.sleep(0.2)
+        return await super()._drive(question, snapshot)
+
+
+async def test_the_time_budget_is_the_requests_not_each_questions(
+    sessions: SessionFactory,
+) -> None:
+    """Three questions of 0.2 s each against a budget of 0.5 s: each alone is within it, the
+    third is past it for the request."""
+    await add(sessions, mentor("m1"))
+    service = StatsService(Settings(database_url=database_url(sessions), db_timeout=0.5))
+    query = """{
+      a: personalStats(mentorId: "m1", asOf: "2026-03-25") { totalActivities }
+      b: personalStats(mentorId: "m1", asOf: "2026-03-26") { totalActivities }
+      c: personalStats(mentorId: "m1", asOf: "2026-03-27") { totalActivities }
+    }"""
+    try:
+        async with service.unit_of_work() as plain:
+            work = SlowQuestions(service, plain.stack)
+            result = await execute(service, work, query)
+        [error] = result.errors or []  # a and b were answered; c is non-null: no data at all
+        assert error.path == ["c"]
+        assert error.extensions == {"code": "SERVICE_UNAVAILABLE"}
     finally:
         await service.close()

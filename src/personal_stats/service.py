@@ -8,9 +8,11 @@ unit of work runs their questions one after another on its one connection.
 """
 
 import asyncio
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +23,8 @@ from personal_stats.figures import standing_of_counts
 from personal_stats.limits import RateLimit
 from personal_stats.peers import PeerIndex, Peers
 from personal_stats.reads import (
+    ActivitiesRead,
+    ActivityRow,
     ChangesRead,
     CompletedBeforeRead,
     CompletedCountsRead,
@@ -93,6 +97,7 @@ class UnitOfWork:
         self.snapshot: Snapshot | None = None
         self.mentors: dict[str, MentorRow | None] = {}
         self.answers: dict[Hashable, asyncio.Future[Any]] = {}
+        self.rows: dict[str, KeptRows] = {}  # the activities read of each mentor
         self.lock = asyncio.Lock()
         self.fetched: dict[str, int] = {}  # reads the database answered, by kind
         # The request's time budget, for all its questions together; its instant, for all
@@ -178,7 +183,26 @@ class UnitOfWork:
             return await self._standing(read, snapshot)
         if isinstance(read, CompletedBeforeRead):
             return await self._completed_before(read, snapshot)
+        if isinstance(read, ActivitiesRead):
+            return await self._activities(read, snapshot)
         return await self._fetch(read, snapshot)
+
+    async def _activities(self, read: ActivitiesRead, snapshot: Snapshot) -> list[ActivityRow]:
+        """A mentor's rows in a range, from the rows the request has read of the mentor when
+        they cover it (a dashboard's questions share their reads); else read for the range
+        that covers both, and kept."""
+        first, last = read.start.timestamp(), read.end.timestamp()
+        if not (first.is_integer() and last.is_integer()):  # the kept rows' seconds are whole
+            return await self._fetch(read, snapshot)  # type: ignore[no-any-return]
+        kept = self.rows.get(read.mentor_id)
+        if kept is None or not (kept.start <= first and last <= kept.end):
+            start, end = first, last
+            if kept is not None:
+                start, end = min(start, kept.start), max(end, kept.end)
+            wider = ActivitiesRead(read.mentor_id, _instant(start), _instant(end))
+            rows = sorted(await self._fetch(wider, snapshot))
+            kept = self.rows[read.mentor_id] = KeptRows(start, end, [r[0] for r in rows], rows)
+        return kept.rows[bisect_left(kept.seconds, first) : bisect_left(kept.seconds, last)]
 
     async def _peer_view(
         self, snapshot: Snapshot
@@ -227,6 +251,20 @@ class UnitOfWork:
         kind = type(read).__name__
         self.fetched[kind] = self.fetched.get(kind, 0) + 1
         return await snapshot.fetch(read)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptRows:
+    """A mentor's rows with start <= second < end, by time, and their seconds."""
+
+    start: float
+    end: float
+    seconds: list[int]
+    rows: list[ActivityRow]
+
+
+def _instant(second: float) -> datetime:
+    return datetime.fromtimestamp(second, UTC)
 
 
 def nothing() -> Question[None]:
