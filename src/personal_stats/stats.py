@@ -6,6 +6,7 @@ Each question checks its arguments in the documented order (id, values, mentor e
 rules needing the mentor) before it reads anything else.
 """
 
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -213,15 +214,16 @@ def contribution_history(
     years = range(
         from_year + page.offset, min(to_year, from_year + page.offset + page.limit - 1) + 1
     )
-    tallies: dict[date, Tally] = defaultdict(Tally)
+    month_starts = [date(year, month, 1).toordinal() for year in years for month in range(1, 13)]
+    tallies = [Tally() for _ in month_starts]  # one a month of the years, in order
     if years:
         last_day = min(date(years[-1], 12, 31), as_of)
         for activity in (yield from _activities_on(reporting, date(years[0], 1, 1), last_day)):
-            tallies[date.fromordinal(activity.day).replace(day=1)].add(activity)
+            tallies[bisect_right(month_starts, activity.day) - 1].add(activity)
     items = []
-    for year in years:
+    for number, year in enumerate(years):
         last_month = as_of.month if year == as_of.year else 12
-        months = [tallies[date(year, month, 1)] for month in range(1, last_month + 1)]
+        months = tallies[number * 12 : number * 12 + last_month]
         counts = [month_tally.total for month_tally in months]
         year_total = sum(counts)
         items.append(
