@@ -46,12 +46,13 @@ def naive_standing(
     )
 
 
-@pytest.mark.parametrize("counting_limit", [0, 10, 10**9])
+@pytest.mark.parametrize("checkpoint_instants", [1, 10, 10**9])
 def test_index_standing_equals_a_naive_count(
-    monkeypatch: pytest.MonkeyPatch, counting_limit: int
+    monkeypatch: pytest.MonkeyPatch, checkpoint_instants: int
 ) -> None:
-    """With a counting limit of 0 every window is searched, of 10**9 every window counted."""
-    monkeypatch.setattr(peers, "_COUNTING_LIMIT", counting_limit)
+    """With a checkpoint at every instant, at every tenth, and at none but the first (then
+    every window is counted instant by instant)."""
+    monkeypatch.setattr(peers, "_CHECKPOINT_INSTANTS", checkpoint_instants)
     rng = random.Random(11)
     mentors = 9  # mentors 7 and 8 never complete anything
     instants = [(rng.randrange(7), int(ORIGIN.timestamp()) + rng.randrange(3 * 365 * 86400))
@@ -200,9 +201,11 @@ def _steps(
     return InstantChanges.of(version, mentors, rows)
 
 
-@pytest.mark.parametrize(("overlay_limit", "counting_limit"), [(10**9, 10**9), (0, 10), (40, 0)])
+@pytest.mark.parametrize(
+    ("overlay_limit", "checkpoint_instants"), [(10**9, 10**9), (0, 10), (40, 1)]
+)
 def test_a_refreshed_index_equals_one_built_whole(
-    monkeypatch: pytest.MonkeyPatch, overlay_limit: int, counting_limit: int
+    monkeypatch: pytest.MonkeyPatch, overlay_limit: int, checkpoint_instants: int
 ) -> None:
     """Twenty versions of random changes (instants added and taken away, new mentors,
     emptied and erased ones), each refreshed from the last: standings, windows carried over
@@ -211,7 +214,7 @@ def test_a_refreshed_index_equals_one_built_whole(
     steps since. A limit of 0 merges the overlay into the base at every refresh; 40, now
     and then."""
     monkeypatch.setattr(peers, "OVERLAY_LIMIT", overlay_limit)
-    monkeypatch.setattr(peers, "_COUNTING_LIMIT", counting_limit)
+    monkeypatch.setattr(peers, "_CHECKPOINT_INSTANTS", checkpoint_instants)
     rng = random.Random(5)
     origin, span = int(ORIGIN.timestamp()), 2 * 365 * 86400
     instants = {f"m{i}": [origin + rng.randrange(span) for _ in range(rng.randrange(30))]

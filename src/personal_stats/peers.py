@@ -45,7 +45,8 @@ _SECONDS = (1 << _SHIFT) - 1
 _SLOT_BITS = 27  # a time key: (second + OFFSET) << 27 | slot, in (time, slot) order
 _SLOTS = (1 << _SLOT_BITS) - 1
 _OFFSET = 2_300_000_000  # makes every second of the years 1900-2999 positive, below 2**36
-_COUNTING_LIMIT = 500_000  # instants counted one by one before searching costs less
+_CHECKPOINT_INSTANTS = 4_096  # at least this many instants between two checkpoints
+_CHECKPOINTS = 256  # at most this many checkpoints (10 MB at 10,000 mentors)
 OVERLAY_LIMIT = 50_000  # steps in the overlay before it is merged into a new base
 STEPS_ON_LOOP = 10_000  # steps of a refresh done on the event loop (more: in a thread)
 WINDOWS_KEPT = 256  # sorted counts of this many windows (80 KB each at 10,000 mentors)
@@ -66,12 +67,17 @@ def _time_keys(keys: Int64s) -> Int64s:
     return by_time
 
 
-def _bounds(keys: Int64s, slots: Int64s, start: int, end: int) -> tuple[Int64s, Int64s]:
-    """Where each slot's keys with start <= second < end begin and end in `keys`."""
-    bases = slots << _SHIFT
-    first: Int64s = np.searchsorted(keys, bases + (start + _OFFSET))
-    stop: Int64s = np.searchsorted(keys, bases + (end + _OFFSET))
-    return first, stop
+def _checkpoints(by_time: Int64s, size: int) -> tuple[int, np.ndarray[Any, Any]]:
+    """Every slot's count of the instants before each checkpoint (a row a checkpoint, the
+    first row zeros): checkpoints every `step` instants in time order, so that any slot's
+    count before any instant is a row plus a count of fewer than `step` instants."""
+    step = max(_CHECKPOINT_INSTANTS, -(-len(by_time) // _CHECKPOINTS))
+    rows = -(-len(by_time) // step)
+    chunk = np.arange(len(by_time), dtype=np.int64) // step
+    counts = np.bincount(chunk * size + (by_time & _SLOTS), minlength=rows * size)
+    prefix = np.zeros((rows + 1, size), dtype=np.int32)
+    np.cumsum(counts.reshape(rows, size), axis=0, out=prefix[1:])
+    return step, prefix
 
 
 def _without(ranked: Int64s, values: Int64s) -> Int64s:
@@ -100,31 +106,36 @@ class Base:
     by_time: Int64s
     keys: Int64s
     totals: Int64s  # instants per slot
+    step: int  # instants between two checkpoints
+    prefix: np.ndarray[Any, Any]  # each slot's count before each checkpoint (see _checkpoints)
 
     @classmethod
     def of(cls, slots: Int64s, seconds: Int64s, size: int) -> "Base":
         keys = _keys(slots, seconds)
         keys.sort()
-        totals = np.bincount(slots, minlength=size).astype(np.int64)
-        return cls(_time_keys(keys), keys, totals)
+        return cls.of_keys(_time_keys(keys), keys, size)
+
+    @classmethod
+    def of_keys(cls, by_time: Int64s, keys: Int64s, size: int) -> "Base":
+        totals = np.bincount(keys >> _SHIFT, minlength=size).astype(np.int64)
+        return cls(by_time, keys, totals, *_checkpoints(by_time, len(totals)))
 
     def counts(self, start: int, end: int, size: int) -> Int64s:
-        """The count in [start, end) of each of `size` slots (at least this base's), by the
-        cheapest of three ways: count the instants inside the window, or those outside it,
-        or search each slot's run of keys (constant cost, for windows that split history)."""
+        """The count in [start, end) of each of `size` slots (at least this base's): the
+        count before `end` less the count before `start`, each a checkpoint's row plus the
+        few instants after it (the same cost for any window)."""
         edges = (np.array([start, end], dtype=np.int64) + _OFFSET) << _SLOT_BITS
         low, high = (int(i) for i in np.searchsorted(self.by_time, edges))
-        inside, outside = high - low, low + len(self.by_time) - high
-        if inside <= outside and inside <= _COUNTING_LIMIT:
-            counts: Int64s = np.bincount(self.by_time[low:high] & _SLOTS, minlength=size)
-            return counts
-        if outside <= _COUNTING_LIMIT:
-            totals = np.zeros(size, dtype=np.int64)
-            totals[: len(self.totals)] = self.totals
-            before = np.bincount(self.by_time[:low] & _SLOTS, minlength=size)
-            return totals - before - np.bincount(self.by_time[high:] & _SLOTS, minlength=size)
-        first, stop = _bounds(self.keys, np.arange(size, dtype=np.int64), start, end)
-        return stop - first
+        counts = np.zeros(size, dtype=np.int64)
+        counts[: len(self.totals)] = self._before(high) - self._before(low)
+        return counts
+
+    def _before(self, position: int) -> Int64s:
+        """Each of this base's slots' count of the first `position` instants in time order."""
+        row = position // self.step
+        since = self.by_time[row * self.step : position] & _SLOTS
+        before: Int64s = np.bincount(since, minlength=len(self.totals)) + self.prefix[row]
+        return before
 
     def merged(self, keys: Int64s, weights: Int64s, size: int) -> "Base":
         """This base with the overlay's steps applied: `keys` ascending, each taken away
@@ -133,8 +144,7 @@ class Base:
         added = np.repeat(keys[weights > 0], weights[weights > 0])
         merged_keys = _with(_without(self.keys, removed), added)
         by_time = _with(_without(self.by_time, _time_keys(removed)), _time_keys(added))
-        totals = np.bincount(merged_keys >> _SHIFT, minlength=size).astype(np.int64)
-        return Base(by_time, merged_keys, totals)
+        return Base.of_keys(by_time, merged_keys, size)
 
 
 @dataclass(frozen=True, eq=False)
