@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     admission = Admission(settings.max_in_flight)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Admission]]:
         if migrate:
             await upgrade_schema(settings)
         await service.start()
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         # reach, a full collection no longer walks it (60-80 ms pauses at L, in the p99).
         gc.collect()
         gc.freeze()
-        yield
+        yield {"admission": admission}  # the server's protocol sheds by it too (protocol.py)
         gc.unfreeze()
         await close(app)
 

@@ -20,6 +20,7 @@ from personal_stats.observability import is_valid_request_id, log_request
 from personal_stats.problems import problem
 
 ALWAYS_ANSWERED = frozenset({"/healthz", "/readyz", "/metrics"})
+AT_THE_LIMIT = "The service is at its limit of requests in flight; try again shortly."
 DRAIN_BYTES = 64 * 1024 * 1024  # of a refused body, read and dropped before the 413
 DRAIN_SECONDS = 5.0
 NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -102,8 +103,7 @@ class RequestMachinery:
             await self.app(scope, receive, send)
             return
         if admission.saturated:
-            detail = "The service is at its limit of requests in flight; try again shortly."
-            await problem(503, detail, headers={"Retry-After": "1"})(scope, receive, send)
+            await problem(503, AT_THE_LIMIT, headers={"Retry-After": "1"})(scope, receive, send)
             return
         admission.in_flight += 1
         try:

@@ -46,6 +46,10 @@ INGESTED = Counter(
     "personal_stats_ingested_records", "Records written through the write API, by token name",
     ["token", "kind"],
 )  # fmt: skip
+SHED_REQUESTS = Counter(
+    "personal_stats_shed_requests",
+    "Requests answered 503 by the server's protocol while the worker was at its limit",
+)
 PEER_INDEX_READY = Gauge(
     "personal_stats_peer_index_ready", "1 when the peer index of the newest version is built",
     multiprocess_mode="livemin",
