@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from personal_stats.app import close, create_app
 from personal_stats.db import SessionFactory
-from personal_stats.graphql.documents import shape_of
+from personal_stats.graphql.documents import Documents, shape_of
 from personal_stats.settings import Settings
 from tests.helpers import activity, add, database_url, mentor
 
@@ -185,3 +185,21 @@ async def test_plain_fields_are_answered_without_their_resolvers(served: Any) ->
     got = await http.get("/graphql", params={"query": query})
     assert got.json()["data"] == body["data"]
     assert sorted(calls) == ["name", "totalActivities"]
+
+
+def test_kept_documents_are_bounded_in_characters_as_well_as_in_number() -> None:
+    from personal_stats.graphql.schema import build_schema
+
+    schema = build_schema(Settings())
+    documents = Documents(schema._schema, schema.documents.rules, 2000, 1000,
+                          maxsize=100, max_characters=200)  # fmt: skip
+    texts = [f'{{ a{n}: mentor(id: "m") {{ id }} }}' for n in range(12)]  # 28-29 each
+    for text in texts:
+        documents.prepare(text, None, {})
+    for kept in (documents.by_text, documents.by_shape):
+        assert kept.characters <= 200
+        assert len(kept) == 6  # the newest that fit: 6 x 29 = 174; 7 would be over
+    documents.prepare(texts[-1], None, {})
+    assert documents.served == {"text": 1, "shape": 0, "parsed": 12}
+    documents.prepare(texts[0], None, {})  # long gone: parsed again
+    assert documents.served["parsed"] == 13

@@ -16,7 +16,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from graphql import (
     ASTValidationRule,
@@ -124,18 +124,25 @@ class Prepared:
 @dataclass
 class Documents:
     """Prepared documents of one schema and its limits (validation rules, tokens, cost),
-    kept by text and by shape (an LRU of `maxsize` each), with counters of how each request
-    was served."""
+    kept by text and by shape, with counters of how each request was served. Each of the two
+    is an LRU of at most `maxsize` documents and `max_characters` of their texts: a parsed
+    document takes about 33 times its text in memory, so a client sending large documents
+    of new shapes cannot make it hold more than about 70 MB each."""
 
     schema: GraphQLSchema
     rules: list[type[ASTValidationRule]]
     max_tokens: int
     max_cost: int
     maxsize: int = 1024
+    max_characters: int = 2_000_000
     # The prepared document of a text and the values of its literals (none but a template's).
-    by_text: OrderedDict[str, tuple[Prepared, dict[str, Any]]] = field(default_factory=OrderedDict)
-    by_shape: OrderedDict[str, Prepared] = field(default_factory=OrderedDict)
+    by_text: "Kept[tuple[Prepared, dict[str, Any]]]" = field(init=False)
+    by_shape: "Kept[Prepared]" = field(init=False)
     served: dict[str, int] = field(default_factory=lambda: {"text": 0, "shape": 0, "parsed": 0})
+
+    def __post_init__(self) -> None:
+        self.by_text = Kept(self.maxsize, self.max_characters)
+        self.by_shape = Kept(self.maxsize, self.max_characters)
 
     def prepare(
         self, text: str, operation_name: str | None, variables: dict[str, Any]
@@ -144,7 +151,7 @@ class Documents:
         why it must not run with these variables (its parse or validation errors, or a cost
         over the budget; none when it may). A new document's cost is checked before it is
         validated: a query too large to run is refused after parsing alone."""
-        known = _get(self.by_text, text)
+        known = self.by_text.get(text)
         if known is not None:
             self.served["text"] += 1
             found, given = known
@@ -152,12 +159,12 @@ class Documents:
             return found, given, self._problems(found, operation_name, merged)
         shape = shape_of(text)
         if shape is not None:
-            template = _get(self.by_shape, shape.key)
+            template = self.by_shape.get(shape.key)
             if template is not None:
                 read = _literal_values(template, shape)
                 if read is not None:
                     self.served["shape"] += 1
-                    _put(self.by_text, text, (template, read), self.maxsize)
+                    self.by_text.put(text, (template, read))
                     merged = {**variables, **read}
                     return template, read, self._problems(template, operation_name, merged)
         self.served["parsed"] += 1
@@ -165,7 +172,7 @@ class Documents:
             document = parse(text, max_tokens=self.max_tokens)
         except GraphQLSyntaxError as error:
             prepared = Prepared(None, [error])
-            _put(self.by_text, text, (prepared, {}), self.maxsize)
+            self.by_text.put(text, (prepared, {}))
             return prepared, {}, prepared.errors
         too_costly = self._cost_problems(document, operation_name, variables)
         if too_costly:  # not kept: with other variables it may run
@@ -176,10 +183,10 @@ class Documents:
             template = _template(self.schema, prepared, shape)
             values = None if template is None else _literal_values(template, shape)
             if template is not None and values is not None:
-                _put(self.by_shape, shape.key, template, self.maxsize)
-                _put(self.by_text, text, (template, values), self.maxsize)
+                self.by_shape.put(shape.key, template)
+                self.by_text.put(text, (template, values))
                 return template, values, []
-        _put(self.by_text, text, (prepared, {}), self.maxsize)
+        self.by_text.put(text, (prepared, {}))
         return prepared, {}, errors
 
     def _problems(
@@ -227,17 +234,30 @@ class PreparedDocuments(SchemaExtension):
         yield
 
 
-def _get(cache: OrderedDict[str, V], key: str) -> V | None:
-    found = cache.get(key)
-    if found is not None:
-        cache.move_to_end(key)
-    return found
+class Kept(Generic[V]):
+    """An LRU map from texts to what was made of them, bounded in entries and characters."""
 
+    def __init__(self, maxsize: int, max_characters: int) -> None:
+        self.entries: OrderedDict[str, V] = OrderedDict()
+        self.maxsize, self.max_characters = maxsize, max_characters
+        self.characters = 0
 
-def _put(cache: OrderedDict[str, V], key: str, value: V, maxsize: int) -> None:
-    cache[key] = value
-    if len(cache) > maxsize:
-        cache.popitem(last=False)
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, key: str) -> V | None:
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, key: str, value: V) -> None:
+        if key in self.entries or len(key) > self.max_characters:
+            return
+        self.entries[key] = value
+        self.characters += len(key)
+        while len(self.entries) > self.maxsize or self.characters > self.max_characters:
+            self.characters -= len(self.entries.popitem(last=False)[0])
 
 
 def _literal_values(template: Prepared, shape: Shape) -> dict[str, Any] | None:
