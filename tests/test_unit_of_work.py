@@ -94,10 +94,9 @@ async def test_a_dashboard_query_reads_each_mentor_once_in_one_snapshot(
                 for m in result.data["mentors"]] == [1, 0]  # fmt: skip
         assert work.fetched["MentorsRead"] == 1  # both mentors, once, for every nested field
         assert work.fetched["TypesRead"] <= 1
-        # Rows are shared: m1's summary reads its 30 days, the series widens that to 12 months,
-        # which holds the breakdown's and the history's (2026); m2's history (from 2025-01-01)
-        # widens once more. Five reads, not eight.
-        assert work.fetched["ActivitiesRead"] == 5
+        # Rows are shared: the selection asks each mentor's history and more, so each
+        # mentor's rows are read once, whole, and every question takes its slice.
+        assert work.fetched["ActivitiesRead"] == 2
         assert snapshot is not None
         assert work.snapshot is snapshot  # one snapshot throughout
     finally:
@@ -185,5 +184,30 @@ async def test_the_time_budget_is_the_requests_not_each_questions(
         [error] = result.errors or []  # a and b were answered; c is non-null: no data at all
         assert error.path == ["c"]
         assert error.extensions == {"code": "SERVICE_UNAVAILABLE"}
+    finally:
+        await service.close()
+
+
+async def test_rows_read_for_one_question_widen_for_the_next(sessions: SessionFactory) -> None:
+    """Without the history in the selection, rows are read as the questions come: a range
+    inside the rows read is sliced; one that is not widens them (read once more)."""
+    await add(
+        sessions, mentor("m1"),
+        activity("m1", "2026-03-20T10:00:00Z"), activity("m1", "2025-06-01T10:00:00Z"),
+    )  # fmt: skip
+    query = """{ mentor(id: "m1") {
+      week: personalStats(period: LAST_7_DAYS, asOf: "2026-03-25") { totalActivities }
+      year: personalStats(period: LAST_365_DAYS, asOf: "2026-03-25") { totalActivities }
+      month: personalStats(period: MONTH_TO_DATE, asOf: "2026-03-25") { totalActivities }
+    } }"""
+    service = StatsService(Settings(database_url=database_url(sessions)))
+    try:
+        async with service.unit_of_work() as work:
+            result = await execute(service, work, query)
+        assert result.errors is None
+        assert result.data == {"mentor": {"week": {"totalActivities": 1},
+                                          "year": {"totalActivities": 2},
+                                          "month": {"totalActivities": 1}}}  # fmt: skip
+        assert work.fetched["ActivitiesRead"] == 2  # the week, then the year (the month inside)
     finally:
         await service.close()

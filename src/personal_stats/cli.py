@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -107,11 +107,18 @@ def _serve(options: argparse.Namespace, settings: Settings) -> int:
         log_config=logging_config(settings.log_level),
         access_log=False,  # the app writes its own access log
         http=GuardedHttpToolsProtocol,
-        # asyncio's own loop, not uvloop: under overload uvloop left new connections in
-        # the accept queue for seconds (bench/README.md, "Overload").
-        loop="asyncio",
+        loop=event_loop(settings.workers),
     )
     return 0
+
+
+def event_loop(workers: int) -> Literal["asyncio", "uvloop"]:
+    """asyncio's own loop for one worker, uvloop for several. asyncio's accepts every
+    connection waiting at once: uvloop accepts one a turn of its loop, and under overload
+    left new connections in the kernel's queue for seconds. With several workers on one
+    socket, taking one a turn is what spreads them: asyncio's gave one of two workers 28 of
+    32 connections (README, "Overload")."""
+    return "asyncio" if workers == 1 else "uvloop"
 
 
 def _token_name(text: str) -> str:

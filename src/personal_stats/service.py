@@ -10,7 +10,7 @@ unit of work runs their questions one after another on its one connection.
 import asyncio
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,6 +98,7 @@ class UnitOfWork:
         self.mentors: dict[str, MentorRow | None] = {}
         self.answers: dict[Hashable, asyncio.Future[Any]] = {}
         self.rows: dict[str, KeptRows] = {}  # the activities read of each mentor
+        self.whole: set[str] = set()  # mentors whose every row is read at the first read
         self.lock = asyncio.Lock()
         self.fetched: dict[str, int] = {}  # reads the database answered, by kind
         # The request's time budget, for all its questions together; its instant, for all
@@ -187,17 +188,24 @@ class UnitOfWork:
             return await self._activities(read, snapshot)
         return await self._fetch(read, snapshot)
 
+    def read_whole(self, mentor_ids: Iterable[str]) -> None:
+        """Read every row of these mentors at their first read: the request's questions
+        about them span their whole history (a dashboard's), so one read serves them all."""
+        self.whole.update(mentor_ids)
+
     async def _activities(self, read: ActivitiesRead, snapshot: Snapshot) -> list[ActivityRow]:
         """A mentor's rows in a range, from the rows the request has read of the mentor when
         they cover it (a dashboard's questions share their reads); else read for the range
-        that covers both, and kept."""
+        that covers both (every row, for a mentor of `read_whole`), and kept."""
         first, last = read.start.timestamp(), read.end.timestamp()
         if not (first.is_integer() and last.is_integer()):  # the kept rows' seconds are whole
             return await self._fetch(read, snapshot)  # type: ignore[no-any-return]
         kept = self.rows.get(read.mentor_id)
         if kept is None or not (kept.start <= first and last <= kept.end):
             start, end = first, last
-            if kept is not None:
+            if read.mentor_id in self.whole:
+                start, end = WHOLE_HISTORY
+            elif kept is not None:
                 start, end = min(start, kept.start), max(end, kept.end)
             wider = ActivitiesRead(read.mentor_id, _instant(start), _instant(end))
             rows = sorted(await self._fetch(wider, snapshot))
@@ -251,6 +259,11 @@ class UnitOfWork:
         kind = type(read).__name__
         self.fetched[kind] = self.fetched.get(kind, 0) + 1
         return await snapshot.fetch(read)
+
+
+# Every instant the questions can ask about: local dates of the years 1900-2999, anywhere.
+WHOLE_HISTORY = (datetime(1899, 12, 31, tzinfo=UTC).timestamp(),
+                 datetime(3000, 1, 2, tzinfo=UTC).timestamp())  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

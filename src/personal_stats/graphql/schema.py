@@ -17,9 +17,11 @@ from strawberry.extensions.max_aliases import create_validator as alias_validato
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
+from strawberry.types.nodes import SelectedField
 
 from personal_stats import stats
 from personal_stats.errors import Problem
+from personal_stats.graphql.cost import QUESTIONS
 from personal_stats.graphql.documents import Documents, PreparedDocuments
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.types import (
@@ -156,6 +158,17 @@ async def contribution_calendar(
     )
 
 
+def _read_whole_histories(info: Info, mentor_ids: list[strawberry.ID]) -> None:
+    """When the mentors' selection asks their contribution history and another question (a
+    dashboard), every question's rows lie in the mentor's whole history: the unit of work
+    reads it once, and each question takes its slice."""
+    asked = [s.name for f in info.selected_fields for s in f.selections
+             if isinstance(s, SelectedField) and s.name in QUESTIONS]  # fmt: skip
+    if "contributionHistory" in asked and len(asked) > 1:
+        work: UnitOfWork = info.context["work"]
+        work.read_whole(mentor_ids)
+
+
 def about_the_mentor(question: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """The question as a field of `Mentor`: the same arguments but the id, taken from the
     parent object instead."""
@@ -194,12 +207,14 @@ class Query:
     @strawberry.field
     async def mentor(self, info: Info, id: strawberry.ID) -> Mentor | None:
         """The mentor with this id; null when unknown."""
+        _read_whole_histories(info, [id])
         found = await _ask(info, stats.find_mentor, id)
         return Mentor.from_model(found) if found else None
 
     @strawberry.field
     async def mentors(self, info: Info, ids: list[strawberry.ID]) -> list[Mentor | None]:
         """Up to 100 mentors, in order; null for each unknown id."""
+        _read_whole_histories(info, ids)
         found = await _ask(info, stats.find_mentors, tuple(ids))
         return [Mentor.from_model(mentor) if mentor else None for mentor in found]
 
