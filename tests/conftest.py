@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.app import close, create_app
 from personal_stats.db import Database, SessionFactory
-from personal_stats.schema import upgrade
+from personal_stats.migrate import upgrade
 from personal_stats.settings import Settings
 
 POSTGRES_URL = os.environ.get("PERSONAL_STATS_TEST_POSTGRES_URL", "")

@@ -35,6 +35,7 @@ from personal_stats import tokens
 from personal_stats.app import create_app
 from personal_stats.db import Database
 from personal_stats.ingest import import_files
+from personal_stats.migrate import upgrade
 from personal_stats.params import (
     MAX_CALENDAR_DAYS,
     MAX_LIMIT,
@@ -45,7 +46,6 @@ from personal_stats.params import (
     MIN_YEAR,
     is_valid_id,
 )
-from personal_stats.schema import upgrade
 from personal_stats.settings import Settings
 from personal_stats.windows import MAX_WINDOW_DAYS, add_months, is_known_timezone
 from personal_stats.wire import parse_date, parse_month

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from personal_stats.app import close, create_app
 from personal_stats.db import Database
 from personal_stats.ingest import import_files
-from personal_stats.schema import upgrade
+from personal_stats.migrate import upgrade
 from personal_stats.settings import Settings
 from tests.conftest import reset_postgres
 from tests.proxy import Proxy

@@ -17,9 +17,9 @@ from personal_stats import tokens
 from personal_stats.db import create_engine
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import ImportReport, has_mentors, import_files
+from personal_stats.migrate import current_revision, upgrade
 from personal_stats.observability import logging_config
 from personal_stats.params import is_valid_id
-from personal_stats.schema import current_revision, upgrade
 from personal_stats.seed import Plan, seed
 from personal_stats.settings import Settings
 

@@ -64,10 +64,6 @@ def instants(first: date, last: date, zone_name: str) -> tuple[datetime, datetim
     return local_midnight(first, zone_name), local_midnight(last + timedelta(days=1), zone_name)
 
 
-def local_date(instant: datetime, zone_name: str) -> date:
-    return instant.astimezone(zone(zone_name)).date()
-
-
 @lru_cache(maxsize=4096)
 def _year_midnights(zone_name: str, year: int) -> tuple[int, list[int]]:
     """The ordinal of 1 January of `year` and the epoch second of each local midnight from

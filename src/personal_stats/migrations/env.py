@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by `personal_stats.schema`, or,
+"""Alembic environment: runs on the connection handed over by `personal_stats.migrate`, or,
 from the `alembic` command line, on the database named by the settings."""
 
 import asyncio
