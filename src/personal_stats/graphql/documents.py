@@ -118,7 +118,6 @@ class Prepared:
     document: DocumentNode | None
     errors: list[GraphQLError]
     literals: tuple[tuple[str, GraphQLInputType], ...] = ()
-    tokens: int = 0
 
 
 @dataclass
@@ -295,25 +294,37 @@ def _template(schema: GraphQLSchema, prepared: Prepared, shape: Shape) -> Prepar
     return Prepared(document, [], literals)
 
 
-class _Literals(Visitor):
-    """Notes each string and number literal outside variable definitions, with its type."""
+class _LiteralVisitor(Visitor):
+    """Visits the string and number literals outside variable definitions (a default value
+    must stay a literal): `literal_at` is where one starts in the text, else None."""
+
+    def enter_variable_definition(self, *_: Any) -> Any:
+        return self.SKIP
+
+    @staticmethod
+    def literal_at(node: Node) -> int | None:
+        if isinstance(node, StringValueNode | IntValueNode | FloatValueNode) and node.loc:
+            return node.loc.start
+        return None
+
+
+class _Literals(_LiteralVisitor):
+    """Notes where each literal starts, with the type its position expects."""
 
     def __init__(self, type_info: TypeInfo, found: dict[int, GraphQLInputType]) -> None:
         super().__init__()
         self.type_info = type_info
         self.found = found
 
-    def enter_variable_definition(self, *_: Any) -> Any:
-        return self.SKIP
-
     def enter(self, node: Node, *_: Any) -> None:
-        if isinstance(node, StringValueNode | IntValueNode | FloatValueNode):
-            expected = self.type_info.get_input_type()
-            if node.loc is not None and expected is not None:
-                self.found[node.loc.start] = expected
+        start = self.literal_at(node)
+        if start is not None and (expected := self.type_info.get_input_type()) is not None:
+            self.found[start] = expected
 
 
-class _AsVariables(Visitor):
+class _AsVariables(_LiteralVisitor):
+    """Puts each literal's variable in its place and declares them on every operation."""
+
     def __init__(
         self, names: dict[int, str], definitions: tuple[VariableDefinitionNode, ...]
     ) -> None:
@@ -321,15 +332,10 @@ class _AsVariables(Visitor):
         self.names = names
         self.definitions = definitions
 
-    def enter_variable_definition(self, *_: Any) -> Any:
-        return self.SKIP
-
     def enter(self, node: Node, *_: Any) -> Any:
-        if isinstance(node, StringValueNode | IntValueNode | FloatValueNode):
-            name = self.names.get(node.loc.start) if node.loc else None
-            if name is not None:
-                return VariableNode(name=NameNode(value=name))
-        return None
+        start = self.literal_at(node)
+        name = None if start is None else self.names.get(start)
+        return None if name is None else VariableNode(name=NameNode(value=name))
 
     def leave_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> Any:
         own = tuple(node.variable_definitions or ())
