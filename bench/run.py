@@ -781,6 +781,9 @@ def main() -> None:
     )
     parser.add_argument("--only-import", action="store_true", help="only the import of L")
     parser.add_argument("--only-hostile", action="store_true", help="only the hostile clients")
+    parser.add_argument(
+        "--only-stress", action="store_true", help="only L's summary with 256c and two workers"
+    )
     options = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -799,6 +802,11 @@ def main() -> None:
     for backend in backends:
         for name in SETS:
             build(backend, name)
+    if options.only_stress:
+        for r in stress(backends, options.seconds):
+            console.print(f"{r.backend} {r.target}: {r.rps:.0f} req/s, p99 {r.p99_ms:.0f} ms, "
+                          f"{r.timeouts} timeouts, {r.non2xx} shed")  # fmt: skip
+        return
     if options.only_hostile:
         for h in hostile(backends, options.seconds, options.connections):
             console.print(_hostile_row(h))
