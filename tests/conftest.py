@@ -9,12 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from personal_stats.app import close, create_app
-from personal_stats.db import Database, SessionFactory
-from personal_stats.migrate import upgrade
 from personal_stats.settings import Settings
+from personal_stats.storage.engine import create_engine, ping
+from personal_stats.storage.migrate import upgrade
+from tests.helpers import SessionFactory
 
 POSTGRES_URL = os.environ.get("PERSONAL_STATS_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
@@ -27,13 +29,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 async def _check_postgres() -> None:
-    database = Database(Settings(database_url=POSTGRES_URL, db_timeout=10))
+    engine = create_engine(Settings(database_url=POSTGRES_URL, db_timeout=10))
     try:
-        await database.ping()
+        async with asyncio.timeout(10):
+            await ping(engine)
     except Exception as error:
         raise pytest.UsageError(f"cannot reach PostgreSQL at {POSTGRES_URL}: {error}") from error
     finally:
-        await database.dispose()
+        await engine.dispose()
 
 
 @pytest.fixture
@@ -64,27 +67,23 @@ async def reset_postgres(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(Settings(database_url=database_url))
-    await upgrade(database.engine)
-    if database.engine.dialect.name == "postgresql":
-        await reset_postgres(database.engine)
-    yield database
-    await database.dispose()
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The test's database, migrated and empty."""
+    engine = create_engine(Settings(database_url=database_url))
+    await upgrade(engine)
+    if engine.dialect.name == "postgresql":
+        await reset_postgres(engine)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture
-def engine(database: Database) -> AsyncEngine:
-    return database.engine
+def sessions(engine: AsyncEngine) -> SessionFactory:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
 @pytest.fixture
-def sessions(database: Database) -> SessionFactory:
-    return database.sessions
-
-
-@pytest.fixture
-async def client(database: Database, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def client(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the whole app over the test's database (already migrated)."""
     app = create_app(Settings(database_url=database_url))
     transport = httpx.ASGITransport(app=app)

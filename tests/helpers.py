@@ -4,12 +4,15 @@ import itertools
 from datetime import datetime
 from typing import Any
 
-from personal_stats.db import SessionFactory
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from personal_stats.models import Activity, ActivityType, Mentor
 from personal_stats.reads import Question, R
 from personal_stats.service import StatsService
 from personal_stats.settings import Settings
 
+SessionFactory = async_sessionmaker[AsyncSession]
 _ids = itertools.count(1)
 
 

@@ -6,8 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from personal_stats.db import SessionFactory
-from tests.helpers import add, mentor
+from tests.helpers import SessionFactory, add, mentor
 
 S = "/api/v1/personal-stats"
 

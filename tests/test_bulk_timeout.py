@@ -7,10 +7,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from personal_stats.cli import _import_files
-from personal_stats.db import SessionFactory
 from personal_stats.models import Activity
 from personal_stats.settings import Settings
-from tests.helpers import database_url
+from tests.helpers import SessionFactory, database_url
 
 ACTIVITIES = 30_000
 

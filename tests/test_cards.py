@@ -6,8 +6,7 @@ import xml.etree.ElementTree as ET
 import httpx
 import pytest
 
-from personal_stats.db import SessionFactory
-from tests.helpers import activity, add, mentor
+from tests.helpers import SessionFactory, activity, add, mentor
 
 BASE = "/api/v1/personal-stats"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -31,11 +31,8 @@ from graphql import (
 from schemathesis import GenerationMode, HookContext
 from schemathesis.generation.case import Case
 
-from personal_stats import tokens
 from personal_stats.app import create_app
-from personal_stats.db import Database
 from personal_stats.ingest import import_files
-from personal_stats.migrate import upgrade
 from personal_stats.params import (
     MAX_CALENDAR_DAYS,
     MAX_LIMIT,
@@ -47,6 +44,9 @@ from personal_stats.params import (
     is_valid_id,
 )
 from personal_stats.settings import Settings
+from personal_stats.storage import tokens
+from personal_stats.storage.engine import create_engine
+from personal_stats.storage.migrate import upgrade
 from personal_stats.windows import MAX_WINDOW_DAYS, add_months, is_known_timezone
 from personal_stats.wire import parse_date, parse_month
 
@@ -207,12 +207,12 @@ def keep_argument_rules(_context: HookContext, case: Case) -> Case:
 
 async def load_demo() -> None:
     for url in (DATABASE_URL, WRITES_DATABASE_URL):
-        database = Database(Settings(database_url=url))
-        await upgrade(database.engine)
-        await import_files(database.engine, [DEMO])
+        engine = create_engine(Settings(database_url=url))
+        await upgrade(engine)
+        await import_files(engine, [DEMO])
         if url == WRITES_DATABASE_URL:
-            TOKEN["value"] = await tokens.create(database.engine, "conformance", ("ingest",))
-        await database.dispose()
+            TOKEN["value"] = await tokens.create(engine, "conformance", ("ingest",))
+        await engine.dispose()
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -8,10 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from personal_stats.db import SessionFactory
 from personal_stats.graphql.schema import build_schema
 from personal_stats.settings import Settings
-from tests.helpers import activity, activity_type, add, mentor
+from tests.helpers import SessionFactory, activity, activity_type, add, mentor
 
 BASE = "/api/v1/personal-stats"
 SUMMARY_FIELDS = """mentorId mentorName period startDate endDate timezone totalActivities

@@ -9,10 +9,9 @@ import pytest
 from starlette.applications import Starlette
 
 from personal_stats.app import close, create_app
-from personal_stats.db import SessionFactory
 from personal_stats.graphql.documents import Documents, shape_of
 from personal_stats.settings import Settings
-from tests.helpers import activity, add, database_url, mentor
+from tests.helpers import SessionFactory, activity, add, database_url, mentor
 
 TOTALS = 'query { personalStats(mentorId: "%s", period: ALL_TIME, asOf: "%s") { totalActivities } }'
 

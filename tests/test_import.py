@@ -12,10 +12,10 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from personal_stats.db import SessionFactory
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import import_files
 from personal_stats.models import Activity, ActivityType, Mentor
+from tests.helpers import SessionFactory
 
 TYPE = {"id": "act_type_001", "code": "one_on_one_session", "name": "One-on-One Session"}
 MENTOR = {"id": "mentor_b2c91a", "name": "James Park", "timezone": "America/New_York"}

@@ -14,7 +14,6 @@ import pytest
 from sqlmodel import select
 
 from personal_stats import peers, stats
-from personal_stats.db import SessionFactory
 from personal_stats.ingest import import_files
 from personal_stats.models import Activity, Mentor
 from personal_stats.params import WindowArgs
@@ -24,8 +23,8 @@ from personal_stats.service import StatsService
 from personal_stats.settings import Settings
 from personal_stats.storage import InstantTable
 from personal_stats.storage.base import InstantChanges
-from personal_stats.storage.writes import delete_activity, erase_mentor
-from tests.helpers import activity, add, ask, database_url, mentor
+from personal_stats.storage.changes import delete_activity, erase_mentor
+from tests.helpers import SessionFactory, activity, add, ask, database_url, mentor
 
 ORIGIN = datetime(2023, 1, 1, tzinfo=UTC)
 
@@ -107,7 +106,7 @@ async def test_the_index_answers_once_built_and_only_for_its_version(
         ]
         await add(sessions, activity("m4", (ORIGIN + timedelta(days=3)).isoformat()))
         async with sessions() as session:
-            from personal_stats.storage.writes import bump_data_version
+            from personal_stats.storage.changes import bump_data_version
 
             await bump_data_version(await session.connection())
             await session.commit()

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.app import close, create_app
-from personal_stats.db import Database
 from personal_stats.ingest import import_files
-from personal_stats.migrate import upgrade
 from personal_stats.settings import Settings
+from personal_stats.storage.engine import create_engine
+from personal_stats.storage.migrate import upgrade
 from tests.conftest import reset_postgres
 from tests.proxy import Proxy
 from tests.servers import serving
@@ -218,12 +218,12 @@ async def test_postgres_and_sqlite_give_identical_figures(
 ) -> None:
     sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
     for url in (sqlite_url, postgres_url):
-        database = Database(Settings(database_url=url))
-        await upgrade(database.engine)
+        engine = create_engine(Settings(database_url=url))
+        await upgrade(engine)
         if url == postgres_url:
-            await reset_postgres(database.engine)
-        await import_files(database.engine, [DEMO])
-        await database.dispose()
+            await reset_postgres(engine)
+        await import_files(engine, [DEMO])
+        await engine.dispose()
     mentor_ids = [mentor["id"] for mentor in json.loads(DEMO.read_text())["mentors"]]
     on_sqlite = await bodies(sqlite_url, mentor_ids)
     assert all("status" not in body for body in on_sqlite)  # no error bodies

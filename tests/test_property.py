@@ -12,11 +12,10 @@ from hypothesis import strategies as st
 from sqlmodel import delete
 
 from personal_stats import stats
-from personal_stats.db import SessionFactory
 from personal_stats.models import Activity, ActivityType, Mentor
 from personal_stats.params import CalendarArgs, MonthRangeArgs, PageArgs, WindowArgs
 from personal_stats.windows import Period
-from tests.helpers import activity_type, add, ask, mentor
+from tests.helpers import SessionFactory, activity_type, add, ask, mentor
 
 ZONES = ["UTC", "America/New_York", "Pacific/Kiritimati", "Asia/Kathmandu",
          "America/Santiago", "Australia/Lord_Howe"]  # fmt: skip

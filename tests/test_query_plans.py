@@ -12,9 +12,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.seed import Plan, seed
+from personal_stats.storage.bulk import sqlite_instant
 from personal_stats.storage.postgres import dsn
 from personal_stats.storage.statements import Statements, postgres_statements, sqlite_statements
-from personal_stats.storage.writes import sqlite_instant
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 MONTH_AGO = datetime(2026, 10, 29, tzinfo=UTC)

@@ -3,8 +3,7 @@
 import httpx
 import pytest
 
-from personal_stats.db import SessionFactory
-from tests.helpers import activity, add, mentor
+from tests.helpers import SessionFactory, activity, add, mentor
 
 BASE = "/api/v1/personal-stats"
 ENDPOINTS = ["", "/monthly-series", "/activity-breakdown", "/contribution-history"]

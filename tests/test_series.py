@@ -6,11 +6,10 @@ from typing import Any
 import pytest
 
 from personal_stats import stats
-from personal_stats.db import SessionFactory
 from personal_stats.errors import InvalidInput
 from personal_stats.params import MonthRangeArgs, PageArgs, WindowArgs, YearRangeArgs
 from personal_stats.results import MonthItem
-from tests.helpers import activity, activity_type, add, ask, mentor
+from tests.helpers import SessionFactory, activity, activity_type, add, ask, mentor
 
 AS_OF = date(2026, 3, 25)
 

@@ -5,12 +5,11 @@ from datetime import date, timedelta
 import pytest
 
 from personal_stats import stats
-from personal_stats.db import SessionFactory
 from personal_stats.errors import InvalidInput, NotFound
 from personal_stats.params import WindowArgs
 from personal_stats.results import Summary
 from personal_stats.windows import Period
-from tests.helpers import activity, activity_type, add, ask, mentor
+from tests.helpers import SessionFactory, activity, activity_type, add, ask, mentor
 
 AS_OF = date(2026, 3, 25)
 

@@ -8,13 +8,12 @@ from typing import Any
 
 from graphql import ExecutionResult
 
-from personal_stats.db import SessionFactory
 from personal_stats.graphql.schema import build_schema
 from personal_stats.ingest import import_files
 from personal_stats.reads import Question, R
 from personal_stats.service import StatsService, UnitOfWork
 from personal_stats.settings import Settings
-from tests.helpers import activity, add, database_url, mentor
+from tests.helpers import SessionFactory, activity, add, database_url, mentor
 
 TWO_FIELDS = """{
   first: personalStats(mentorId: "m1", asOf: "2026-03-25") { totalActivities }

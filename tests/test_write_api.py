@@ -21,11 +21,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats import tokens
 from personal_stats.app import close, create_app
 from personal_stats.ingest import import_files
 from personal_stats.models import Activity, ActivityType, ApiToken, Mentor
 from personal_stats.settings import Settings
+from personal_stats.storage import tokens
+from personal_stats.tokens import digest
 from tests.servers import serving
 
 BASE = "/api/v1/personal-stats"
@@ -228,7 +229,7 @@ async def test_revoked_token_and_wrong_scope(
 
     other = "pst_reader-only-token-for-the-test"
     async with engine.begin() as connection:
-        row = ApiToken(name="reader", token_sha256=tokens.digest(other), scopes="read",
+        row = ApiToken(name="reader", token_sha256=digest(other), scopes="read",
                        created_at=datetime.now(UTC))  # fmt: skip
         values = row.model_dump(exclude={"id"})
         await connection.execute(ApiToken.__table__.insert(), [values])  # type: ignore[attr-defined]
@@ -434,7 +435,7 @@ async def test_a_write_that_waits_for_another_writers_lock_too_long_is_503(
     """Another writer holds the lock (sqlite3's BEGIN IMMEDIATE on the file; PostgreSQL's
     advisory lock of writers): past the time limit the ingest answers 503 with Retry-After
     and writes nothing; once the lock is let go, the same request is written."""
-    from personal_stats.storage.writes import write_transaction
+    from personal_stats.storage.transactions import write_transaction
 
     app = create_app(Settings(database_url=database_url, db_timeout=0.5))
     body = lines(records(3))
@@ -533,9 +534,9 @@ async def test_an_erased_mentors_id_leaves_the_change_log_once_followed(
     erasure (`ERASURE_FOLLOWED`, here nothing): the next write takes the id out of every
     version that named it, and those versions say `*` instead (anyone may have changed)."""
     from personal_stats.models import ActivityChange, InstantChange
-    from personal_stats.storage import writes
+    from personal_stats.storage import changes
 
-    monkeypatch.setattr(writes, "ERASURE_FOLLOWED", timedelta(0))
+    monkeypatch.setattr(changes, "ERASURE_FOLLOWED", timedelta(0))
     await client.post(INGEST, content=lines(records(6)), headers=NDJSON | bearer(token))
     more = records(3, prefix="b")
     await client.post(INGEST, content=lines(more), headers=NDJSON | bearer(token))

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats import tokens
+from personal_stats.storage import tokens
 from tests.servers import free_port, wait_until_ready
 from tests.test_write_api import counts, lines, records
 

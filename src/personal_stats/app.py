@@ -17,11 +17,11 @@ from personal_stats import docs, rest, write_api
 from personal_stats.graphql.app import StatsGraphQL
 from personal_stats.graphql.schema import build_schema
 from personal_stats.middleware import Admission, BodyLimits, RequestMachinery
-from personal_stats.migrate import upgrade
 from personal_stats.observability import PEER_INDEX_READY, PEER_INDEX_VERSION, metrics
 from personal_stats.problems import StatsJSONResponse
 from personal_stats.service import StatsService
 from personal_stats.settings import Settings
+from personal_stats.storage.migrate import upgrade
 from personal_stats.web import pages
 
 
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
 
 
 async def upgrade_schema(settings: Settings) -> None:
-    from personal_stats.db import create_engine
+    from personal_stats.storage.engine import create_engine
 
     engine = create_engine(settings)
     try:

@@ -11,17 +11,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from personal_stats import tokens
-from personal_stats.db import create_engine
 from personal_stats.errors import ImportRejected
-from personal_stats.ingest import ImportReport, has_mentors, import_files
-from personal_stats.migrate import current_revision, upgrade
+from personal_stats.ingest import ImportReport, import_files
 from personal_stats.observability import logging_config
 from personal_stats.params import is_valid_id
 from personal_stats.seed import Plan, seed
 from personal_stats.settings import Settings
+from personal_stats.storage import tokens as token_store
+from personal_stats.storage.bulk import has_mentors
+from personal_stats.storage.engine import DatabaseError, create_engine
+from personal_stats.storage.migrate import current_revision, upgrade
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,7 +147,7 @@ def _token_create(options: argparse.Namespace, settings: Settings) -> int:
     try:
         value = asyncio.run(
             _with_engine(
-                settings, lambda e: tokens.create(e, options.name, scopes, options.expires_in)
+                settings, lambda e: token_store.create(e, options.name, scopes, options.expires_in)
             )
         )
     except ValueError as error:
@@ -160,7 +160,7 @@ def _token_create(options: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_list(_options: argparse.Namespace, settings: Settings) -> int:
-    found = asyncio.run(_with_engine(settings, tokens.list_all))
+    found = asyncio.run(_with_engine(settings, token_store.list_all))
     print(f"{'name':24} {'scopes':14} {'created':20} {'last used':20} {'expires':20} revoked")
     for token in found:
         print(f"{token.name:24} {' '.join(token.scopes):14} {_when(token.created_at):20} "
@@ -170,7 +170,7 @@ def _token_list(_options: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_revoke(options: argparse.Namespace, settings: Settings) -> int:
-    if not asyncio.run(_with_engine(settings, lambda e: tokens.revoke(e, options.name))):
+    if not asyncio.run(_with_engine(settings, lambda e: token_store.revoke(e, options.name))):
         print(f"no live token named {options.name!r}", file=sys.stderr)
         return 1
     print(f"token {options.name!r} revoked")
@@ -216,7 +216,7 @@ def _import(options: argparse.Namespace, settings: Settings) -> int:
         print(f"import rejected: {len(rejected.problems)} problem(s); nothing was written",
               file=sys.stderr)  # fmt: skip
         return 1
-    except (SQLAlchemyError, OSError) as error:
+    except (DatabaseError, OSError) as error:
         print(f"import failed: {error}; nothing was written", file=sys.stderr)
         return 1
     if report is None:

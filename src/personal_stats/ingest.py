@@ -20,11 +20,8 @@ import ijson  # type: ignore[import-untyped]
 import msgspec
 from pydantic import ValidationError
 from rich.progress import Progress
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlmodel import col, select
 
 from personal_stats.errors import ImportRejected, Located, TooManyRecords
-from personal_stats.models import ActivityType, Mentor
 from personal_stats.records import (
     LINE,
     SECTIONS,
@@ -37,15 +34,17 @@ from personal_stats.records import (
     fast_line,
     messages,
 )
-from personal_stats.storage.writes import (
+from personal_stats.storage.bulk import (
     ActivityWriter,
     NewActivity,
-    bump_data_version,
-    data_version,
     drop_replaced_table,
+    stored_mentors,
+    stored_type_codes,
     write_reference_data,
-    write_transaction,
 )
+from personal_stats.storage.changes import bump_data_version
+from personal_stats.storage.engine import Connection, Engine
+from personal_stats.storage.transactions import data_version, write_transaction
 
 BATCH = 10_000
 YIELD_EVERY = 500  # records read between two turns of the event loop
@@ -71,7 +70,7 @@ class Reference:
 
 @dataclass
 class Importer:
-    connection: AsyncConnection
+    connection: Connection
     writer: ActivityWriter
     types: dict[str, tuple[str, TypeRecord]] = field(default_factory=dict)
     mentors: dict[str, tuple[str, AnyMentorRecord]] = field(default_factory=dict)
@@ -143,8 +142,7 @@ class Importer:
 
     async def _reference_problems(self) -> list[Located]:
         """Unknown mentors and activity types, and activity-type codes used twice."""
-        rows = await self.connection.execute(select(col(ActivityType.id), col(ActivityType.code)))
-        stored_types: dict[str, str] = {row[0]: row[1] for row in rows}
+        stored_types = await stored_type_codes(self.connection)
         problems = []
         code_owner = {code: type_id for type_id, code in stored_types.items()}
         for type_id, (location, record) in self.types.items():
@@ -156,10 +154,7 @@ class Importer:
                 problems.append(Located(f"{location}.code", message))
         unknown_mentors = self.mentor_refs.keys() - self.mentors.keys()
         if unknown_mentors:
-            stored = await self.connection.execute(
-                select(col(Mentor.id)).where(col(Mentor.id).in_(unknown_mentors))
-            )
-            unknown_mentors -= set(stored.scalars())
+            unknown_mentors -= await stored_mentors(self.connection, unknown_mentors)
         problems += _unknown(self.mentor_refs, unknown_mentors, "mentor")
         unknown_types = self.type_refs.keys() - self.types.keys() - stored_types.keys()
         problems += _unknown(self.type_refs, unknown_types, "activity type")
@@ -212,7 +207,7 @@ def body_source(body: bytes, *, lines: bool) -> Source:
 
 
 async def import_files(
-    engine: AsyncEngine, paths: Sequence[Path], *, show_progress: bool = False
+    engine: Engine, paths: Sequence[Path], *, show_progress: bool = False
 ) -> ImportReport:
     """Import the files atomically: every problem is reported and nothing is written, or
     every record is upserted by id."""
@@ -222,12 +217,12 @@ async def import_files(
 
 
 async def import_sources(
-    engine: AsyncEngine,
+    engine: Engine,
     sources: Sequence[Source],
     *,
     max_records: int | None = None,
     show_progress: bool = False,
-    before_commit: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+    before_commit: Callable[[Connection], Awaitable[None]] | None = None,
 ) -> ImportReport:
     """Import the sources in one transaction (see the module's docstring); `max_records`
     stops an import that holds more records with `TooManyRecords`; `before_commit` adds to
@@ -406,9 +401,3 @@ class _Items:
             elif path == self.section and event not in ("start_array", "end_array", "null"):
                 self.importer.problem(f"{self.prefix}{self.section}", "must be a list")
                 return
-
-
-async def has_mentors(engine: AsyncEngine) -> bool:
-    async with engine.connect() as connection:
-        found = await connection.execute(select(col(Mentor.id)).limit(1))
-        return found.first() is not None

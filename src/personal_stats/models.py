@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Dialect, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, ForeignKey, Index, String, Table
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -123,3 +123,8 @@ class ApiToken(SQLModel, table=True):
     last_used_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     expires_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The table of a table model (SQLModel does not type `__table__`)."""
+    return SQLModel.metadata.tables[str(model.__tablename__)]

@@ -10,15 +10,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import accumulate, islice
 
 from rich.progress import Progress
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.storage.writes import (
-    ActivityWriter,
-    NewActivity,
-    bump_data_version,
-    write_reference_data,
-    write_transaction,
-)
+from personal_stats.storage.bulk import ActivityWriter, NewActivity, write_reference_data
+from personal_stats.storage.changes import bump_data_version
+from personal_stats.storage.engine import Engine
+from personal_stats.storage.transactions import write_transaction
 from personal_stats.windows import zone
 
 # id, code, name, share of activities, mean and spread of the duration in minutes
@@ -104,7 +100,7 @@ def activity_rows(plan: Plan, mentors: list[tuple[str, str, str]]) -> Iterator[N
             )
 
 
-async def seed(engine: AsyncEngine, plan: Plan, *, show_progress: bool = True) -> int:
+async def seed(engine: Engine, plan: Plan, *, show_progress: bool = True) -> int:
     """Write the plan's mentors and activities in one transaction; returns the activity count."""
     mentors = mentor_rows(plan)
     types = [(t[0], t[1], t[2]) for t in TYPES]

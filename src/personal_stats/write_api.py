@@ -23,7 +23,9 @@ from personal_stats.observability import INGEST_REQUESTS, INGESTED
 from personal_stats.params import is_valid_id
 from personal_stats.problems import problem
 from personal_stats.service import StatsService
-from personal_stats.storage.writes import delete_activity, erase_mentor, write_transaction
+from personal_stats.storage import tokens as token_store
+from personal_stats.storage.changes import delete_activity, erase_mentor
+from personal_stats.storage.transactions import write_transaction
 
 BASE = "/api/v1/ingest"
 MAX_RECORDS = 50_000
@@ -54,7 +56,7 @@ async def _authorize(request: Request, service: StatsService, scope: str) -> Res
         LOG.warning("authentication refused", extra={"route": route, "reason": "malformed"})
         return _unauthorized("The Authorization header must read 'Bearer <token>'.",
                              "invalid_request")  # fmt: skip
-    found = await service.writes.run(lambda engine: tokens.authenticate(engine, value.strip()))
+    found = await service.writes.run(lambda engine: token_store.authenticate(engine, value.strip()))
     if found is None:
         LOG.warning("authentication refused", extra={"route": route, "reason": "unknown"})
         return _unauthorized("The token is unknown, revoked or expired.", "invalid_token")
@@ -85,7 +87,7 @@ async def ingest(request: Request) -> Response:
         report = await service.writes.run(
             lambda engine: import_sources(
                 engine, [source], max_records=MAX_RECORDS,
-                before_commit=lambda connection: tokens.note_use(connection, authorized),
+                before_commit=lambda connection: token_store.note_use(connection, authorized),
             )
         )  # fmt: skip
     except TooManyRecords as error:
@@ -134,7 +136,7 @@ async def _delete(
     async def write(engine: AsyncEngine) -> int | None:
         async with write_transaction(engine) as connection:
             version = await remove(connection, record_id)
-            await tokens.note_use(connection, authorized)
+            await token_store.note_use(connection, authorized)
         return version
 
     version = await service.writes.run(write)

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.db import create_engine
 from personal_stats.settings import Settings
+from personal_stats.storage.engine import create_engine
 
 T = TypeVar("T")
 

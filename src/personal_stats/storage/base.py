@@ -10,10 +10,9 @@ from typing import Any, cast
 import numpy as np
 
 from personal_stats.reads import Read
-from personal_stats.settings import Settings
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
-CHANGES_KEPT = 1000  # versions of the change log that writers keep (see storage.writes)
+CHANGES_KEPT = 1000  # versions of the change log that writers keep (see storage.changes)
 EVERY_MENTOR = "*"  # in the change log: a write that may have changed anyone's activities
 COMPLETED = "completed"
 
@@ -120,13 +119,3 @@ class Store(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
-
-
-def open_store(settings: Settings) -> Store:
-    if settings.database_url.startswith("sqlite"):
-        from personal_stats.storage.sqlite import SqliteStore
-
-        return SqliteStore(settings)
-    from personal_stats.storage.postgres import PostgresStore
-
-    return PostgresStore(settings)

@@ -41,8 +41,9 @@ from personal_stats.storage.base import (
     Store,
     instant_table,
 )
+from personal_stats.storage.bulk import sqlite_instant
+from personal_stats.storage.engine import SQLITE_PRAGMAS
 from personal_stats.storage.statements import sqlite_statements
-from personal_stats.storage.writes import sqlite_instant
 
 _SQL = sqlite_statements()
 
@@ -56,9 +57,8 @@ def connect(path: str) -> sqlite3.Connection:
     short busy wait, since reads run on the event loop."""
     connection = sqlite3.connect(path, timeout=READ_BUSY_TIMEOUT, isolation_level=None,
                                  check_same_thread=False)  # fmt: skip
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA cache_size=-16384")  # 16 MiB of pages per connection
-    connection.execute("PRAGMA query_only=ON")
+    for pragma in (*SQLITE_PRAGMAS, "query_only=ON"):
+        connection.execute(f"PRAGMA {pragma}")
     return connection
 
 

@@ -28,15 +28,16 @@ from personal_stats.models import (
     DataVersion,
     InstantChange,
     Mentor,
+    table_of,
 )
 from personal_stats.storage.base import COMPLETED, EVERY_MENTOR
 
-ACTIVITY: Table = Activity.__table__  # type: ignore[attr-defined]
-MENTOR: Table = Mentor.__table__  # type: ignore[attr-defined]
-ACTIVITY_TYPE: Table = ActivityType.__table__  # type: ignore[attr-defined]
-DATA_VERSION: Table = DataVersion.__table__  # type: ignore[attr-defined]
-ACTIVITY_CHANGE: Table = ActivityChange.__table__  # type: ignore[attr-defined]
-INSTANT_CHANGE: Table = InstantChange.__table__  # type: ignore[attr-defined]
+ACTIVITY: Table = table_of(Activity)
+MENTOR: Table = table_of(Mentor)
+ACTIVITY_TYPE: Table = table_of(ActivityType)
+DATA_VERSION: Table = table_of(DataVersion)
+ACTIVITY_CHANGE: Table = table_of(ActivityChange)
+INSTANT_CHANGE: Table = table_of(InstantChange)
 _a, _m, _t, _v = ACTIVITY.c, MENTOR.c, ACTIVITY_TYPE.c, DATA_VERSION.c
 _c, _i = ACTIVITY_CHANGE.c, INSTANT_CHANGE.c
 

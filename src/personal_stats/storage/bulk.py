@@ -1,5 +1,4 @@
-"""Writes: upserts by id at the speed of the database driver, deletes, erasure, and the
-change log every write that changes something leaves (`bump_data_version`).
+"""Bulk loads: the upserts of an import, by id, at the speed of the database driver.
 
 An `ActivityWriter` takes the activities of one import, batch by batch, inside the import's
 transaction. Rows equal to the stored ones are not written; for the others it notes whose
@@ -19,32 +18,22 @@ load is still one transaction, so readers see all of it or none.
 
 import json
 import logging
-import math
 import secrets
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKeyConstraint, Table, or_, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlmodel import col, delete, insert, select, update
+from sqlmodel import col, select
 
-from personal_stats.errors import Unavailable
-from personal_stats.models import (
-    Activity,
-    ActivityChange,
-    ActivityType,
-    DataVersion,
-    InstantChange,
-    Mentor,
-)
-from personal_stats.storage.base import CHANGES_KEPT, COMPLETED, EVERY_MENTOR
+from personal_stats.models import Activity, ActivityType, Mentor, table_of
+from personal_stats.storage.changes import Step, completed_steps, epoch_second
 
-_ACTIVITY: Table = Activity.__table__  # type: ignore[attr-defined]
+_ACTIVITY: Table = table_of(Activity)
 LOG = logging.getLogger("personal_stats.writes")
 
 ACTIVITY_COLUMNS = "id, mentor_id, activity_type_id, status, started_at, duration_minutes"
@@ -88,137 +77,11 @@ async def write_reference_data(
     """Upsert activity types (id, code, name) and mentors (id, name, timezone); the ids of
     the types and of the mentors that were new or different (the others are left as they
     were)."""
-    type_table: Table = ActivityType.__table__  # type: ignore[attr-defined]
-    mentor_table: Table = Mentor.__table__  # type: ignore[attr-defined]
+    type_table: Table = table_of(ActivityType)
+    mentor_table: Table = table_of(Mentor)
     changed_types = await _upsert(connection, type_table, ("id", "code", "name"), types)
     changed_mentors = await _upsert(connection, mentor_table, ("id", "name", "timezone"), mentors)
     return changed_types, changed_mentors
-
-
-async def data_version(connection: AsyncConnection) -> int:
-    return int((await connection.execute(select(col(DataVersion.version)))).scalar_one())
-
-
-Step = tuple[str, int, int]  # a completed instant added (+1) or taken away (-1)
-ERASURE_FOLLOWED = timedelta(seconds=60)  # by then every running worker has followed it
-
-
-async def bump_data_version(
-    connection: AsyncConnection,
-    changed: Collection[str] | None = None,
-    steps: Sequence[Step] = (),
-    *,
-    erased: str | None = None,
-) -> int:
-    """Make the write's data version, and log whose records it changed (`None`: it may have
-    changed anyone's) and each completed instant it added or took away. Every write that
-    changed something ends with this, in its transaction (one that changed nothing leaves
-    the version as it was); writers are serialised, so the version read here is the one
-    this write makes. The log keeps the last `CHANGES_KEPT` versions, and no erased
-    mentor's id past `ERASURE_FOLLOWED` (see `_forget_erased`)."""
-    now = datetime.now(UTC)
-    version = await data_version(connection) + 1
-    await connection.execute(
-        update(DataVersion).where(col(DataVersion.id) == 1).values(version=version, changed_at=now)
-    )
-    mentors = [EVERY_MENTOR] if changed is None else sorted(set(changed))
-    if mentors:
-        rows = [
-            {"version": version, "mentor_id": m, "erased_at": now if m == erased else None}
-            for m in mentors
-        ]
-        await connection.execute(_log_change(connection.dialect.name), rows)
-    if steps:
-        await connection.execute(
-            insert(InstantChange),
-            [{"version": version, "mentor_id": m, "second": s, "delta": d} for m, s, d in steps],
-        )
-    oldest = version - CHANGES_KEPT
-    await connection.execute(delete(ActivityChange).where(col(ActivityChange.version) <= oldest))
-    await connection.execute(delete(InstantChange).where(col(InstantChange.version) <= oldest))
-    await _forget_erased(connection, now - ERASURE_FOLLOWED)
-    return version
-
-
-async def _forget_erased(connection: AsyncConnection, before: datetime) -> None:
-    """Take the ids of mentors erased before `before` out of the change log: each version
-    that named one says `*` instead (a worker whose index is older than that, if any, loads
-    its index whole)."""
-    found = await connection.execute(
-        select(col(ActivityChange.mentor_id), col(ActivityChange.version)).where(
-            col(ActivityChange.erased_at).is_not(None), col(ActivityChange.erased_at) < before
-        )
-    )
-    for mentor_id, erased_in in found.all():
-        named = await connection.execute(
-            delete(ActivityChange)
-            .where(col(ActivityChange.mentor_id) == mentor_id,
-                   col(ActivityChange.version) <= erased_in)
-            .returning(col(ActivityChange.version))
-        )  # fmt: skip
-        versions = [{"version": v, "mentor_id": EVERY_MENTOR} for v in named.scalars()]
-        await connection.execute(
-            delete(InstantChange).where(col(InstantChange.mentor_id) == mentor_id,
-                                        col(InstantChange.version) <= erased_in)
-        )  # fmt: skip
-        if versions:
-            await connection.execute(_log_change(connection.dialect.name), versions)
-
-
-def completed_steps(
-    before: tuple[str, str, int] | None, after: tuple[str, str, int] | None
-) -> list[Step]:
-    """The instant steps of one activity's change, each side (mentor, status, epoch second)
-    or None (no such activity)."""
-    old = before if before is not None and before[1] == COMPLETED else None
-    new = after if after is not None and after[1] == COMPLETED else None
-    if old is not None and new is not None and (old[0], old[2]) == (new[0], new[2]):
-        return []
-    steps = [] if old is None else [(old[0], old[2], -1)]
-    return steps if new is None else [*steps, (new[0], new[2], 1)]
-
-
-def epoch_second(instant: datetime) -> int:
-    """Whole seconds since the epoch, rounded down (as the databases convert them)."""
-    return math.floor(instant.timestamp())
-
-
-def _log_change(dialect: str) -> Any:
-    table = ActivityChange.__table__  # type: ignore[attr-defined]
-    insert = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
-    return insert.on_conflict_do_nothing()
-
-
-async def delete_activity(connection: AsyncConnection, activity_id: str) -> int | None:
-    """Delete one activity: the data version made, or None when there is none with this id."""
-    found = await connection.execute(
-        delete(Activity)
-        .where(col(Activity.id) == activity_id)
-        .returning(col(Activity.mentor_id), col(Activity.status), col(Activity.started_at))
-    )
-    row = found.one_or_none()
-    if row is None:
-        return None
-    steps = completed_steps((row[0], row[1], epoch_second(row[2])), None)
-    return await bump_data_version(connection, [row[0]], steps)
-
-
-async def erase_mentor(connection: AsyncConnection, mentor_id: str) -> int | None:
-    """Delete a mentor and every activity of theirs: the data version made, or None when
-    there is no such mentor."""
-    removed = await connection.execute(
-        delete(Activity)
-        .where(col(Activity.mentor_id) == mentor_id)
-        .returning(col(Activity.status), col(Activity.started_at))
-    )
-    steps = [step for status, at in removed.all()
-             for step in completed_steps((mentor_id, status, epoch_second(at)), None)]  # fmt: skip
-    found = await connection.execute(
-        delete(Mentor).where(col(Mentor.id) == mentor_id).returning(col(Mentor.id))
-    )
-    if found.scalar_one_or_none() is None:
-        return None
-    return await bump_data_version(connection, [mentor_id], steps, erased=mentor_id)
 
 
 async def _upsert(
@@ -242,16 +105,7 @@ async def _upsert(
     return [row[0] for row in found]
 
 
-async def defer_foreign_keys(connection: AsyncConnection) -> None:
-    """Records may come in any order: check references when the transaction commits."""
-    if connection.dialect.name == "sqlite":
-        await connection.execute(text("PRAGMA defer_foreign_keys = ON"))
-    else:
-        await connection.execute(text("SET CONSTRAINTS ALL DEFERRED"))
-
-
 _STAGING = "activity_staging"
-WRITE_LOCK = 7_423_110_002  # the advisory lock of writers on PostgreSQL
 _COLUMNS = ACTIVITY_COLUMNS.split(", ")
 _MOVE_STAGED = (
     f"INSERT INTO activity ({ACTIVITY_COLUMNS}) "
@@ -273,32 +127,6 @@ _STAGED_CHANGES = (
     f"WHERE a.id IS NULL OR ({', '.join('a.' + c for c in _COLUMNS[1:])}) "
     f"IS DISTINCT FROM ({', '.join('s.' + c for c in _COLUMNS[1:])})"
 )
-
-
-@asynccontextmanager
-async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A write transaction, one at a time on every engine: SQLite's BEGIN IMMEDIATE takes
-    the write lock at once; on PostgreSQL an advisory lock serialises writers of every
-    instance. Readers are never blocked by it. References are checked at the commit. A
-    write that waits for another writer's lock longer than the engine's time limit raises
-    `Unavailable` (its client is told to try again) and writes nothing."""
-    async with engine.connect() as connection:
-        connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
-        try:
-            await connection.begin()  # SQLite: BEGIN IMMEDIATE waits for the lock
-            if connection.dialect.name == "postgresql":
-                await connection.execute(text(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
-        except (TimeoutError, DBAPIError) as error:
-            if isinstance(error, DBAPIError) and "locked" not in str(error.orig).lower():
-                raise
-            raise Unavailable("another write holds the database; try again shortly") from error
-        try:
-            await defer_foreign_keys(connection)
-            yield connection
-        except BaseException:
-            await connection.rollback()
-            raise
-        await connection.commit()
 
 
 class ActivityWriter:
@@ -495,3 +323,21 @@ def _add_reference(constraint: ForeignKeyConstraint, table: str) -> str:
         f"FOREIGN KEY ({element.parent.name}) REFERENCES {target.table.name} ({target.name})"
         f"{options}"
     )
+
+
+async def stored_type_codes(connection: AsyncConnection) -> dict[str, str]:
+    """The code of every stored activity type, by id."""
+    rows = await connection.execute(select(col(ActivityType.id), col(ActivityType.code)))
+    return {row[0]: row[1] for row in rows}
+
+
+async def stored_mentors(connection: AsyncConnection, mentor_ids: Collection[str]) -> set[str]:
+    """Those of these mentors that are stored."""
+    found = await connection.execute(select(col(Mentor.id)).where(col(Mentor.id).in_(mentor_ids)))
+    return set(found.scalars())
+
+
+async def has_mentors(engine: AsyncEngine) -> bool:
+    async with engine.connect() as connection:
+        found = await connection.execute(select(col(Mentor.id)).limit(1))
+        return found.first() is not None

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by `personal_stats.migrate`, or,
+"""Alembic environment: runs on the connection handed over by `personal_stats.storage.migrate`, or,
 from the `alembic` command line, on the database named by the settings."""
 
 import asyncio
@@ -19,8 +19,8 @@ def run_on(connection: Connection) -> None:
 
 
 async def run_from_settings() -> None:
-    from personal_stats.db import create_engine
     from personal_stats.settings import Settings
+    from personal_stats.storage.engine import create_engine
 
     engine = create_engine(Settings())
     async with engine.begin() as connection:

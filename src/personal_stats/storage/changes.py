@@ -1,0 +1,143 @@
+"""The change log every write that changes something leaves (`bump_data_version`), and the
+writes that are only a change: deleting an activity, erasing a mentor."""
+
+import math
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col, delete, insert, select, update
+
+from personal_stats.models import (
+    Activity,
+    ActivityChange,
+    DataVersion,
+    InstantChange,
+    Mentor,
+    table_of,
+)
+from personal_stats.storage.base import CHANGES_KEPT, COMPLETED, EVERY_MENTOR
+from personal_stats.storage.transactions import data_version
+
+Step = tuple[str, int, int]  # a completed instant added (+1) or taken away (-1)
+ERASURE_FOLLOWED = timedelta(seconds=60)  # by then every running worker has followed it
+
+
+async def bump_data_version(
+    connection: AsyncConnection,
+    changed: Collection[str] | None = None,
+    steps: Sequence[Step] = (),
+    *,
+    erased: str | None = None,
+) -> int:
+    """Make the write's data version, and log whose records it changed (`None`: it may have
+    changed anyone's) and each completed instant it added or took away. Every write that
+    changed something ends with this, in its transaction (one that changed nothing leaves
+    the version as it was); writers are serialised, so the version read here is the one
+    this write makes. The log keeps the last `CHANGES_KEPT` versions, and no erased
+    mentor's id past `ERASURE_FOLLOWED` (see `_forget_erased`)."""
+    now = datetime.now(UTC)
+    version = await data_version(connection) + 1
+    await connection.execute(
+        update(DataVersion).where(col(DataVersion.id) == 1).values(version=version, changed_at=now)
+    )
+    mentors = [EVERY_MENTOR] if changed is None else sorted(set(changed))
+    if mentors:
+        rows = [
+            {"version": version, "mentor_id": m, "erased_at": now if m == erased else None}
+            for m in mentors
+        ]
+        await connection.execute(_log_change(connection.dialect.name), rows)
+    if steps:
+        await connection.execute(
+            insert(InstantChange),
+            [{"version": version, "mentor_id": m, "second": s, "delta": d} for m, s, d in steps],
+        )
+    oldest = version - CHANGES_KEPT
+    await connection.execute(delete(ActivityChange).where(col(ActivityChange.version) <= oldest))
+    await connection.execute(delete(InstantChange).where(col(InstantChange.version) <= oldest))
+    await _forget_erased(connection, now - ERASURE_FOLLOWED)
+    return version
+
+
+async def _forget_erased(connection: AsyncConnection, before: datetime) -> None:
+    """Take the ids of mentors erased before `before` out of the change log: each version
+    that named one says `*` instead (a worker whose index is older than that, if any, loads
+    its index whole)."""
+    found = await connection.execute(
+        select(col(ActivityChange.mentor_id), col(ActivityChange.version)).where(
+            col(ActivityChange.erased_at).is_not(None), col(ActivityChange.erased_at) < before
+        )
+    )
+    for mentor_id, erased_in in found.all():
+        named = await connection.execute(
+            delete(ActivityChange)
+            .where(col(ActivityChange.mentor_id) == mentor_id,
+                   col(ActivityChange.version) <= erased_in)
+            .returning(col(ActivityChange.version))
+        )  # fmt: skip
+        versions = [{"version": v, "mentor_id": EVERY_MENTOR} for v in named.scalars()]
+        await connection.execute(
+            delete(InstantChange).where(col(InstantChange.mentor_id) == mentor_id,
+                                        col(InstantChange.version) <= erased_in)
+        )  # fmt: skip
+        if versions:
+            await connection.execute(_log_change(connection.dialect.name), versions)
+
+
+def completed_steps(
+    before: tuple[str, str, int] | None, after: tuple[str, str, int] | None
+) -> list[Step]:
+    """The instant steps of one activity's change, each side (mentor, status, epoch second)
+    or None (no such activity)."""
+    old = before if before is not None and before[1] == COMPLETED else None
+    new = after if after is not None and after[1] == COMPLETED else None
+    if old is not None and new is not None and (old[0], old[2]) == (new[0], new[2]):
+        return []
+    steps = [] if old is None else [(old[0], old[2], -1)]
+    return steps if new is None else [*steps, (new[0], new[2], 1)]
+
+
+def epoch_second(instant: datetime) -> int:
+    """Whole seconds since the epoch, rounded down (as the databases convert them)."""
+    return math.floor(instant.timestamp())
+
+
+def _log_change(dialect: str) -> Any:
+    table = table_of(ActivityChange)
+    insert = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
+    return insert.on_conflict_do_nothing()
+
+
+async def delete_activity(connection: AsyncConnection, activity_id: str) -> int | None:
+    """Delete one activity: the data version made, or None when there is none with this id."""
+    found = await connection.execute(
+        delete(Activity)
+        .where(col(Activity.id) == activity_id)
+        .returning(col(Activity.mentor_id), col(Activity.status), col(Activity.started_at))
+    )
+    row = found.one_or_none()
+    if row is None:
+        return None
+    steps = completed_steps((row[0], row[1], epoch_second(row[2])), None)
+    return await bump_data_version(connection, [row[0]], steps)
+
+
+async def erase_mentor(connection: AsyncConnection, mentor_id: str) -> int | None:
+    """Delete a mentor and every activity of theirs: the data version made, or None when
+    there is no such mentor."""
+    removed = await connection.execute(
+        delete(Activity)
+        .where(col(Activity.mentor_id) == mentor_id)
+        .returning(col(Activity.status), col(Activity.started_at))
+    )
+    steps = [step for status, at in removed.all()
+             for step in completed_steps((mentor_id, status, epoch_second(at)), None)]  # fmt: skip
+    found = await connection.execute(
+        delete(Mentor).where(col(Mentor.id) == mentor_id).returning(col(Mentor.id))
+    )
+    if found.scalar_one_or_none() is None:
+        return None
+    return await bump_data_version(connection, [mentor_id], steps, erased=mentor_id)
