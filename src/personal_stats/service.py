@@ -10,7 +10,7 @@ unit of work runs their questions one after another on its one connection.
 import asyncio
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ import numpy as np
 
 from personal_stats.errors import Unavailable
 from personal_stats.figures import standing_of_counts
+from personal_stats.ingest import ImportReport, Source, import_sources
 from personal_stats.limits import RateLimit
 from personal_stats.peers import PeerIndex, Peers
 from personal_stats.reads import (
@@ -42,9 +43,14 @@ from personal_stats.reads import (
 )
 from personal_stats.settings import Settings
 from personal_stats.storage import Snapshot, Store, open_store
+from personal_stats.storage import tokens as token_store
 from personal_stats.storage.base import InstantChanges
+from personal_stats.storage.changes import delete_activity, erase_mentor
+from personal_stats.storage.engine import Connection, Engine
+from personal_stats.storage.transactions import write_transaction
+from personal_stats.storage.write_lane import WriteLane
+from personal_stats.tokens import TokenInfo
 from personal_stats.windows import zone
-from personal_stats.write_lane import WriteLane
 
 
 class StatsService:
@@ -54,7 +60,7 @@ class StatsService:
         self.peers = Peers(self.store)
         self.types: tuple[int, dict[str, TypeRow]] | None = None
         self.rate_limit = RateLimit(settings.ingest_rate_per_minute)
-        self.writes = WriteLane(settings)  # the write API's writes (see write_lane)
+        self.writes = WriteLane(settings)  # every write's lane (see storage.write_lane)
         self.questions: Counter[str] = Counter()  # asked, or repeated in a unit of work
 
     @asynccontextmanager
@@ -71,6 +77,44 @@ class StatsService:
         """Start building the peer index of the current data version."""
         async with self.unit_of_work() as work:
             await work.ask(nothing())
+
+    async def authenticate(self, token: str) -> TokenInfo | None:
+        """The live token with this value, or None."""
+        return await self.writes.run(lambda engine: token_store.authenticate(engine, token))
+
+    async def ingest(self, source: Source, token: str, max_records: int) -> ImportReport:
+        """Upsert the source's records in one transaction, noting the token's use in it
+        (`ImportRejected`, `TooManyRecords`: nothing written); the peer index follows."""
+        report = await self.writes.run(
+            lambda engine: import_sources(
+                engine, [source], max_records=max_records,
+                before_commit=lambda connection: token_store.note_use(connection, token),
+            )
+        )  # fmt: skip
+        self.peers.follow(report.data_version)
+        return report
+
+    async def delete_activity(self, activity_id: str, token: str) -> int | None:
+        """Delete an activity: the data version made, or None when there is none."""
+        return await self._remove(delete_activity, activity_id, token)
+
+    async def erase_mentor(self, mentor_id: str, token: str) -> int | None:
+        """Erase a mentor and their activities: the data version made, or None."""
+        return await self._remove(erase_mentor, mentor_id, token)
+
+    async def _remove(
+        self, remove: Callable[[Connection, str], Awaitable[int | None]], record_id: str, token: str
+    ) -> int | None:
+        async def write(engine: Engine) -> int | None:
+            async with write_transaction(engine) as connection:
+                version = await remove(connection, record_id)
+                await token_store.note_use(connection, token)
+            return version
+
+        version = await self.writes.run(write)
+        if version is not None:
+            self.peers.follow(version)
+        return version
 
     async def ping(self) -> None:
         """Raise `Unavailable` unless the database answers within the time limit."""

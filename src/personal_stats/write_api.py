@@ -11,21 +11,17 @@ limit). None of them writes anything.
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from personal_stats import tokens
 from personal_stats.errors import ImportRejected, TooManyRecords
-from personal_stats.ingest import body_source, import_sources
+from personal_stats.ingest import body_source
 from personal_stats.observability import INGEST_REQUESTS, INGESTED
 from personal_stats.params import is_valid_id
 from personal_stats.problems import problem
 from personal_stats.service import StatsService
-from personal_stats.storage import tokens as token_store
-from personal_stats.storage.changes import delete_activity, erase_mentor
-from personal_stats.storage.transactions import write_transaction
 
 BASE = "/api/v1/ingest"
 MAX_RECORDS = 50_000
@@ -56,7 +52,7 @@ async def _authorize(request: Request, service: StatsService, scope: str) -> Res
         LOG.warning("authentication refused", extra={"route": route, "reason": "malformed"})
         return _unauthorized("The Authorization header must read 'Bearer <token>'.",
                              "invalid_request")  # fmt: skip
-    found = await service.writes.run(lambda engine: token_store.authenticate(engine, value.strip()))
+    found = await service.authenticate(value.strip())
     if found is None:
         LOG.warning("authentication refused", extra={"route": route, "reason": "unknown"})
         return _unauthorized("The token is unknown, revoked or expired.", "invalid_token")
@@ -84,12 +80,7 @@ async def ingest(request: Request) -> Response:
     body = await request.body()
     source = body_source(body, lines=MEDIA_TYPES[media_type])
     try:
-        report = await service.writes.run(
-            lambda engine: import_sources(
-                engine, [source], max_records=MAX_RECORDS,
-                before_commit=lambda connection: token_store.note_use(connection, authorized),
-            )
-        )  # fmt: skip
+        report = await service.ingest(source, authorized, MAX_RECORDS)
     except TooManyRecords as error:
         detail = f"The body holds more than {error.limit} records; send smaller batches."
         return _counted(problem(413, detail), "refused", authorized)
@@ -108,22 +99,24 @@ async def ingest(request: Request) -> Response:
               "activities": report.activities}  # fmt: skip
     for kind, count in counts.items():
         INGESTED.labels(authorized, kind).inc(count)
-    return _written(JSONResponse(counts), service, report.data_version, authorized)
+    return _written(JSONResponse(counts), report.data_version, authorized)
 
 
 async def delete_activity_route(request: Request) -> Response:
-    return await _delete(request, "activity", tokens.INGEST, delete_activity)
+    service: StatsService = request.app.state.service
+    return await _delete(request, "activity", tokens.INGEST, service.delete_activity)
 
 
 async def erase_mentor_route(request: Request) -> Response:
-    return await _delete(request, "mentor", tokens.ERASE, erase_mentor)
+    service: StatsService = request.app.state.service
+    return await _delete(request, "mentor", tokens.ERASE, service.erase_mentor)
 
 
 async def _delete(
     request: Request,
     kind: str,
     scope: str,
-    remove: Callable[[AsyncConnection, str], Awaitable[int | None]],
+    remove: Callable[[str, str], Awaitable[int | None]],
 ) -> Response:
     service: StatsService = request.app.state.service
     authorized = await _authorize(request, service, scope)
@@ -132,24 +125,15 @@ async def _delete(
     record_id = request.path_params["record_id"]
     if not is_valid_id(record_id):
         return _counted(problem(404, f"No {kind} with this id."), "refused", authorized)
-
-    async def write(engine: AsyncEngine) -> int | None:
-        async with write_transaction(engine) as connection:
-            version = await remove(connection, record_id)
-            await token_store.note_use(connection, authorized)
-        return version
-
-    version = await service.writes.run(write)
+    version = await remove(record_id, authorized)
     if version is None:
         return _counted(problem(404, f"No {kind} with id {record_id!r}."), "refused", authorized)
-    return _written(Response(status_code=204), service, version, authorized)
+    return _written(Response(status_code=204), version, authorized)
 
 
-def _written(response: Response, service: StatsService, version: int, token: str) -> Response:
-    """A write's answer: the data version after it, which this worker's peer index starts
-    following at once."""
+def _written(response: Response, version: int, token: str) -> Response:
+    """A write's answer: the data version after it."""
     response.headers["X-Data-Version"] = str(version)
-    service.peers.follow(version)
     return _counted(response, "written", token)
 
 
