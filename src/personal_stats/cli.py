@@ -2,12 +2,12 @@
 
 import argparse
 import asyncio
-import os
 import re
 import sys
 import time
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,18 +88,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(options: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    from personal_stats.app import create_app
     from personal_stats.protocol import GuardedHttpToolsProtocol
 
-    # Workers are separate processes that build the app (and read the settings) themselves:
-    # the command's options reach them through the environment.
     given = {name: getattr(options, name) for name in ("host", "port", "workers")}
-    given = {name: value for name, value in given.items() if value is not None}
-    for name, value in given.items():
-        os.environ[f"PERSONAL_STATS_{name.upper()}"] = str(value)
-    settings = settings.model_copy(update=given)
-    uvicorn.run(
-        "personal_stats.app:create_app",
+    settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
+    # Each worker process builds its app from these settings (pickled to it), not from the
+    # environment.
+    config = uvicorn.Config(
+        partial(create_app, settings),
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -109,7 +108,12 @@ def _serve(options: argparse.Namespace, settings: Settings) -> int:
         http=GuardedHttpToolsProtocol,
         loop=event_loop(settings.workers),
     )
-    return 0
+    if settings.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return 0
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 3  # as uvicorn's own command: the app did not start
 
 
 def event_loop(workers: int) -> Literal["asyncio", "uvloop"]:

@@ -1,7 +1,6 @@
 """Logs as JSON lines, one access-log line per request, and Prometheus metrics."""
 
 import logging
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -10,15 +9,12 @@ from typing import Any
 import orjson
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
-    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
-    multiprocess,
 )
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 from strawberry.extensions import SchemaExtension
@@ -133,10 +129,6 @@ def observe_operation(operation_type: str, result: object, seconds: float) -> No
     GRAPHQL_OPERATIONS.labels(operation_type, outcome).observe(seconds)
 
 
-async def metrics(_request: Request) -> Response:
-    """Prometheus exposition; with PROMETHEUS_MULTIPROC_DIR set, of all worker processes."""
-    registry: CollectorRegistry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+def exposition(registry: CollectorRegistry) -> Response:
+    """The registry's metrics in Prometheus's text format."""
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -19,7 +19,6 @@ and for any other server.
 """
 
 import asyncio
-from functools import cache
 from typing import Any
 
 import orjson
@@ -28,6 +27,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from personal_stats.middleware import ALWAYS_ANSWERED, AT_THE_LIMIT, Admission
 from personal_stats.observability import SHED_REQUESTS
 from personal_stats.settings import Settings
+
+# Without the app's setting in the lifespan state (another app), the setting's default.
+DEFAULT_HEADER_TIMEOUT: float = Settings.model_fields["header_timeout"].default
 
 SWEEP_SECONDS = 1.0
 SHED_PAUSE = 0.5  # seconds before the next request of a connection just refused is read
@@ -45,12 +47,6 @@ BUSY_HEAD = (
 BUSY = BUSY_HEAD + _BUSY
 
 
-@cache
-def header_timeout() -> float:
-    """The setting, read once per worker process (each builds its own settings)."""
-    return Settings().header_timeout
-
-
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """Notes when the connection began waiting for a head (a float per request: a timer per
     request cost 13 % of the cheapest request's time); one sweep a second per worker closes
@@ -60,7 +56,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        _Sweeper.of(self.loop).watch(self.connections)
+        timeout = self.app_state.get("header_timeout", DEFAULT_HEADER_TIMEOUT)
+        _Sweeper.of(self.loop).watch(self.connections, timeout)
         self.waiting_since = self.loop.time()
 
     def on_message_begin(self) -> None:
@@ -103,6 +100,7 @@ class _Sweeper:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.connections: set[Any] | None = None
+        self.timeout = DEFAULT_HEADER_TIMEOUT
 
     @classmethod
     def of(cls, loop: asyncio.AbstractEventLoop) -> "_Sweeper":
@@ -111,14 +109,14 @@ class _Sweeper:
             found = _SWEEPERS[loop] = cls(loop)
         return found
 
-    def watch(self, connections: set[Any]) -> None:
+    def watch(self, connections: set[Any], timeout: float) -> None:
         if self.connections is None:
-            self.connections = connections
+            self.connections, self.timeout = connections, timeout
             self.loop.call_later(SWEEP_SECONDS, self.sweep)
 
     def sweep(self) -> None:
         assert self.connections is not None
-        oldest = self.loop.time() - header_timeout()
+        oldest = self.loop.time() - self.timeout
         late = [c for c in self.connections
                 if isinstance(c, GuardedHttpToolsProtocol)
                 and c.waiting_since is not None and c.waiting_since < oldest]  # fmt: skip

@@ -1,0 +1,60 @@
+"""Health and metrics: /healthz (the process answers), /readyz (the database answers and
+the worker has room for another request) and /metrics (Prometheus)."""
+
+import os
+
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from personal_stats.middleware import Admission
+from personal_stats.observability import PEER_INDEX_READY, PEER_INDEX_VERSION, exposition
+from personal_stats.problems import StatsJSONResponse
+from personal_stats.service import StatsService
+
+
+async def healthz(_request: Request) -> Response:
+    return StatsJSONResponse({"status": "ok"})
+
+
+def routes(service: StatsService, admission: Admission) -> list[Route]:
+    async def readyz(_request: Request) -> Response:
+        """Ready when the database answers and the worker has room for another request
+        (503 while it is at its limit of requests in flight, so that a load balancer sends
+        the next one elsewhere); the detail tells whether the peer index of the newest data
+        version is built (until then standings are counted in SQL)."""
+        await service.ping()
+        detail = {
+            "status": "saturated" if admission.saturated else "ready",
+            "worker": os.getpid(),
+            "in_flight": admission.in_flight,
+            "peer_index": service.peers.state(),
+        }
+        if admission.saturated:
+            return StatsJSONResponse(detail, 503, {"Retry-After": "1"})
+        return StatsJSONResponse(detail)
+
+    registry = _registry()
+
+    async def metrics(_request: Request) -> Response:
+        state = service.peers.state()
+        PEER_INDEX_READY.set(1 if state["ready"] else 0)
+        PEER_INDEX_VERSION.set(state["version"] or 0)
+        return exposition(registry)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+
+
+def _registry() -> CollectorRegistry:
+    """This process's metrics; with prometheus_client's PROMETHEUS_MULTIPROC_DIR set (several
+    workers), every worker's."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
