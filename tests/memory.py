@@ -1,7 +1,7 @@
 """Answers to the stats core's reads from plain lists: the core tested with no database."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -9,6 +9,7 @@ import numpy as np
 from personal_stats.figures import standing_of_counts
 from personal_stats.reads import (
     ActivitiesRead,
+    ActivityRow,
     CompletedBeforeRead,
     FirstActivityRead,
     MentorRow,
@@ -16,6 +17,7 @@ from personal_stats.reads import (
     Question,
     R,
     Read,
+    Standing,
     StandingRead,
     TodayRead,
     TypeRow,
@@ -45,38 +47,41 @@ class Memory:
         return drive(question, self.answer)
 
     def answer(self, read: Read) -> Any:
-        if isinstance(read, TodayRead):
-            return datetime.now(zone(read.tz)).date()
-        if isinstance(read, MentorsRead):
-            return {i: MentorRow(i, i.title(), self.mentors[i]) for i in read.ids
-                    if i in self.mentors}  # fmt: skip
-        if isinstance(read, ActivitiesRead):
-            return [(int(at.timestamp()), done, minutes, type_id)
-                    for m, at, done, minutes, type_id in self.activities
-                    if m == read.mentor_id and read.start <= at < read.end]  # fmt: skip
-        if isinstance(read, FirstActivityRead):
-            mine = [at for m, at, *_ in self.activities if m == read.mentor_id]
-            return int(min(mine).timestamp()) if mine else None
-        if isinstance(read, CompletedBeforeRead):
-            mine = sorted(
-                (
-                    at
-                    for m, at, done, *_ in self.activities
-                    if m == read.mentor_id and done and at < read.end
-                ),
-                reverse=True,
-            )
-            return [int(at.timestamp()) for at in mine[: read.limit]]  # fmt: skip
-        if isinstance(read, TypesRead):
-            return {i: TypeRow(i, code, code.title()) for i, code in self.types.items()}
-        if isinstance(read, StandingRead):
-            counts = [
-                sum(1 for m, at, done, *_ in self.activities
-                    if m == mentor and done and read.start <= at < read.end)
-                for mentor in self.mentors
-            ]  # fmt: skip
-            return standing_of_counts(np.array(counts), len(counts), read.completed)
-        raise TypeError(read)
+        """Every read kind a question may yield, from the lists (`reads`' table of kinds)."""
+        return getattr(self, f"read_{read.kind}")(read)
+
+    def read_today(self, read: TodayRead) -> date:
+        return datetime.now(zone(read.tz)).date()
+
+    def read_mentors(self, read: MentorsRead) -> dict[str, MentorRow]:
+        return {i: MentorRow(i, i.title(), self.mentors[i]) for i in read.ids
+                if i in self.mentors}  # fmt: skip
+
+    def read_activities(self, read: ActivitiesRead) -> list[ActivityRow]:
+        return [(int(at.timestamp()), done, minutes, type_id)
+                for m, at, done, minutes, type_id in self.activities
+                if m == read.mentor_id and read.start <= at < read.end]  # fmt: skip
+
+    def read_first_activity(self, read: FirstActivityRead) -> int | None:
+        mine = [at for m, at, *_ in self.activities if m == read.mentor_id]
+        return int(min(mine).timestamp()) if mine else None
+
+    def read_completed_before(self, read: CompletedBeforeRead) -> list[int]:
+        mine = [at for m, at, done, *_ in self.activities
+                if m == read.mentor_id and done and at < read.end]  # fmt: skip
+        mine.sort(reverse=True)
+        return [int(at.timestamp()) for at in mine[: read.limit]]
+
+    def read_types(self, _read: TypesRead) -> dict[str, TypeRow]:
+        return {i: TypeRow(i, code, code.title()) for i, code in self.types.items()}
+
+    def read_standing(self, read: StandingRead) -> Standing:
+        counts = [
+            sum(1 for m, at, done, *_ in self.activities
+                if m == mentor and done and read.start <= at < read.end)
+            for mentor in self.mentors
+        ]  # fmt: skip
+        return standing_of_counts(np.array(counts), len(counts), read.completed)
 
 
 def drive(question: Question[R], answer: Any) -> R:

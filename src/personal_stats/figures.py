@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from personal_stats.reads import Standing
+from personal_stats.reads import PeerCounts, Standing
 from personal_stats.rounding import div_half_up
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -135,6 +135,14 @@ def standing_of_sorted(ranked: Counts, mentors: int, completed: int) -> Standing
     below = low + (left_out if completed > 0 else 0)
     equal = high - low + (left_out if completed == 0 else 0)
     return Standing(peers=mentors - 1, below=below, equal=equal - 1)
+
+
+def standing_among(peers: PeerCounts, completed: int) -> Standing:
+    """The standing of a mentor with `completed` completed activities among these counts."""
+    counts = np.asarray(peers.counts, dtype=np.int64)
+    if peers.ranked:
+        return standing_of_sorted(counts, peers.mentors, completed)
+    return standing_of_counts(counts, peers.mentors, completed)
 
 
 def quartile_levels(counts: Sequence[int]) -> list[int]:

@@ -12,11 +12,11 @@ The completed count of every slot in a window [start, end) is one `bincount` of 
 instants inside it (or outside it, for windows that cover most of the history), or, for
 windows that split a long history in the middle, two vectorised binary searches over sorted
 keys `slot << 36 | (second + OFFSET)`; the overlay's steps in the window are then added. A
-standing is two comparisons over those counts (`figures.standing_of_counts`), or two binary
-searches in a window's sorted counts, kept for recent windows.
+standing is two comparisons over those counts, or two binary searches in a window's sorted
+counts, kept for recent windows (`figures.standing_among`: the index returns counts).
 
 A request whose snapshot is newer than the index is answered from the index corrected by
-the steps written since (`standing_corrected`, the steps read in that snapshot): exact for
+the steps written since (`window_corrected`, the steps read in that snapshot): exact for
 the snapshot, with no count of every mentor. Only before the first index exists is every
 mentor counted in SQL. `Peers.state()` tells /readyz and /metrics how far the index is.
 """
@@ -27,14 +27,13 @@ import math
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from personal_stats.figures import standing_of_counts, standing_of_sorted
-from personal_stats.reads import Standing
+from personal_stats.reads import PeerCounts
 from personal_stats.storage import InstantTable, Store
 from personal_stats.storage.base import InstantChanges
 
@@ -147,23 +146,34 @@ class Base:
         return Base.of_keys(by_time, merged_keys, size)
 
 
-@dataclass(frozen=True, eq=False)
 class PeerIndex:
-    version: int
-    mentors: int  # every mentor, with or without completed activities
-    numbers: Mapping[str, int]  # the slot of each mentor the index has seen
-    base: Base
-    # The overlay: keys of the steps since the base, ascending, unique; each key's net step.
-    steps: Int64s = field(default_factory=lambda: _EMPTY)
-    weights: Int64s = field(default_factory=lambda: _EMPTY)
-    # Sorted counts of every slot in recent windows: the same windows come back (a period,
-    # a day, a zone).
-    windows: OrderedDict[tuple[int, int], Int64s] = field(default_factory=OrderedDict)
-    seen: set[tuple[int, int]] = field(default_factory=set)
-    running: Int64s = field(init=False)  # the weights' running sum, from 0
+    """The completed instants of one data version (see the module's docstring). Its arrays
+    never change; what it keeps of recent windows does, with counters of how each window's
+    counts were found: `hits` (sorted counts kept), `misses` (counted)."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "running", np.concatenate(([0], np.cumsum(self.weights))))
+    def __init__(
+        self,
+        version: int,
+        mentors: int,
+        numbers: Mapping[str, int],
+        base: Base,
+        steps: Int64s = _EMPTY,
+        weights: Int64s = _EMPTY,
+        seen: set[tuple[int, int]] | None = None,
+    ) -> None:
+        self.version = version
+        self.mentors = mentors  # every mentor, with or without completed activities
+        self.numbers = numbers  # the slot of each mentor the index has seen
+        self.base = base
+        # The overlay: keys of the steps since the base, ascending, unique; each key's net
+        # step; and the weights' running sum, from 0.
+        self.steps, self.weights = steps, weights
+        self.running: Int64s = np.concatenate(([0], np.cumsum(weights)))
+        # Sorted counts of every slot in recent windows: the same windows come back (a
+        # period, a day, a zone); a window is kept once seen twice.
+        self.windows: OrderedDict[tuple[int, int], Int64s] = OrderedDict()
+        self.seen: set[tuple[int, int]] = set() if seen is None else seen
+        self.hits = self.misses = 0
 
     @classmethod
     def build(cls, table: InstantTable) -> "PeerIndex":
@@ -197,7 +207,7 @@ class PeerIndex:
         if len(steps) > OVERLAY_LIMIT:
             base, steps, weights = base.merged(steps, weights, len(numbers)), _EMPTY, _EMPTY
         index = PeerIndex(changes.version, changes.mentors, numbers, base, steps, weights,
-                          seen=set(self.seen))  # fmt: skip
+                          set(self.seen))  # fmt: skip
         touched = np.unique(slots)
         kept = list(self.windows)
         old = self.counts_in(touched[touched < self.size], kept)
@@ -260,35 +270,36 @@ class PeerIndex:
             keys = sorted(k for k, n in mine.items() for _ in range(max(n, 0)))
         return [k - (base + _OFFSET) for k in reversed(keys[-limit:])] if limit else []
 
-    def standing(self, start: datetime, end: datetime, completed: int) -> Standing:
-        """Where `completed` stands among every mentor's count in [start, end) (0 for those
-        who never completed anything). A window seen before is answered by two binary
-        searches in its sorted counts, kept for the most recent windows; one seen for the
-        first time (an all_time window is one mentor's own) by two comparisons over its
-        counts, without sorting them."""
+    def window(self, start: datetime, end: datetime) -> PeerCounts:
+        """Every mentor's completed count in [start, end) (0 for those who never completed
+        anything). A window seen before comes sorted, kept for the most recent windows; one
+        seen for the first time (an all_time window is one mentor's own) as counted, not
+        sorted."""
         window = (int(start.timestamp()), int(end.timestamp()))
         ranked = self.windows.get(window)
         if ranked is not None:
+            self.hits += 1
             self.windows.move_to_end(window)
-            return standing_of_sorted(ranked, self.mentors, completed)
+            return PeerCounts(self.mentors, ranked, ranked=True)
+        self.misses += 1
         counts = self.counts(*window)
         if window in self.seen:
-            self.windows[window] = np.sort(counts)
+            ranked = self.windows[window] = np.sort(counts)
             if len(self.windows) > WINDOWS_KEPT:
                 self.windows.popitem(last=False)
-        else:
-            self.seen.add(window)
-            if len(self.seen) > SEEN_KEPT:
-                self.seen.clear()
-        return standing_of_counts(counts, self.mentors, completed)
+            return PeerCounts(self.mentors, ranked, ranked=True)
+        self.seen.add(window)
+        if len(self.seen) > SEEN_KEPT:
+            self.seen.clear()
+        return PeerCounts(self.mentors, counts)
 
-    def standing_corrected(
-        self, start: datetime, end: datetime, completed: int, changes: InstantChanges
-    ) -> Standing:
-        """The standing in a newer snapshot, whose changes since this index's version
-        these are: this index's counts with the steps inside the window added. A mentor
-        that is gone keeps a slot of count 0, and `changes.mentors` leaves it out: the
-        arithmetic of `standing_of_counts` allows for that."""
+    def window_corrected(
+        self, start: datetime, end: datetime, changes: InstantChanges
+    ) -> PeerCounts:
+        """The counts in a newer snapshot, whose changes since this index's version these
+        are: this index's counts with the steps inside the window added. A mentor that is
+        gone keeps a slot of count 0, and `changes.mentors` leaves it out: the arithmetic of
+        `figures.standing_of_counts` allows for that."""
         window = (int(start.timestamp()), int(end.timestamp()))
         inside = np.flatnonzero((changes.seconds >= window[0]) & (changes.seconds < window[1]))
         unseen: dict[str, int] = {}  # mentors new since this index: slots after its own
@@ -305,13 +316,14 @@ class PeerIndex:
         known = touched < self.size
         ranked = self.windows.get(window)
         if ranked is not None:
+            self.hits += 1
             old = self.counts_of(touched[known], *window)
             new = np.concatenate((old + deltas[known], deltas[~known]))
-            return standing_of_sorted(_replace_values(ranked, old, new), changes.mentors,
-                                      completed)  # fmt: skip
+            return PeerCounts(changes.mentors, _replace_values(ranked, old, new), ranked=True)
+        self.misses += 1
         counts = np.concatenate((self.counts(*window), np.zeros(len(unseen), dtype=np.int64)))
         counts[touched] += deltas
-        return standing_of_counts(counts, changes.mentors, completed)
+        return PeerCounts(changes.mentors, counts)
 
 
 class Peers:
@@ -401,6 +413,7 @@ class Peers:
             "refreshes": self.refreshes,
             "merges": self.merges,
             "answered": dict(self.answered),
+            "windows": {"hits": index.hits if index else 0, "misses": index.misses if index else 0},
         }
 
     async def close(self) -> None:

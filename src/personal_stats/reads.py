@@ -1,15 +1,18 @@
 """What the stats questions read, as plain requests: a question is a generator that yields
-these and is sent the answers (no I/O of its own), so one storage driver can answer a whole
-question in one thread hop on SQLite and another on an asyncpg connection.
+these and is sent the answers (no I/O of its own). Each read names its `kind`: the unit of
+work answers some kinds itself (`service.UnitOfWork`), and a storage snapshot answers the
+others with its method of that name (`storage.base.Snapshot`): one table of read kinds.
 
 Instants cross this boundary as whole epoch seconds: the database converts them, so no row
 is parsed in Python.
 """
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
 
 R = TypeVar("R")
 
@@ -46,12 +49,16 @@ class Standing:
 class MentorsRead:
     """-> dict[str, MentorRow] of the ids that exist."""
 
+    kind: ClassVar[str] = "mentors"
+
     ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class ActivitiesRead:
     """-> a list of ActivityRow of the mentor with start <= started_at < end."""
+
+    kind: ClassVar[str] = "activities"
 
     mentor_id: str
     start: datetime
@@ -62,6 +69,8 @@ class ActivitiesRead:
 class FirstActivityRead:
     """-> the epoch second of the mentor's first activity, or None."""
 
+    kind: ClassVar[str] = "first_activity"
+
     mentor_id: str
 
 
@@ -69,6 +78,8 @@ class FirstActivityRead:
 class CompletedBeforeRead:
     """-> up to `limit` epoch seconds of the mentor's completed activities before `end`,
     newest first."""
+
+    kind: ClassVar[str] = "completed_before"
 
     mentor_id: str
     end: datetime
@@ -80,6 +91,8 @@ class TodayRead:
     """-> the date in zone `tz` at the request's instant: every question of one request has
     the same today, whenever it is answered."""
 
+    kind: ClassVar[str] = "today"
+
     tz: str
 
 
@@ -87,10 +100,14 @@ class TodayRead:
 class TypesRead:
     """-> dict[str, TypeRow] of every activity type."""
 
+    kind: ClassVar[str] = "types"
+
 
 @dataclass(frozen=True, slots=True)
 class StandingRead:
     """-> the Standing of a mentor with `completed` completed activities in [start, end)."""
+
+    kind: ClassVar[str] = "standing"
 
     start: datetime
     end: datetime
@@ -102,6 +119,8 @@ class CompletedCountsRead:
     """-> PeerCounts: every mentor's completed count in [start, end) (a standing's SQL path,
     before the peer index exists)."""
 
+    kind: ClassVar[str] = "completed_counts"
+
     start: datetime
     end: datetime
 
@@ -112,16 +131,20 @@ class ChangesRead:
     writes added or took away), or None when the change log cannot tell (a first load
     since, or older than the log keeps)."""
 
+    kind: ClassVar[str] = "changes"
+
     since: int
 
 
 @dataclass(frozen=True, slots=True)
 class PeerCounts:
-    """Mentors in the snapshot, and the completed count of each mentor who has any in the
-    window (those with none are left out)."""
+    """Mentors in the snapshot, and completed counts in a window: each mentor who has any
+    (those with none may be left out; a mentor gone since may count 0), in ascending order
+    when `ranked`."""
 
     mentors: int
-    counts: list[int]
+    counts: Sequence[int] | np.ndarray[Any, np.dtype[np.int64]]
+    ranked: bool = False
 
 
 Read = (

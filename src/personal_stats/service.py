@@ -13,13 +13,11 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-import numpy as np
-
 from personal_stats.errors import Unavailable
-from personal_stats.figures import standing_of_counts
+from personal_stats.figures import standing_among
 from personal_stats.ingest import ImportReport, Source, import_sources
 from personal_stats.limits import RateLimit
 from personal_stats.peers import PeerIndex, Peers
@@ -31,7 +29,6 @@ from personal_stats.reads import (
     CompletedCountsRead,
     MentorRow,
     MentorsRead,
-    PeerCounts,
     Question,
     R,
     Read,
@@ -210,27 +207,30 @@ class UnitOfWork:
             return result
 
     async def _answer(self, read: Read, snapshot: Snapshot) -> Any:
-        if isinstance(read, TodayRead):
-            return self.now.astimezone(zone(read.tz)).date()
-        if isinstance(read, MentorsRead):
-            if all(mentor_id in self.mentors for mentor_id in read.ids):
-                return {i: m for i in read.ids if (m := self.mentors[i]) is not None}
+        """The read's answer: from the unit of work's own method of its kind, if it has
+        one (`ANSWERED_HERE`); else from the snapshot."""
+        own = ANSWERED_HERE.get(read.kind)
+        if own is None:
+            return await self._fetch(read, snapshot)
+        return await own(self, read, snapshot)
+
+    async def _today(self, read: TodayRead, _snapshot: Snapshot) -> date:
+        return self.now.astimezone(zone(read.tz)).date()
+
+    async def _mentors(self, read: MentorsRead, snapshot: Snapshot) -> dict[str, MentorRow]:
+        """The mentors loaded by the request's earlier questions, else read and kept."""
+        if not all(mentor_id in self.mentors for mentor_id in read.ids):
             found = await self._fetch(read, snapshot)
             for mentor_id in read.ids:
                 self.mentors[mentor_id] = found.get(mentor_id)
-            return found
-        if isinstance(read, TypesRead):
-            types = self.service.types
-            if types is None or types[0] != snapshot.version:
-                types = self.service.types = (snapshot.version, await self._fetch(read, snapshot))
-            return types[1]
-        if isinstance(read, StandingRead):
-            return await self._standing(read, snapshot)
-        if isinstance(read, CompletedBeforeRead):
-            return await self._completed_before(read, snapshot)
-        if isinstance(read, ActivitiesRead):
-            return await self._activities(read, snapshot)
-        return await self._fetch(read, snapshot)
+        return {i: m for i in read.ids if (m := self.mentors[i]) is not None}
+
+    async def _types(self, read: TypesRead, snapshot: Snapshot) -> dict[str, TypeRow]:
+        """The activity types of the snapshot's version, read once per version."""
+        types = self.service.types
+        if types is None or types[0] != snapshot.version:
+            types = self.service.types = (snapshot.version, await self._fetch(read, snapshot))
+        return types[1]
 
     def read_whole(self, mentor_ids: Iterable[str]) -> None:
         """Read every row of these mentors at their first read: the request's questions
@@ -285,19 +285,18 @@ class UnitOfWork:
         return index.completed_before(read.mentor_id, read.end, read.limit, since)
 
     async def _standing(self, read: StandingRead, snapshot: Snapshot) -> Standing:
-        """From the index of the snapshot's version; else from an older index corrected by
-        the steps written since; else (no index yet) from every mentor's count."""
+        """Among the counts of the index of the snapshot's version; else of an older index
+        corrected by the steps written since; else (no index yet) every mentor's, read."""
         index, changes = await self._peer_view(snapshot)
         path = "sql" if index is None else "index" if changes is None else "corrected"
         self.service.peers.answered[f"standing {path}"] += 1
         if index is None:
-            every: PeerCounts = await self._fetch(CompletedCountsRead(read.start, read.end),
-                                                  snapshot)  # fmt: skip
-            counts = np.array(every.counts, dtype=np.int64)
-            return standing_of_counts(counts, every.mentors, read.completed)
-        if changes is None:
-            return index.standing(read.start, read.end, read.completed)
-        return index.standing_corrected(read.start, read.end, read.completed, changes)
+            peers = await self._fetch(CompletedCountsRead(read.start, read.end), snapshot)
+        elif changes is None:
+            peers = index.window(read.start, read.end)
+        else:
+            peers = index.window_corrected(read.start, read.end, changes)
+        return standing_among(peers, read.completed)
 
     async def _fetch(self, read: Read, snapshot: Snapshot) -> Any:
         kind = type(read).__name__
@@ -318,6 +317,18 @@ class KeptRows:
     end: float
     seconds: list[int]
     rows: list[ActivityRow]
+
+
+# The reads the unit of work answers itself, by kind (see `reads`); a snapshot answers the
+# rest.
+ANSWERED_HERE: dict[str, Callable[[UnitOfWork, Any, Snapshot], Awaitable[Any]]] = {
+    TodayRead.kind: UnitOfWork._today,
+    MentorsRead.kind: UnitOfWork._mentors,
+    TypesRead.kind: UnitOfWork._types,
+    ActivitiesRead.kind: UnitOfWork._activities,
+    CompletedBeforeRead.kind: UnitOfWork._completed_before,
+    StandingRead.kind: UnitOfWork._standing,
+}
 
 
 def _instant(second: float) -> datetime:

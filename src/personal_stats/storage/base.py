@@ -1,7 +1,8 @@
-"""What both read drivers offer: a store of snapshots, each answering the core's reads."""
+"""What both read drivers offer: a store of snapshots, each answering the core's reads by
+kind (`reads`)."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import cached_property
@@ -9,7 +10,20 @@ from typing import Any, cast
 
 import numpy as np
 
-from personal_stats.reads import Read
+from personal_stats.reads import (
+    ActivitiesRead,
+    ActivityRow,
+    ChangesRead,
+    CompletedBeforeRead,
+    CompletedCountsRead,
+    FirstActivityRead,
+    MentorRow,
+    MentorsRead,
+    PeerCounts,
+    Read,
+    TypeRow,
+    TypesRead,
+)
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
 CHANGES_KEPT = 1000  # versions of the change log that writers keep (see storage.changes)
@@ -91,9 +105,31 @@ class Snapshot(ABC):
     async def begin(self) -> tuple[int, int]:
         """Begin the transaction; the data version and when it changed (epoch second)."""
 
-    @abstractmethod
     async def fetch(self, read: Read) -> Any:
-        """The database's answer to a read."""
+        """The database's answer to a read: its kind's method, below."""
+        answer: Callable[[Any], Awaitable[Any]] = getattr(self, read.kind)
+        return await answer(read)
+
+    @abstractmethod
+    async def mentors(self, read: MentorsRead) -> dict[str, MentorRow]: ...
+
+    @abstractmethod
+    async def activities(self, read: ActivitiesRead) -> Sequence[ActivityRow]: ...
+
+    @abstractmethod
+    async def first_activity(self, read: FirstActivityRead) -> int | None: ...
+
+    @abstractmethod
+    async def completed_before(self, read: CompletedBeforeRead) -> list[int]: ...
+
+    @abstractmethod
+    async def types(self, read: TypesRead) -> dict[str, TypeRow]: ...
+
+    @abstractmethod
+    async def completed_counts(self, read: CompletedCountsRead) -> PeerCounts: ...
+
+    @abstractmethod
+    async def changes(self, read: ChangesRead) -> "InstantChanges | None": ...
 
 
 class Store(ABC):

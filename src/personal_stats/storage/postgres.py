@@ -3,7 +3,7 @@ per connection), one REPEATABLE READ READ ONLY transaction per request, and rows
 by the driver with no SQLAlchemy in between."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from personal_stats.errors import Unavailable
 from personal_stats.reads import (
     ActivitiesRead,
+    ActivityRow,
     ChangesRead,
     CompletedBeforeRead,
     CompletedCountsRead,
@@ -21,7 +22,6 @@ from personal_stats.reads import (
     MentorRow,
     MentorsRead,
     PeerCounts,
-    Read,
     TypeRow,
     TypesRead,
 )
@@ -61,34 +61,41 @@ class PostgresSnapshot(Snapshot):
         )
         return version, changed_at
 
-    async def fetch(self, read: Read) -> Any:
-        connection = self.connection
-        if isinstance(read, MentorsRead):
-            rows = await connection.fetch(_SQL.mentors.sql, *_SQL.mentors.args(ids=list(read.ids)))
-            return {row[0]: MentorRow(*row) for row in rows}
-        if isinstance(read, ActivitiesRead):
-            args = _SQL.activities.args(mentor_id=read.mentor_id, start=read.start, end=read.end)
-            return await connection.fetch(_SQL.activities.sql, *args)
-        if isinstance(read, FirstActivityRead):
-            args = _SQL.first_activity.args(mentor_id=read.mentor_id)
-            return await connection.fetchval(_SQL.first_activity.sql, *args)
-        if isinstance(read, CompletedBeforeRead):
-            args = _SQL.completed_before.args(mentor_id=read.mentor_id, end=read.end,
-                                              limit=read.limit)  # fmt: skip
-            return [row[0] for row in await connection.fetch(_SQL.completed_before.sql, *args)]
-        if isinstance(read, TypesRead):
-            rows = await connection.fetch(_SQL.activity_types.sql)
-            return {row[0]: TypeRow(*row) for row in rows}
-        if isinstance(read, CompletedCountsRead):
-            args = _SQL.completed_counts.args(start=read.start, end=read.end)
-            rows = await connection.fetch(_SQL.completed_counts.sql, *args)
-            counts = [row[0] for row in rows]
-            return PeerCounts(await connection.fetchval(_SQL.mentor_count.sql), counts)
-        if isinstance(read, ChangesRead):
-            return await self.changes(read.since)
-        raise TypeError(f"no answer for {read!r}")
+    async def mentors(self, read: MentorsRead) -> dict[str, MentorRow]:
+        rows = await self.connection.fetch(_SQL.mentors.sql, *_SQL.mentors.args(ids=list(read.ids)))
+        return {row[0]: MentorRow(*row) for row in rows}
 
-    async def changes(self, since: int, read_timeout: float | None = None) -> InstantChanges | None:
+    async def activities(self, read: ActivitiesRead) -> Sequence[ActivityRow]:
+        args = _SQL.activities.args(mentor_id=read.mentor_id, start=read.start, end=read.end)
+        rows: Sequence[ActivityRow] = await self.connection.fetch(_SQL.activities.sql, *args)
+        return rows
+
+    async def first_activity(self, read: FirstActivityRead) -> int | None:
+        args = _SQL.first_activity.args(mentor_id=read.mentor_id)
+        first: int | None = await self.connection.fetchval(_SQL.first_activity.sql, *args)
+        return first
+
+    async def completed_before(self, read: CompletedBeforeRead) -> list[int]:
+        args = _SQL.completed_before.args(mentor_id=read.mentor_id, end=read.end,
+                                          limit=read.limit)  # fmt: skip
+        return [row[0] for row in await self.connection.fetch(_SQL.completed_before.sql, *args)]
+
+    async def types(self, read: TypesRead) -> dict[str, TypeRow]:
+        rows = await self.connection.fetch(_SQL.activity_types.sql)
+        return {row[0]: TypeRow(*row) for row in rows}
+
+    async def completed_counts(self, read: CompletedCountsRead) -> PeerCounts:
+        args = _SQL.completed_counts.args(start=read.start, end=read.end)
+        rows = await self.connection.fetch(_SQL.completed_counts.sql, *args)
+        mentors = await self.connection.fetchval(_SQL.mentor_count.sql)
+        return PeerCounts(mentors, [row[0] for row in rows])
+
+    async def changes(self, read: ChangesRead) -> InstantChanges | None:
+        return await self.changes_since(read.since)
+
+    async def changes_since(
+        self, since: int, read_timeout: float | None = None
+    ) -> InstantChanges | None:
         if self.version - since >= CHANGES_KEPT:
             return None
         connection = self.connection
@@ -185,7 +192,7 @@ class PostgresStore(Store):
 
     async def changes(self, since: int) -> InstantChanges | None:
         async with self._for_the_index() as snapshot:
-            return await snapshot.changes(since, read_timeout=self.bulk_timeout)
+            return await snapshot.changes_since(since, read_timeout=self.bulk_timeout)
 
     async def ping(self) -> None:
         async with self.snapshot() as snapshot:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from personal_stats.errors import Unavailable
 from personal_stats.reads import (
     ActivitiesRead,
+    ActivityRow,
     ChangesRead,
     CompletedBeforeRead,
     CompletedCountsRead,
@@ -80,9 +81,7 @@ class SqliteSnapshot(Snapshot):
 
     async def fetch(self, read: Read) -> Any:
         try:
-            if isinstance(read, CompletedCountsRead | ChangesRead):  # many rows: off the loop
-                return await self.hop(self._fetch, read)
-            return self._fetch(read)
+            return await super().fetch(read)
         except sqlite3.OperationalError as error:
             raise Unavailable("the database cannot be read; try again shortly") from error
 
@@ -101,33 +100,44 @@ class SqliteSnapshot(Snapshot):
                 hop.exception()  # the interrupted statement's error: retrieved, not logged
             raise
 
-    def _fetch(self, read: Read) -> Any:
-        execute = self.connection.execute
-        if isinstance(read, MentorsRead):
-            rows = execute(_SQL.mentors.sql, _SQL.mentors.args(ids=_json_list(read.ids)))
-            return {row[0]: MentorRow(*row) for row in rows}
-        if isinstance(read, ActivitiesRead):
-            args = _SQL.activities.args(mentor_id=read.mentor_id, start=sqlite_instant(read.start),
-                                        end=sqlite_instant(read.end))  # fmt: skip
-            return execute(_SQL.activities.sql, args).fetchall()
-        if isinstance(read, FirstActivityRead):
-            return self._one(_SQL.first_activity.sql,
-                             _SQL.first_activity.args(mentor_id=read.mentor_id))[0]  # fmt: skip
-        if isinstance(read, CompletedBeforeRead):
-            end = sqlite_instant(read.end)
-            args = _SQL.completed_before.args(mentor_id=read.mentor_id, end=end, limit=read.limit)
-            return [row[0] for row in execute(_SQL.completed_before.sql, args)]
-        if isinstance(read, TypesRead):
-            return {row[0]: TypeRow(*row) for row in execute(_SQL.activity_types.sql)}
-        if isinstance(read, CompletedCountsRead):
-            window = {"start": sqlite_instant(read.start), "end": sqlite_instant(read.end)}
-            rows = execute(_SQL.completed_counts.sql, _SQL.completed_counts.args(**window))
-            return PeerCounts(self._one(_SQL.mentor_count.sql, ())[0], [r[0] for r in rows])
-        if isinstance(read, ChangesRead):
-            return self.changes(read.since)
-        raise TypeError(f"no answer for {read!r}")
+    async def mentors(self, read: MentorsRead) -> dict[str, MentorRow]:
+        rows = self.connection.execute(
+            _SQL.mentors.sql, _SQL.mentors.args(ids=_json_list(read.ids))
+        )
+        return {row[0]: MentorRow(*row) for row in rows}
 
-    def changes(self, since: int) -> InstantChanges | None:
+    async def activities(self, read: ActivitiesRead) -> list[ActivityRow]:
+        args = _SQL.activities.args(mentor_id=read.mentor_id, start=sqlite_instant(read.start),
+                                    end=sqlite_instant(read.end))  # fmt: skip
+        return self.connection.execute(_SQL.activities.sql, args).fetchall()
+
+    async def first_activity(self, read: FirstActivityRead) -> int | None:
+        args = _SQL.first_activity.args(mentor_id=read.mentor_id)
+        first: int | None = self._one(_SQL.first_activity.sql, args)[0]
+        return first
+
+    async def completed_before(self, read: CompletedBeforeRead) -> list[int]:
+        end = sqlite_instant(read.end)
+        args = _SQL.completed_before.args(mentor_id=read.mentor_id, end=end, limit=read.limit)
+        return [row[0] for row in self.connection.execute(_SQL.completed_before.sql, args)]
+
+    async def types(self, read: TypesRead) -> dict[str, TypeRow]:
+        return {row[0]: TypeRow(*row) for row in self.connection.execute(_SQL.activity_types.sql)}
+
+    async def completed_counts(self, read: CompletedCountsRead) -> PeerCounts:
+        return await self.hop(self._completed_counts, read)  # many rows: off the loop
+
+    def _completed_counts(self, read: CompletedCountsRead) -> PeerCounts:
+        window = {"start": sqlite_instant(read.start), "end": sqlite_instant(read.end)}
+        rows = self.connection.execute(
+            _SQL.completed_counts.sql, _SQL.completed_counts.args(**window)
+        )
+        return PeerCounts(self._one(_SQL.mentor_count.sql, ())[0], [r[0] for r in rows])
+
+    async def changes(self, read: ChangesRead) -> InstantChanges | None:
+        return await self.hop(self.changes_since, read.since)  # many rows: off the loop
+
+    def changes_since(self, since: int) -> InstantChanges | None:
         if self.version - since >= CHANGES_KEPT:
             return None
         if self._one(_SQL.everyone_changed.sql, _SQL.everyone_changed.args(since=since))[0]:
@@ -219,7 +229,7 @@ class SqliteStore(Store):
 
     async def changes(self, since: int) -> InstantChanges | None:
         async with self._for_the_index() as snapshot:
-            return await snapshot.hop(snapshot.changes, since)
+            return await snapshot.hop(snapshot.changes_since, since)
 
     async def ping(self) -> None:
         async with self.snapshot() as snapshot:
