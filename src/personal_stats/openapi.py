@@ -1,12 +1,13 @@
 """The OpenAPI 3.1 document of the REST endpoints, built from the code's own definitions:
-parameter bounds from `params`, response schemas from the core's result records."""
+parameters and the text of their rules from the arguments `params` declares, response
+schemas from the core's result records."""
 
 from typing import Any
 
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
-from personal_stats import params, results
+from personal_stats import params, questions, results
 from personal_stats.rest import BASE
 from personal_stats.windows import Period, known_timezones
 
@@ -28,42 +29,34 @@ MENTOR_ID = {
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
     "examples": {"demo": {"summary": "James Park in the demo data", "value": "mentor_b2c91a"}},
 }  # fmt: skip
-AS_OF = _query("as_of", _DATE, "The day that counts as today (default: today in the zone).")
-TZ = _query("tz", {"type": "string", "enum": sorted(known_timezones())},
-            "IANA reporting time zone (default: the mentor's).")  # fmt: skip
-WINDOW = [
-    _query("period", {"type": "string", "enum": [p.value for p in Period]},
-           "Named window ending on as_of (default last_30_days)."),
-    _query("start_date", _DATE, "First day of a custom window (with end_date)."),
-    _query("end_date", _DATE, "Last day of a custom window (with start_date), not after as_of."),
-    AS_OF,
-    TZ,
-]  # fmt: skip
-PAGE = [
-    _query("page", _integer(1, params.MAX_PAGE), "Page number (default 1)."),
-    _query("limit", _integer(1, params.MAX_LIMIT), "Items per page (default 20)."),
-]
-MONTH_RANGE = [
-    _query("from", _MONTH, "First month (with to)."),
-    _query("to", _MONTH, "Last month (with from), not after as_of's month."),
-    _query("months", _integer(1, params.MAX_MONTHS), "That many months ending with as_of's month."),
-    AS_OF,
-    TZ,
-]  # fmt: skip
-_YEAR = _integer(params.MIN_YEAR, params.MAX_YEAR)
-YEAR_RANGE = [
-    _query("from_year", _YEAR, "First year (default: the first activity's)."),
-    _query("to_year", _YEAR, "Last year (default: as_of's year)."),
-    AS_OF,
-    TZ,
-]
 
-CALENDAR_RANGE = [
-    _query("start_date", _DATE, "First day (with end_date)."),
-    _query("end_date", _DATE, "Last day (with start_date), not after as_of."),
-    AS_OF,
-    TZ,
-]
+
+def _schema_of(kind: params.Kind) -> dict[str, Any]:
+    if isinstance(kind, params.Month):
+        return _MONTH
+    if isinstance(kind, params.Day):
+        return _DATE
+    if isinstance(kind, params.WholeNumber):
+        return _integer(kind.low, kind.high)
+    if isinstance(kind, params.NamedPeriod):
+        return {"type": "string", "enum": [p.value for p in Period]}
+    if isinstance(kind, params.Zone):
+        return {"type": "string", "enum": sorted(known_timezones())}
+    if isinstance(kind, params.Choice):
+        return {"type": "string", "enum": list(kind.values)}
+    raise TypeError(f"no schema for {kind!r}")
+
+
+def parameters(*records: type[params.Args]) -> list[dict[str, Any]]:
+    """The query parameters of these argument records, as they declare them."""
+    return [_query(each.wire, _schema_of(each.kind), each.description)
+            for record in records for each in params.arguments(record)]  # fmt: skip
+
+
+def rules(*records: type[params.Args]) -> str:
+    """The text of the rules between the records' arguments."""
+    return "".join(record.RULES for record in records)
+
 
 PROBLEM: dict[str, Any] = {
     "type": "object",
@@ -99,43 +92,18 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
-# The rules between parameters, which a schema cannot state: a schema-valid combination that
-# breaks one of them is a 400 naming the parameter.
-_WINDOW_RULES = (
-    "The window is either `period`, or `start_date` and `end_date` together (inclusive, "
-    "`start_date` <= `end_date` <= `as_of`, at most 3,660 days). A named period beside the "
-    "dates, or one date alone, is a 400; `period=custom` is accepted only with both dates. "
-    "Activities whose local date (in `tz`, default the mentor's zone) is after `as_of` "
-    "(default today there) are not counted."
-)
-_MONTH_RULES = (
-    "The range is either `from` and `to` together (YYYY-MM, inclusive, `from` <= `to`, `to` "
-    "not after as_of's month, at most 120 months), or `months` (the months ending with "
-    "as_of's month). `months` beside `from`/`to`, or one of `from`/`to` alone, is a 400. "
-    "Default: January of as_of's year through as_of's month."
-)
-_YEAR_RULES = (
-    "Years `from_year` through `to_year`: `from_year` <= `to_year` <= as_of's year, at most "
-    "100 years; otherwise a 400. Defaults: the year of the first activity, and as_of's year."
-)
-_CALENDAR_RULES = (
-    "One entry per local date of `start_date` through `end_date` (together, inclusive, "
-    "`start_date` <= `end_date` <= `as_of`, at most 366 days); default the 365 days ending "
-    "on as_of. One date alone, a reversed or longer range, or `end_date` after as_of is a "
-    "400. `level` 0-4 ranks a day's count among the range's active days by quartile."
-)
-_PAGE_RULES = " Pages: `page` 1-1,000,000 and `limit` 1-100; a page past the end is empty."
+# The rules between parameters, which a schema cannot state (each record's RULES): a
+# schema-valid combination that breaks one of them is a 400 naming the parameter.
 
 
-def _operation(
-    summary: str, parameters: list[dict[str, Any]], schema: str, rules: str
-) -> dict[str, Any]:
+def _operation(summary: str, asked: questions.Asked, schema: str) -> dict[str, Any]:
+    records = asked.records
     return {
         "get": {
             "summary": summary,
-            "description": rules,
+            "description": rules(*records),
             "operationId": schema[0].lower() + schema[1:],
-            "parameters": [MENTOR_ID, *parameters],
+            "parameters": [MENTOR_ID, *parameters(*records)],
             "responses": {
                 "200": {
                     "description": "The answer",
@@ -290,30 +258,22 @@ def openapi_document() -> dict[str, Any]:
             "contribution heatmap. GraphQL with the same figures is served at /graphql.",
         },
         "paths": {
-            path: _operation("Summary card", WINDOW, "PersonalStats", _WINDOW_RULES),
+            path: _operation("Summary card", questions.SUMMARY, "PersonalStats"),
             f"{path}/monthly-series": _operation(
-                "Activity per month",
-                [*MONTH_RANGE, *PAGE],
-                "MonthlySeries",
-                _MONTH_RULES + _PAGE_RULES,
+                "Activity per month", questions.MONTHLY_SERIES, "MonthlySeries"
             ),
             f"{path}/activity-breakdown": _operation(
-                "Activity per type",
-                [*WINDOW, *PAGE],
-                "ActivityBreakdown",
-                _WINDOW_RULES + _PAGE_RULES,
+                "Activity per type", questions.ACTIVITY_BREAKDOWN, "ActivityBreakdown"
             ),
             f"{path}/contribution-history": _operation(
                 "Activity per month over the years",
-                [*YEAR_RANGE, *PAGE],
+                questions.CONTRIBUTION_HISTORY,
                 "ContributionHistory",
-                _YEAR_RULES + _PAGE_RULES,
             ),
             f"{path}/contribution-calendar": _operation(
                 "Activity per day (a daily heatmap)",
-                CALENDAR_RANGE,
+                questions.CONTRIBUTION_CALENDAR,
                 "ContributionCalendar",
-                _CALENDAR_RULES,
             ),
             **_write_operations(),
         },

@@ -1,9 +1,13 @@
-"""Request arguments of the questions and their domain rules: checked value by value, then
-as a whole, then against as_of. Framework-free; reading them off the wire is `wire`'s job."""
+"""Request arguments of the questions and their domain rules, each argument declared once:
+its name (the record's field), wire name, kind (type and bounds) and description, from which
+the REST parser (`wire`), the GraphQL signatures (`graphql.fields`) and the OpenAPI
+parameters (`openapi`) are derived; the rules between arguments, and their text, beside
+them. Values are checked one by one, then as a whole, then against as_of. Framework-free."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
+from typing import Any, ClassVar
 
 from personal_stats.errors import InvalidInput, Problem
 from personal_stats.windows import MAX_WINDOW_DAYS, Period, is_known_timezone, months_between
@@ -26,29 +30,121 @@ def check_mentor_id(value: str, param: str = "mentor_id") -> None:
         raise InvalidInput.one(param, "must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
 
 
-def _in_range(problems: list[Problem], param: str, value: int | None, low: int, high: int) -> None:
-    if value is not None and not low <= value <= high:
-        problems.append(Problem(param, f"must be a whole number from {low} to {high}"))
+class Kind:
+    """What values an argument takes; `problem` says what is wrong with one, if anything."""
+
+    def problem(self, value: Any) -> str | None:
+        return None
 
 
-def _date_in_range(problems: list[Problem], param: str, value: date | None) -> None:
-    if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
-        problems.append(Problem(param, f"must be a date in the years {MIN_YEAR}-{MAX_YEAR}"))
+@dataclass(frozen=True)
+class WholeNumber(Kind):
+    low: int
+    high: int
+
+    def problem(self, value: int) -> str | None:
+        if self.low <= value <= self.high:
+            return None
+        return f"must be a whole number from {self.low} to {self.high}"
 
 
-def _known_tz(problems: list[Problem], value: str | None) -> None:
-    if value is not None and not is_known_timezone(value):
-        problems.append(Problem("tz", "must be an IANA time-zone name such as Europe/Paris"))
+class Day(Kind):
+    """A calendar date (written YYYY-MM-DD) of the years MIN_YEAR-MAX_YEAR."""
+
+    def problem(self, value: date) -> str | None:
+        if MIN_YEAR <= value.year <= MAX_YEAR:
+            return None
+        return f"must be a date in the years {MIN_YEAR}-{MAX_YEAR}"
 
 
-def _dates_and_zone_problems(
-    start: date | None, end: date | None, as_of: date | None, tz: str | None
-) -> list[Problem]:
-    problems: list[Problem] = []
-    for name, value in (("start_date", start), ("end_date", end), ("as_of", as_of)):
-        _date_in_range(problems, name, value)
-    _known_tz(problems, tz)
-    return problems
+class Month(Day):
+    """A month (written YYYY-MM), as the date of its first day."""
+
+
+class Zone(Kind):
+    """An IANA time-zone name."""
+
+    def problem(self, value: str) -> str | None:
+        return (
+            None
+            if is_known_timezone(value)
+            else "must be an IANA time-zone name such as Europe/Paris"
+        )
+
+
+class NamedPeriod(Kind):
+    """One of the `Period` names."""
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    values: tuple[str, ...]
+
+    def problem(self, value: str) -> str | None:
+        return None if value in self.values else f"must be one of {', '.join(self.values)}"
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One argument of a question, as declared by a field of its record."""
+
+    name: str  # the record's field
+    wire: str  # its REST name (GraphQL: the same in camelCase)
+    kind: Kind
+    description: str
+    default: Any
+
+
+def argument(kind: Kind, description: str, *, default: Any = None, wire: str = "") -> Any:
+    """A field of an argument record, with what the adapters derive from it."""
+    return field(default=default, metadata={"argument": (kind, description, wire)})
+
+
+def arguments(record: type["Args"]) -> tuple[Argument, ...]:
+    """The record's arguments, in the order of its fields."""
+    found = _ARGUMENTS.get(record)
+    if found is None:
+        found = _ARGUMENTS[record] = tuple(
+            Argument(each.name, each.metadata["argument"][2] or each.name,
+                     each.metadata["argument"][0], each.metadata["argument"][1],
+                     None if each.default is MISSING else each.default)
+            for each in fields(record)  # type: ignore[arg-type]
+        )  # fmt: skip
+    return found
+
+
+_ARGUMENTS: dict[type["Args"], tuple[Argument, ...]] = {}
+
+
+def raise_if(problems: list[Problem]) -> None:
+    """Raise `InvalidInput` with the problems, if there are any."""
+    if problems:
+        raise InvalidInput(problems)
+
+
+class Args:
+    """Base of the argument records: the two stages of checks, and the text of the rules
+    between the arguments (for the API's documentation)."""
+
+    RULES: ClassVar[str] = ""
+
+    def value_problems(self) -> list[Problem]:
+        """Problems of single values, each on its own, by the kinds declared."""
+        problems = []
+        for each in arguments(type(self)):
+            value = getattr(self, each.name)
+            message = None if value is None else each.kind.problem(value)
+            if message is not None:
+                problems.append(Problem(each.wire, message))
+        return problems
+
+    def rule_problems(self) -> list[Problem]:
+        """Problems of values taken together, before the mentor is known."""
+        return []
+
+
+AS_OF = "The day that counts as today (default: today in the zone)."
+TZ = "IANA reporting time zone (default: the mentor's)."
 
 
 def _date_range_problems(
@@ -72,34 +168,15 @@ def _end_after_as_of_problems(end: date | None, as_of: date) -> list[Problem]:
     return []
 
 
-def raise_if(problems: list[Problem]) -> None:
-    """Raise `InvalidInput` with the problems, if there are any."""
-    if problems:
-        raise InvalidInput(problems)
-
-
-class Args:
-    """Base of the argument records: the two stages of checks."""
-
-    def value_problems(self) -> list[Problem]:
-        """Problems of single values, each on its own."""
-        return []
-
-    def rule_problems(self) -> list[Problem]:
-        """Problems of values taken together, before the mentor is known."""
-        return []
-
-
 @dataclass(frozen=True)
 class PageArgs(Args):
-    page: int = 1
-    limit: int = DEFAULT_LIMIT
+    page: int = argument(WholeNumber(1, MAX_PAGE), "Page number (default 1).", default=1)
+    limit: int = argument(WholeNumber(1, MAX_LIMIT), f"Items per page (default {DEFAULT_LIMIT}).",
+                          default=DEFAULT_LIMIT)  # fmt: skip
 
-    def value_problems(self) -> list[Problem]:
-        problems: list[Problem] = []
-        _in_range(problems, "page", self.page, 1, MAX_PAGE)
-        _in_range(problems, "limit", self.limit, 1, MAX_LIMIT)
-        return problems
+    RULES = (
+        f" Pages: `page` 1-{MAX_PAGE:,} and `limit` 1-{MAX_LIMIT}; a page past the end is empty."
+    )
 
     @property
     def offset(self) -> int:
@@ -110,14 +187,21 @@ class PageArgs(Args):
 class WindowArgs(Args):
     """Arguments of the summary and the breakdown."""
 
-    period: Period | None = None
-    start_date: date | None = None
-    end_date: date | None = None
-    as_of: date | None = None
-    tz: str | None = None
+    period: Period | None = argument(NamedPeriod(), "Named window ending on as_of (default "
+                                     "last_30_days).")  # fmt: skip
+    start_date: date | None = argument(Day(), "First day of a custom window (with end_date).")
+    end_date: date | None = argument(Day(), "Last day of a custom window (with start_date), not "
+                                     "after as_of.")  # fmt: skip
+    as_of: date | None = argument(Day(), AS_OF)
+    tz: str | None = argument(Zone(), TZ)
 
-    def value_problems(self) -> list[Problem]:
-        return _dates_and_zone_problems(self.start_date, self.end_date, self.as_of, self.tz)
+    RULES = (
+        "The window is either `period`, or `start_date` and `end_date` together (inclusive, "
+        f"`start_date` <= `end_date` <= `as_of`, at most {MAX_WINDOW_DAYS:,} days). A named "
+        "period beside the dates, or one date alone, is a 400; `period=custom` is accepted "
+        "only with both dates. Activities whose local date (in `tz`, default the mentor's "
+        "zone) is after `as_of` (default today there) are not counted."
+    )
 
     def rule_problems(self) -> list[Problem]:
         has_start, has_end = self.start_date is not None, self.end_date is not None
@@ -136,20 +220,20 @@ class WindowArgs(Args):
 class MonthRangeArgs(Args):
     """Arguments of the monthly series: `from`/`to` months, or a number of `months`."""
 
-    from_month: date | None = None
-    to_month: date | None = None
-    months: int | None = None
-    as_of: date | None = None
-    tz: str | None = None
+    from_month: date | None = argument(Month(), "First month (with to).", wire="from")
+    to_month: date | None = argument(Month(), "Last month (with from), not after as_of's "
+                                     "month.", wire="to")  # fmt: skip
+    months: int | None = argument(WholeNumber(1, MAX_MONTHS), "That many months ending with "
+                                  "as_of's month.")  # fmt: skip
+    as_of: date | None = argument(Day(), AS_OF)
+    tz: str | None = argument(Zone(), TZ)
 
-    def value_problems(self) -> list[Problem]:
-        problems: list[Problem] = []
-        _in_range(problems, "months", self.months, 1, MAX_MONTHS)
-        _date_in_range(problems, "as_of", self.as_of)
-        _date_in_range(problems, "from", self.from_month)
-        _date_in_range(problems, "to", self.to_month)
-        _known_tz(problems, self.tz)
-        return problems
+    RULES = (
+        "The range is either `from` and `to` together (YYYY-MM, inclusive, `from` <= `to`, "
+        f"`to` not after as_of's month, at most {MAX_MONTHS} months), or `months` (the months "
+        "ending with as_of's month). `months` beside `from`/`to`, or one of `from`/`to` "
+        "alone, is a 400. Default: January of as_of's year through as_of's month."
+    )
 
     def rule_problems(self) -> list[Problem]:
         has_from, has_to = self.from_month is not None, self.to_month is not None
@@ -174,18 +258,18 @@ class MonthRangeArgs(Args):
 class YearRangeArgs(Args):
     """Arguments of the contribution history."""
 
-    from_year: int | None = None
-    to_year: int | None = None
-    as_of: date | None = None
-    tz: str | None = None
+    from_year: int | None = argument(WholeNumber(MIN_YEAR, MAX_YEAR), "First year (default: the "
+                                     "first activity's).")  # fmt: skip
+    to_year: int | None = argument(WholeNumber(MIN_YEAR, MAX_YEAR), "Last year (default: "
+                                   "as_of's year).")  # fmt: skip
+    as_of: date | None = argument(Day(), AS_OF)
+    tz: str | None = argument(Zone(), TZ)
 
-    def value_problems(self) -> list[Problem]:
-        problems: list[Problem] = []
-        _in_range(problems, "from_year", self.from_year, MIN_YEAR, MAX_YEAR)
-        _in_range(problems, "to_year", self.to_year, MIN_YEAR, MAX_YEAR)
-        _date_in_range(problems, "as_of", self.as_of)
-        _known_tz(problems, self.tz)
-        return problems
+    RULES = (
+        "Years `from_year` through `to_year`: `from_year` <= `to_year` <= as_of's year, at "
+        f"most {MAX_YEAR_SPAN} years; otherwise a 400. Defaults: the year of the first "
+        "activity, and as_of's year."
+    )
 
     def rule_problems(self) -> list[Problem]:
         if self.from_year is None or self.to_year is None:
@@ -212,13 +296,18 @@ class CalendarArgs(Args):
     """Arguments of the contribution calendar: a range of days, by default the 365 ending
     on as_of."""
 
-    start_date: date | None = None
-    end_date: date | None = None
-    as_of: date | None = None
-    tz: str | None = None
+    start_date: date | None = argument(Day(), "First day (with end_date).")
+    end_date: date | None = argument(Day(), "Last day (with start_date), not after as_of.")
+    as_of: date | None = argument(Day(), AS_OF)
+    tz: str | None = argument(Zone(), TZ)
 
-    def value_problems(self) -> list[Problem]:
-        return _dates_and_zone_problems(self.start_date, self.end_date, self.as_of, self.tz)
+    RULES = (
+        "One entry per local date of `start_date` through `end_date` (together, inclusive, "
+        f"`start_date` <= `end_date` <= `as_of`, at most {MAX_CALENDAR_DAYS} days); default "
+        "the 365 days ending on as_of. One date alone, a reversed or longer range, or "
+        "`end_date` after as_of is a 400. `level` 0-4 ranks a day's count among the range's "
+        "active days by quartile."
+    )
 
     def rule_problems(self) -> list[Problem]:
         return _date_range_problems(self.start_date, self.end_date, MAX_CALENDAR_DAYS, "range")
@@ -234,9 +323,4 @@ THEMES = ("light", "dark")
 class CardArgs(Args):
     """How an SVG card is drawn."""
 
-    theme: str = "light"
-
-    def value_problems(self) -> list[Problem]:
-        if self.theme not in THEMES:
-            return [Problem("theme", f"must be one of {', '.join(THEMES)}")]
-        return []
+    theme: str = argument(Choice(THEMES), "Colours of the card (default light).", default="light")

@@ -1,8 +1,9 @@
-"""The REST adapter: the contract's four routes. Parse, call the stats core, serialize."""
+"""The REST adapter: the contract's routes, one per question (`questions`) and the cards.
+Parse, call the stats core, serialize."""
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -12,19 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from personal_stats import cards, stats
+from personal_stats import cards, questions, stats
 from personal_stats.errors import InvalidInput, NotFound, StatsError, Unavailable
-from personal_stats.params import (
-    Args,
-    CalendarArgs,
-    CardArgs,
-    MonthRangeArgs,
-    PageArgs,
-    WindowArgs,
-    YearRangeArgs,
-    check_mentor_id,
-)
+from personal_stats.params import Args, CalendarArgs, CardArgs, WindowArgs, check_mentor_id
 from personal_stats.problems import StatsJSONResponse, problem
+from personal_stats.questions import Asked
 from personal_stats.reads import Question
 from personal_stats.service import StatsService
 from personal_stats.wire import from_query
@@ -92,33 +85,14 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-async def summary(request: Request) -> Response:
-    (args,) = _parse(request, WindowArgs)
-    return await _answer(request, stats.summary(request.path_params["mentor_id"], args))
+def _endpoint(asked: Asked) -> Callable[[Request], Awaitable[Response]]:
+    """The route of a question: its declared arguments from the query string."""
 
+    async def endpoint(request: Request) -> Response:
+        records = _parse(request, *asked.records)
+        return await _answer(request, asked.ask(request.path_params["mentor_id"], *records))
 
-async def monthly_series(request: Request) -> Response:
-    args, page = _parse(request, MonthRangeArgs, PageArgs)
-    mentor_id = request.path_params["mentor_id"]
-    return await _answer(request, stats.monthly_series(mentor_id, args, page))
-
-
-async def activity_breakdown(request: Request) -> Response:
-    args, page = _parse(request, WindowArgs, PageArgs)
-    mentor_id = request.path_params["mentor_id"]
-    return await _answer(request, stats.activity_breakdown(mentor_id, args, page))
-
-
-async def contribution_history(request: Request) -> Response:
-    args, page = _parse(request, YearRangeArgs, PageArgs)
-    mentor_id = request.path_params["mentor_id"]
-    return await _answer(request, stats.contribution_history(mentor_id, args, page))
-
-
-async def contribution_calendar(request: Request) -> Response:
-    (args,) = _parse(request, CalendarArgs)
-    mentor_id = request.path_params["mentor_id"]
-    return await _answer(request, stats.contribution_calendar(mentor_id, args))
+    return endpoint
 
 
 async def summary_card(request: Request) -> Response:
@@ -136,11 +110,11 @@ async def calendar_card(request: Request) -> Response:
 
 
 ENDPOINTS = {
-    "": summary,
-    "/monthly-series": monthly_series,
-    "/activity-breakdown": activity_breakdown,
-    "/contribution-history": contribution_history,
-    "/contribution-calendar": contribution_calendar,
+    "": _endpoint(questions.SUMMARY),
+    "/monthly-series": _endpoint(questions.MONTHLY_SERIES),
+    "/activity-breakdown": _endpoint(questions.ACTIVITY_BREAKDOWN),
+    "/contribution-history": _endpoint(questions.CONTRIBUTION_HISTORY),
+    "/contribution-calendar": _endpoint(questions.CONTRIBUTION_CALENDAR),
     "/cards/summary.svg": summary_card,
     "/cards/calendar.svg": calendar_card,
 }

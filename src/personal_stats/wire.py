@@ -1,6 +1,7 @@
 """Arguments read off the wire: exact text forms of dates, months and numbers, and REST query
-strings into the argument records of `params` (every malformed, empty or repeated value
-reported together). Shared by both adapters; the core never sees text."""
+strings into the argument records of `params`, by their declared arguments (every malformed,
+empty or repeated value reported together). Shared by both adapters; the core never sees
+text."""
 
 import re
 from collections.abc import Callable, Iterable
@@ -12,12 +13,12 @@ from personal_stats.params import (
     MAX_YEAR,
     MIN_YEAR,
     Args,
-    CalendarArgs,
-    CardArgs,
-    MonthRangeArgs,
-    PageArgs,
-    WindowArgs,
-    YearRangeArgs,
+    Day,
+    Kind,
+    Month,
+    NamedPeriod,
+    WholeNumber,
+    arguments,
     raise_if,
 )
 from personal_stats.windows import Period
@@ -71,44 +72,40 @@ def parse_text(text: str) -> str:
     return text
 
 
-Parsers = dict[str, Callable[[str], Any]]
-_WINDOW: Parsers = {"period": parse_period, "start_date": parse_date, "end_date": parse_date,
-                    "as_of": parse_date, "tz": parse_text}  # fmt: skip
-QUERY_PARSERS: dict[type[Args], Parsers] = {
-    PageArgs: {"page": parse_int, "limit": parse_int},
-    WindowArgs: _WINDOW,
-    MonthRangeArgs: {"from": parse_month, "to": parse_month, "months": parse_int,
-                     "as_of": parse_date, "tz": parse_text},
-    YearRangeArgs: {"from_year": parse_int, "to_year": parse_int, "as_of": parse_date,
-                    "tz": parse_text},
-    CardArgs: {"theme": parse_text},
-    CalendarArgs: {"start_date": parse_date, "end_date": parse_date, "as_of": parse_date,
-                   "tz": parse_text},
-}  # fmt: skip
-# Query-string names that are Python keywords.
-_FIELD_OF_PARAM = {"from": "from_month", "to": "to_month"}
+def parser_of(kind: Kind) -> Callable[[str], Any]:
+    """How a value of this kind is read from its text."""
+    if isinstance(kind, Month):
+        return parse_month
+    if isinstance(kind, Day):
+        return parse_date
+    if isinstance(kind, WholeNumber):
+        return parse_int
+    if isinstance(kind, NamedPeriod):
+        return parse_period
+    return parse_text
 
 
 def from_query(kind: type[A], items: Iterable[tuple[str, str]]) -> A:
-    """Parse query-string pairs into `kind`; unknown names are ignored."""
-    parsers = QUERY_PARSERS[kind]
+    """Parse query-string pairs into the record `kind`, by its declared arguments; unknown
+    names are ignored."""
+    declared = {each.wire: each for each in arguments(kind)}
     values: dict[str, Any] = {}
     seen: set[str] = set()
     problems: list[Problem] = []
     for param, text in items:
-        if param not in parsers:
+        found = declared.get(param)
+        if found is None:
             continue
-        field = _FIELD_OF_PARAM.get(param, param)
         if param in seen:
             problems.append(Problem(param, "is given more than once"))
-            values.pop(field, None)
+            values.pop(found.name, None)
             continue
         seen.add(param)
         if text == "":
             problems.append(Problem(param, "must not be empty"))
             continue
         try:
-            values[field] = parsers[param](text)
+            values[found.name] = parser_of(found.kind)(text)
         except ValueError as error:
             problems.append(Problem(param, str(error)))
     args = kind(**values)

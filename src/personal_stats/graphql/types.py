@@ -6,10 +6,10 @@ from typing import Any, Self
 
 import strawberry
 
-from personal_stats import results
-from personal_stats.windows import Period
-
-StatsPeriod = strawberry.enum(Period, name="StatsPeriod")
+from personal_stats import questions, results
+from personal_stats.graphql.enums import StatsPeriod
+from personal_stats.graphql.fields import question_field
+from personal_stats.reads import MentorRow
 
 
 def _copy(model: Any, **overrides: Any) -> dict[str, Any]:
@@ -166,3 +166,26 @@ class ContributionCalendar:
     @classmethod
     def from_model(cls, calendar: results.Calendar) -> Self:
         return cls(**_copy(calendar, days=[CalendarDay.from_model(d) for d in calendar.days]))
+
+
+@strawberry.type
+class Mentor:
+    id: strawberry.ID
+    name: str
+    timezone: str
+
+    personal_stats = question_field(questions.SUMMARY, PersonalStats, of_the_mentor=True)
+    monthly_series = question_field(questions.MONTHLY_SERIES, MonthlySeriesPage, of_the_mentor=True)
+    activity_breakdown = question_field(
+        questions.ACTIVITY_BREAKDOWN, ActivityBreakdownPage, of_the_mentor=True
+    )
+    contribution_history = question_field(
+        questions.CONTRIBUTION_HISTORY, ContributionHistoryPage, of_the_mentor=True
+    )
+    contribution_calendar = question_field(
+        questions.CONTRIBUTION_CALENDAR, ContributionCalendar, of_the_mentor=True
+    )
+
+    @classmethod
+    def from_model(cls, mentor: MentorRow) -> "Mentor":
+        return cls(id=strawberry.ID(mentor.id), name=mentor.name, timezone=mentor.timezone)
