@@ -9,11 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.app import close, create_app
 from personal_stats.ingest import import_files
 from personal_stats.settings import Settings
+from personal_stats.storage.engine import create_engine
+from personal_stats.storage.migrate import upgrade
 
 SUMMARY = "/api/v1/personal-stats/m1?as_of=2026-03-25"
 
@@ -212,20 +215,28 @@ async def test_batched_graphql_requests_are_refused(client: httpx.AsyncClient) -
 
 
 async def test_unexpected_errors_never_show_a_stack_trace(tmp_path: Path) -> None:
-    # A database whose schema was never created: every query fails unexpectedly.
-    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"))
+    # A migrated database whose data_version row is gone: opening a snapshot fails with an
+    # error no handler expects (not the database being unreachable).
+    url = f"sqlite+aiosqlite:///{tmp_path / 'broken.db'}"
+    engine = create_engine(Settings(database_url=url))
+    await upgrade(engine)
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM data_version"))
+    await engine.dispose()
+    app = create_app(Settings(database_url=url))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         rest = await http.get(SUMMARY)
         graphql = await http.post("/graphql", json={"query": '{ mentor(id: "m1") { id } }'})
     await close(app)
-    assert rest.status_code in (500, 503)
+    assert rest.status_code == 500
+    assert rest.json()["detail"] == "The server failed to answer this request."
     assert "Traceback" not in rest.text
-    assert "sqlite" not in rest.text.lower()
+    assert "data_version" not in rest.text
     assert rest.headers["content-type"] == "application/problem+json"
     (error,) = graphql.json()["errors"]
-    assert error["extensions"]["code"] in ("INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE")
-    assert "sqlite" not in error["message"].lower()
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "data_version" not in error["message"]
 
 
 async def test_openapi_document_and_offline_docs(client: httpx.AsyncClient) -> None:

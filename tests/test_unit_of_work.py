@@ -2,17 +2,20 @@
 an import commits between two of them, and what a request loaded is not read again."""
 
 import asyncio
+import json
+from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from graphql import ExecutionResult
 
 from personal_stats.graphql.schema import build_schema
-from personal_stats.ingest import import_files
 from personal_stats.reads import Question, R
 from personal_stats.service import StatsService, UnitOfWork
 from personal_stats.settings import Settings
+from personal_stats.storage import tokens
 from tests.helpers import SessionFactory, activity, add, database_url, mentor
 
 TWO_FIELDS = """{
@@ -30,48 +33,52 @@ DASHBOARD = """{
 }"""
 
 
-class ImportAfterFirstQuestion(UnitOfWork):
-    """A unit of work that, once its first question is answered, lets an import commit."""
-
-    def __init__(self, *args: Any, file: Path, engine: Any) -> None:
-        super().__init__(*args)
-        self.file, self.engine, self.asked = file, engine, 0
-
-    async def ask(self, question: Question[R]) -> R:
-        answer = await super().ask(question)
-        self.asked += 1
-        if self.asked == 1:
-            await import_files(self.engine, [self.file])
-        return answer
-
-
 async def execute(service: StatsService, work: UnitOfWork, query: str) -> ExecutionResult:
     schema = build_schema(service.settings)
     return await schema.execute(query, context_value={"work": work})
 
 
 async def test_an_import_between_two_fields_is_invisible_to_both(
-    sessions: SessionFactory, engine: Any, tmp_path: Path
-) -> None:
+    client: httpx.AsyncClient, sessions: SessionFactory, engine: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Over HTTP: the second field is held until an ingest, sent meanwhile, has committed;
+    both fields answer from the snapshot the first one opened."""
     await add(sessions, mentor("m1"), activity("m1", "2026-03-20T10:00:00Z"))
-    more = tmp_path / "more.jsonl"
-    more.write_text(
-        '{"record": "activity", "id": "new1", "mentor_id": "m1", "activity_type_id": "t1",'
-        ' "status": "completed", "started_at": "2026-03-21T10:00:00Z", "duration_minutes": 5}\n'
-    )
-    service = StatsService(Settings(database_url=database_url(sessions)))
-    try:
-        async with service.unit_of_work() as plain:
-            work = ImportAfterFirstQuestion(service, plain.stack, file=more, engine=engine)
-            result = await execute(service, work, TWO_FIELDS)
-        assert work.asked == 2  # the import ran between the two fields
-        assert result.errors is None
-        assert result.data == {"first": {"totalActivities": 1}, "second": {"totalActivities": 1}}
-        async with service.unit_of_work() as later:
-            result = await execute(service, later, TWO_FIELDS)
-        assert result.data == {"first": {"totalActivities": 2}, "second": {"totalActivities": 2}}
-    finally:
-        await service.close()
+    token = await tokens.create(engine, "writer", ("ingest",))
+    first_answered, committed = asyncio.Event(), asyncio.Event()
+    ask, asked = UnitOfWork.ask, Counter[str]()
+
+    async def held_after_the_first(self: UnitOfWork, question: Question[R]) -> R:
+        asked["questions"] += 1
+        if asked["questions"] > 1:  # every later question waits for the commit
+            await committed.wait()
+        answer = await ask(self, question)
+        first_answered.set()
+        return answer
+
+    monkeypatch.setattr(UnitOfWork, "ask", held_after_the_first)
+    reading = asyncio.create_task(client.post("/graphql", json={"query": TWO_FIELDS}))
+    await asyncio.wait_for(first_answered.wait(), 10)
+    new = {
+        "record": "activity",
+        "id": "new1",
+        "mentor_id": "m1",
+        "activity_type_id": "t1",
+        "status": "completed",
+        "started_at": "2026-03-21T10:00:00Z",
+        "duration_minutes": 5,
+    }
+    written = await client.post("/api/v1/ingest", content=json.dumps(new).encode(),
+                                headers={"content-type": "application/x-ndjson",
+                                         "authorization": f"Bearer {token}"})  # fmt: skip
+    assert written.status_code == 200  # committed while the query is between its fields
+    committed.set()
+    answer = (await reading).json()
+    assert answer["data"] == {"first": {"totalActivities": 1}, "second": {"totalActivities": 1}}
+    assert answer["extensions"]["dataVersion"] < int(written.headers["X-Data-Version"])
+    later = (await client.post("/graphql", json={"query": TWO_FIELDS})).json()
+    assert later["data"] == {"first": {"totalActivities": 2}, "second": {"totalActivities": 2}}
 
 
 async def test_a_dashboard_query_reads_each_mentor_once_in_one_snapshot(

@@ -6,7 +6,6 @@ graphql-core executes it on the schema Strawberry built; the answer is encoded w
 Everything else (GraphiQL, GET, batches, unusual bodies) goes through Strawberry's own view.
 """
 
-import contextlib
 import time
 from inspect import isawaitable
 from typing import Any
@@ -118,12 +117,20 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         """The result, with the data version of the snapshot it was read from (SPEC 18);
-        a query that read nothing opens the snapshot to tell it."""
+        a query that read nothing opens the snapshot to tell it. When it cannot be opened,
+        no version is told: the database is unavailable, or the result's errors already
+        report the failure (else it is the request's failure)."""
         response = process_result(result)
         work: UnitOfWork = request.state.work
-        with contextlib.suppress(Unavailable):  # then no version can be told
-            if work.snapshot is None:
+        if work.snapshot is None:
+            try:
                 await work.ask(nothing())
+            except Unavailable:
+                pass
+            except Exception:
+                if not result.errors:
+                    raise
+        if work.snapshot is not None:
             extensions = response.get("extensions") or {}
             response["extensions"] = {**extensions, "dataVersion": work.version}
         return response
