@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -15,9 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.storage import tokens
+from personal_stats.storage.transactions import WRITE_LOCK
 from tests.servers import free_port, wait_until_ready
 from tests.test_write_api import counts, lines, records
 
@@ -87,26 +90,50 @@ async def test_a_client_that_disconnects_mid_body_writes_nothing(
     assert answer.status_code == 200  # and it keeps serving
 
 
-def send_while_killed(server: Server, body: bytes, headers: dict[str, str]) -> None:
-    """Send the body; once it is sent, give the server time to be inside the write, then
-    kill it."""
-    sent = threading.Event()
+async def write_lock_held(engine: AsyncEngine) -> bool:
+    """Whether a writer holds the write lock (`storage.transactions`): SQLite's, which a
+    BEGIN IMMEDIATE that may not wait cannot take; PostgreSQL's advisory lock."""
+    if engine.dialect.name == "sqlite":
+        path = str(engine.url.database)
 
-    def stream() -> Iterator[bytes]:
-        yield body
-        sent.set()
+        def locked() -> bool:
+            connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+                return False
+            except sqlite3.OperationalError as error:
+                return "locked" in str(error)
+            finally:
+                connection.close()
+
+        return await asyncio.to_thread(locked)
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                 "AND ((classid::bigint << 32) | objid::bigint) = :key)"),
+            {"key": WRITE_LOCK},
+        )  # fmt: skip
+        return bool(found.scalar_one())
+
+
+async def kill_once_writing(
+    server: Server, engine: AsyncEngine, body: bytes, headers: dict[str, str]
+) -> None:
+    """Send the body; once the server holds the write lock (the write has begun), kill it."""
 
     def send() -> None:
         with contextlib.suppress(httpx.TransportError):  # the server dies under it
-            httpx.post(f"{server.base}/api/v1/ingest", content=stream(), headers=headers,
+            httpx.post(f"{server.base}/api/v1/ingest", content=body, headers=headers,
                        timeout=30)  # fmt: skip
 
     sender = threading.Thread(target=send)
     sender.start()
-    assert sent.wait(30)
-    time.sleep(0.3)  # reading, validating and writing 49,000 records takes well over this
-    server.stop(signal.SIGKILL)
-    sender.join(30)
+    async with asyncio.timeout(30):  # another process's lock: polled, no event can tell
+        while not await write_lock_held(engine):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    await asyncio.to_thread(server.stop, signal.SIGKILL)
+    await asyncio.to_thread(sender.join, 30)
 
 
 async def test_a_server_killed_during_a_large_ingest_leaves_nothing_of_it(
@@ -118,7 +145,7 @@ async def test_a_server_killed_during_a_large_ingest_leaves_nothing_of_it(
     assert (await asyncio.to_thread(post, url, lines(records(5)), headers)).status_code == 200
     before = await counts(engine)
     big = lines(records(49_000, prefix="big"))
-    await asyncio.to_thread(send_while_killed, server, big, headers)
+    await kill_once_writing(server, engine, big, headers)
     assert await counts(engine) == before  # nothing of the killed request
     await asyncio.to_thread(server.start)  # a new server on the same database serves at once
     summary = await asyncio.to_thread(
