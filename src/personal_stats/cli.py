@@ -14,7 +14,7 @@ from typing import Any, Literal
 from personal_stats import tokens
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import ImportReport, import_files
-from personal_stats.observability import logging_config
+from personal_stats.logs import logging_config
 from personal_stats.params import is_valid_id
 from personal_stats.seed import Plan, seed
 from personal_stats.settings import Settings

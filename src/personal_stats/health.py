@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from personal_stats.metrics import PEER_INDEX_READY, PEER_INDEX_VERSION, exposition
 from personal_stats.middleware import Admission
-from personal_stats.observability import PEER_INDEX_READY, PEER_INDEX_VERSION, exposition
 from personal_stats.problems import StatsJSONResponse
 from personal_stats.service import StatsService
 

@@ -10,14 +10,19 @@ cost a coroutine and a wrapped `send` per request.
 """
 
 import asyncio
+import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from personal_stats.observability import is_valid_request_id, log_request
+from personal_stats.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from personal_stats.problems import problem
+
+ACCESS_LOG = logging.getLogger("personal_stats.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 ALWAYS_ANSWERED = frozenset({"/healthz", "/readyz", "/metrics"})
 AT_THE_LIMIT = "The service is at its limit of requests in flight; try again shortly."
@@ -196,3 +201,24 @@ async def _drained(receive: Receive, size: int) -> bool:
     except TimeoutError:
         return False
     return False
+
+
+def is_valid_request_id(value: str) -> bool:
+    """Accept a caller's X-Request-ID when it is short and plain; otherwise a new one is made."""
+    return _REQUEST_ID.fullmatch(value) is not None
+
+
+def log_request(scope: Scope, status: int, duration: float, request_id: str) -> None:
+    """One access-log line and the HTTP metrics of an answered request."""
+    route = getattr(scope.get("route"), "path", "unmatched")
+    method = scope["method"]
+    HTTP_REQUESTS.labels(method, route, status).inc()
+    HTTP_LATENCY.labels(method, route, status).observe(duration)
+    line = {
+        "method": method, "path": scope["path"], "route": route, "status": status,
+        "duration_ms": round(duration * 1000, 3), "request_id": request_id,
+    }  # fmt: skip
+    token = scope.get("state", {}).get("token")
+    if token is not None:  # the write API's token, by name (never its value)
+        line["token"] = token
+    ACCESS_LOG.info("request", extra=line)

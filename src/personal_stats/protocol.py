@@ -24,8 +24,8 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from personal_stats.metrics import SHED_REQUESTS
 from personal_stats.middleware import ALWAYS_ANSWERED, AT_THE_LIMIT, Admission
-from personal_stats.observability import SHED_REQUESTS
 from personal_stats.settings import Settings
 
 # Without the app's setting in the lifespan state (another app), the setting's default.

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from personal_stats import tokens
 from personal_stats.errors import ImportRejected, TooManyRecords
 from personal_stats.ingest import body_source
-from personal_stats.observability import INGEST_REQUESTS, INGESTED
+from personal_stats.metrics import INGEST_REQUESTS, INGESTED
 from personal_stats.params import is_valid_id
 from personal_stats.problems import problem
 from personal_stats.service import StatsService

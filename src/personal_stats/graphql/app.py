@@ -26,7 +26,7 @@ from personal_stats.errors import Unavailable
 from personal_stats.graphql.documents import Documents, Prepared
 from personal_stats.graphql.executor import lean_executor
 from personal_stats.graphql.schema import StatsSchema
-from personal_stats.observability import observe_operation
+from personal_stats.metrics import observe_operation
 from personal_stats.problems import problem
 from personal_stats.service import StatsService, UnitOfWork, nothing
 from personal_stats.web.pages import graphiql_page

@@ -1,5 +1,7 @@
 """The GraphQL schema: the query root, the Date scalar and the limits every document meets."""
 
+import time
+from collections.abc import Iterator
 from datetime import date
 
 import strawberry
@@ -10,6 +12,7 @@ from graphql import (
     specified_rules,
 )
 from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
@@ -29,7 +32,7 @@ from personal_stats.graphql.types import (
     MonthlySeriesPage,
     PersonalStats,
 )
-from personal_stats.observability import OperationMetrics
+from personal_stats.metrics import observe_operation
 from personal_stats.service import UnitOfWork
 from personal_stats.settings import Settings
 from personal_stats.wire import parse_date
@@ -84,6 +87,20 @@ DATE = strawberry.scalar(
     serialize=date.isoformat,
     parse_value=_parse_date_value,
 )
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts and times every GraphQL operation by type and outcome."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        try:
+            operation_type = context.operation_type.value
+        except Exception:  # the document did not parse: no operation to name
+            operation_type = "unknown"
+        observe_operation(operation_type, context.result, time.perf_counter() - started)
 
 
 class StatsSchema(strawberry.Schema):
