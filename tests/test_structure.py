@@ -1,0 +1,134 @@
+"""The structure the code keeps, checked from its imports and calls: no import circle, no
+import running back up the layers, every engine difference and every database library under
+`storage/`, and `Settings` built in one place."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SOURCE = Path(__file__).parents[1] / "src" / "personal_stats"
+# From the bottom up; a module imports only from its own layer or those below.
+LAYERS: list[set[str]] = [
+    # the core: plain records, rules and arithmetic
+    {"rounding", "errors", "windows", "reads", "results", "figures", "stats", "params", "wire",
+     "records", "limits", "settings", "tokens", "questions"},
+    {"storage", "models"},  # the tables, declared once, are storage's alone
+    {"service", "peers", "ingest", "seed"},
+    # the adapters and what they share
+    {"rest", "graphql", "write_api", "web", "cards", "openapi", "docs", "health",
+     "middleware", "protocol", "problems", "metrics", "logs"},
+    {"app", "cli"},  # the composition root and the command line
+]  # fmt: skip
+DATABASE_LIBRARIES = {"sqlalchemy", "sqlmodel", "asyncpg", "sqlite3", "aiosqlite", "alembic"}
+ENGINE_WORDS = ("sqlite", "postgres")
+
+
+def modules() -> dict[str, ast.Module]:
+    found = {}
+    for path in SOURCE.rglob("*.py"):
+        parts = path.relative_to(SOURCE).with_suffix("").parts
+        name = ".".join(("personal_stats", *parts)).removesuffix(".__init__")
+        found[name] = ast.parse(path.read_text(), str(path))
+    return found
+
+
+MODULES = modules()
+
+
+def imports(tree: ast.Module) -> set[str]:
+    """Every module it imports, at its top or inside a function."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def own(name: str) -> str | None:
+    """The project's module of an imported name (a name imported from a module is that
+    module), or None."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def room(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else module
+
+
+def layer(module: str) -> int:
+    (found,) = [i for i, rooms in enumerate(LAYERS) if room(module) in rooms]
+    return found
+
+
+GRAPH = {
+    name: {o for i in imports(tree) if (o := own(i)) and o != name and o != "personal_stats"}
+    for name, tree in MODULES.items()
+}
+
+
+def test_every_module_has_a_layer() -> None:
+    for name in MODULES:
+        if name != "personal_stats":
+            layer(name)
+
+
+def test_no_import_circle() -> None:
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            pytest.fail(f"import circle: {' -> '.join([*path[path.index(name) :], name])}")
+        if name in done:
+            return
+        for imported in GRAPH[name]:
+            visit(imported, [*path, name])
+        done.add(name)
+
+    for name in GRAPH:
+        visit(name, [])
+
+
+def test_no_import_runs_back_up() -> None:
+    upward = [(name, imported) for name, found in GRAPH.items() if name != "personal_stats"
+              for imported in found if layer(imported) > layer(name)]  # fmt: skip
+    assert upward == []
+
+
+def test_only_storage_imports_a_database_library() -> None:
+    found = [(name, i) for name, tree in MODULES.items()
+             for i in imports(tree) if i.split(".")[0] in DATABASE_LIBRARIES
+             and room(name) != "storage" and name != "personal_stats.models"]  # fmt: skip
+    assert found == []
+
+
+def test_no_engine_branch_outside_storage() -> None:
+    """No `.dialect`, and no comparison or call that names an engine, outside storage."""
+    found = []
+    for name, tree in MODULES.items():
+        if room(name) == "storage":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "dialect":
+                found.append((name, node.lineno))
+            if isinstance(node, ast.Compare | ast.Call):
+                texts = [n.value for n in ast.walk(node)
+                         if isinstance(n, ast.Constant) and isinstance(n.value, str)]  # fmt: skip
+                if any(word in text.lower() for text in texts for word in ENGINE_WORDS):
+                    found.append((name, node.lineno))
+    assert found == []
+
+
+def test_settings_are_built_in_one_place() -> None:
+    """By the command line, which hands them to the app and its workers (the Alembic
+    environment aside: `alembic` run by hand has no other way to them)."""
+    found = {
+        name for name, tree in MODULES.items() for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        and node.func.id == "Settings"
+    }  # fmt: skip
+    assert found == {"personal_stats.cli", "personal_stats.storage.migrations.env"}
