@@ -379,3 +379,18 @@ async def test_while_the_next_index_is_made_standings_are_corrected_not_recounte
         assert service.peers.loads == 1
     finally:
         await service.close()
+
+
+def test_the_index_counts_how_it_found_a_window() -> None:
+    """A window seen once is counted; seen twice, its sorted counts are kept; from then on
+    they answer (a hit), ranked."""
+    index = PeerIndex.build(_table(1, 4, {"a": [10, 20, 30], "b": [20], "c": [15, 25]}))
+    start, end = datetime.fromtimestamp(15, UTC), datetime.fromtimestamp(30, UTC)
+    found = [index.window(start, end) for _ in range(3)]
+    assert [p.ranked for p in found] == [False, True, True]
+    assert (index.hits, index.misses) == (1, 2)
+    assert sorted(found[0].counts.tolist()) == [1, 1, 2]  # a: 20; b: 20; c: 15, 25
+    assert [c.tolist() for c in (found[1].counts, found[2].counts)] == [[1, 1, 2]] * 2
+    assert found[0].mentors == 4  # the fourth mentor, with none, is left out of the counts
+    for counted in found:
+        assert standing_among(counted, 1) == Standing(peers=3, below=1, equal=1)
