@@ -4,12 +4,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from personal_stats.reads import PeerCounts, Standing
-from personal_stats.rounding import div_half_up
+from personal_stats.rounding import div_half_up, half_away
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTH_ABBREVIATIONS = (
@@ -44,6 +45,27 @@ class Tally:
     @property
     def average_minutes(self) -> int | None:
         return div_half_up(self.minutes, self.completed) if self.completed else None
+
+
+def change_pct(current: Fraction | int | None, previous: Fraction | int | None) -> float | None:
+    """100 x (current - previous) / previous, exact, to 1 decimal half away from zero; 0.0
+    from 0 to 0; None from 0 to anything else, or when either side is None."""
+    if current is None or previous is None:
+        return None
+    if previous == 0:
+        return 0.0 if current == 0 else None
+    return half_away(Fraction(100) * (current - previous) / previous, 1)
+
+
+def exact_mean(total: int, count: int) -> Fraction | None:
+    return Fraction(total, count) if count else None
+
+
+def rate_delta(current: Fraction | None, previous: Fraction | None) -> float | None:
+    """The difference of two exact rates, to 3 decimals half away from zero."""
+    if current is None or previous is None:
+        return None
+    return half_away(current - previous, 3)
 
 
 def tally(activities: Iterable[LocalActivity]) -> Tally:

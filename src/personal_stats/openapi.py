@@ -9,7 +9,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from personal_stats import params, questions, results
 from personal_stats.rest import BASE
-from personal_stats.windows import Period, known_timezones
+from personal_stats.windows import known_timezones
 
 _DATE = {"type": "string", "format": "date", "pattern": r"^(19|2\d)\d{2}-\d{2}-\d{2}$"}
 _MONTH = {"type": "string", "pattern": r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"}
@@ -38,8 +38,8 @@ def _schema_of(kind: params.Kind) -> dict[str, Any]:
         return _DATE
     if isinstance(kind, params.WholeNumber):
         return _integer(kind.low, kind.high)
-    if isinstance(kind, params.NamedPeriod):
-        return {"type": "string", "enum": [p.value for p in Period]}
+    if isinstance(kind, params.Named):
+        return {"type": "string", "enum": [name.value for name in kind.names]}
     if isinstance(kind, params.Zone):
         return {"type": "string", "enum": sorted(known_timezones())}
     if isinstance(kind, params.Choice):

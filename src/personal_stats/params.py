@@ -7,10 +7,17 @@ them. Values are checked one by one, then as a whole, then against as_of. Framew
 import re
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from personal_stats.errors import InvalidInput, Problem
-from personal_stats.windows import MAX_WINDOW_DAYS, Period, is_known_timezone, months_between
+from personal_stats.windows import (
+    MAX_WINDOW_DAYS,
+    Compare,
+    Period,
+    is_known_timezone,
+    months_between,
+)
 
 MIN_YEAR, MAX_YEAR = 1900, 2999
 MAX_PAGE, MAX_LIMIT, DEFAULT_LIMIT = 1_000_000, 100, 20
@@ -72,8 +79,11 @@ class Zone(Kind):
         )
 
 
-class NamedPeriod(Kind):
-    """One of the `Period` names."""
+@dataclass(frozen=True)
+class Named(Kind):
+    """One of the names of an enumeration (a period, a comparison)."""
+
+    names: type[StrEnum]
 
 
 @dataclass(frozen=True)
@@ -187,20 +197,25 @@ class PageArgs(Args):
 class WindowArgs(Args):
     """Arguments of the summary and the breakdown."""
 
-    period: Period | None = argument(NamedPeriod(), "Named window ending on as_of (default "
+    period: Period | None = argument(Named(Period), "Named window ending on as_of (default "
                                      "last_30_days).")  # fmt: skip
     start_date: date | None = argument(Day(), "First day of a custom window (with end_date).")
     end_date: date | None = argument(Day(), "Last day of a custom window (with start_date), not "
                                      "after as_of.")  # fmt: skip
     as_of: date | None = argument(Day(), AS_OF)
     tz: str | None = argument(Zone(), TZ)
+    compare: Compare | None = argument(Named(Compare), "Each figure beside the same figure "
+                                       "over an earlier window (default: none).")  # fmt: skip
 
     RULES = (
         "The window is either `period`, or `start_date` and `end_date` together (inclusive, "
         f"`start_date` <= `end_date` <= `as_of`, at most {MAX_WINDOW_DAYS:,} days). A named "
         "period beside the dates, or one date alone, is a 400; `period=custom` is accepted "
         "only with both dates. Activities whose local date (in `tz`, default the mentor's "
-        "zone) is after `as_of` (default today there) are not counted."
+        "zone) is after `as_of` (default today there) are not counted. `compare` "
+        "(`previous_period` or `year_over_year`) adds the same figures over an earlier window "
+        "and their changes; with `period=all_time`, or an earlier window that would start "
+        "before 1900-01-01, it is a 400 (checked once the mentor is known)."
     )
 
     def rule_problems(self) -> list[Problem]:

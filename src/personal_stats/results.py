@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Generic, TypeVar
 
-from personal_stats.windows import Period
+from personal_stats.windows import Compare, Period
 
 T = TypeVar("T")
 
@@ -33,6 +33,42 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class SummaryChange:
+    total_activities_pct: float | None
+    completed_activities_pct: float | None
+    active_days_pct: float | None
+    total_hours_logged_pct: float | None
+    avg_session_duration_minutes_pct: float | None
+    completion_rate_delta: float | None
+    peer_rank_percentile_delta: int | None
+
+
+@dataclass(frozen=True)
+class SummaryComparison:
+    """The summary's figures over the earlier window, and the changes (SPEC section 17)."""
+
+    compare: Compare
+    start_date: date
+    end_date: date
+    total_activities: int
+    completed_activities: int
+    cancelled_activities: int
+    completion_rate: float | None
+    avg_session_duration_minutes: int | None
+    total_hours_logged: float
+    active_days: int
+    peer_rank_percentile: int | None
+    change: SummaryChange
+
+
+@dataclass(frozen=True)
+class ComparedSummary(Summary):
+    """A summary asked with `compare` (without it, a `Summary`: no `comparison` key)."""
+
+    comparison: SummaryComparison | None = None
+
+
+@dataclass(frozen=True)
 class MonthItem:
     year: int
     month: int
@@ -51,6 +87,20 @@ class BreakdownItem:
     percentage: float
     avg_duration_minutes: int | None
     total_hours: float
+
+
+@dataclass(frozen=True)
+class ComparedBreakdownItem(BreakdownItem):
+    previous_count: int = 0  # of this type, any status, in the earlier window
+    count_change_pct: float | None = None
+
+
+@dataclass(frozen=True)
+class BreakdownComparison:
+    compare: Compare
+    start_date: date
+    end_date: date
+    total_activities: int  # of every type and status in the earlier window
 
 
 @dataclass(frozen=True)
@@ -102,3 +152,10 @@ class Calendar:
     active_days: int
     max_count: int
     days: list[CalendarDay]
+
+
+@dataclass(frozen=True)
+class ComparedPage(Page[T]):
+    """A breakdown page asked with `compare`."""
+
+    comparison: BreakdownComparison | None = None

@@ -32,28 +32,37 @@ from personal_stats.reads import (
     MentorRow,
     MentorsRead,
     Question,
+    Standing,
     StandingRead,
     TodayRead,
     TypesRead,
 )
 from personal_stats.results import (
+    BreakdownComparison,
     BreakdownItem,
     Calendar,
     CalendarDay,
+    ComparedBreakdownItem,
+    ComparedPage,
+    ComparedSummary,
     MonthCount,
     MonthItem,
     Page,
     Pagination,
     Summary,
+    SummaryChange,
+    SummaryComparison,
     T,
     YearItem,
 )
 from personal_stats.rounding import hours, percentage, rate
 from personal_stats.windows import (
     DEFAULT_PERIOD,
+    Compare,
     Period,
     Window,
     add_months,
+    comparison_window,
     instants,
     local_day,
     local_days,
@@ -96,43 +105,116 @@ def find_mentors(mentor_ids: Sequence[str]) -> Question[list[MentorRow | None]]:
 
 
 def summary(mentor_id: str, args: WindowArgs) -> Question[Summary]:
-    """The summary card of a mentor for a window."""
+    """The summary card of a mentor for a window; with `compare`, beside the same figures
+    over the earlier window (SPEC section 17)."""
     reporting = yield from _start(mentor_id, args)
     window = yield from _window(reporting, args)
-    start, end = instants(window.start_date, window.end_date, reporting.tz)
-    activities = _localize((yield ActivitiesRead(mentor_id, start, end)), reporting.tz)
+    earlier = _earlier_window(window, args.compare)
+    now = yield from _over(reporting, window.start_date, window.end_date)
     types = yield TypesRead()
-    counts = figures.tally(activities)
-    standing = yield StandingRead(start, end, counts.completed)
-    days = {a.day for a in activities if a.completed}
-    daily, weekly = yield from _streaks(reporting, window, days)
-    return Summary(
+    daily, weekly = yield from _streaks(reporting, window, now.days)
+    found = Summary(
         mentor_id=mentor_id,
         mentor_name=reporting.mentor.name,
         period=window.period,
         start_date=window.start_date,
         end_date=window.end_date,
         timezone=reporting.tz,
-        total_activities=counts.total,
-        completed_activities=counts.completed,
-        cancelled_activities=counts.total - counts.completed,
-        completion_rate=rate(counts.completed, counts.total) if counts.total else None,
-        avg_session_duration_minutes=counts.average_minutes,
-        total_hours_logged=hours(counts.minutes),
+        total_activities=now.counts.total,
+        completed_activities=now.counts.completed,
+        cancelled_activities=now.counts.total - now.counts.completed,
+        completion_rate=now.completion_rate,
+        avg_session_duration_minutes=now.counts.average_minutes,
+        total_hours_logged=hours(now.counts.minutes),
         most_common_activity_type=figures.most_common(
-            Counter(types[a.type_id].code for a in activities)
+            Counter(types[a.type_id].code for a in now.activities)
         ),
-        most_active_weekday=figures.most_active_weekday(a.day for a in activities),
-        peer_rank_percentile=(
-            figures.percentile(standing.below, standing.equal, standing.peers)
-            if standing.peers
-            else None
-        ),
+        most_active_weekday=figures.most_active_weekday(a.day for a in now.activities),
+        peer_rank_percentile=now.percentile,
         streak_days=daily,
-        longest_streak_days=figures.longest_run(days),
-        active_days=len(days),
+        longest_streak_days=figures.longest_run(now.days),
+        active_days=len(now.days),
         weekly_streak_weeks=weekly,
     )
+    if args.compare is None or earlier is None:
+        return found
+    before = yield from _over(reporting, *earlier)
+    comparison = SummaryComparison(
+        compare=args.compare,
+        start_date=earlier[0],
+        end_date=earlier[1],
+        total_activities=before.counts.total,
+        completed_activities=before.counts.completed,
+        cancelled_activities=before.counts.total - before.counts.completed,
+        completion_rate=before.completion_rate,
+        avg_session_duration_minutes=before.counts.average_minutes,
+        total_hours_logged=hours(before.counts.minutes),
+        active_days=len(before.days),
+        peer_rank_percentile=before.percentile,
+        change=_change(now, before),
+    )
+    return ComparedSummary(**vars(found), comparison=comparison)
+
+
+@dataclass(frozen=True)
+class _Over:
+    """A mentor's activities over a window, their counts, active days and standing."""
+
+    activities: list[LocalActivity]
+    counts: Tally
+    days: set[int]
+    standing: Standing
+
+    @property
+    def completion_rate(self) -> float | None:
+        return rate(self.counts.completed, self.counts.total) if self.counts.total else None
+
+    @property
+    def percentile(self) -> int | None:
+        standing = self.standing
+        if not standing.peers:
+            return None
+        return figures.percentile(standing.below, standing.equal, standing.peers)
+
+
+def _over(reporting: Reporting, first: date, last: date) -> Question[_Over]:
+    start, end = instants(first, last, reporting.tz)
+    activities = _localize((yield ActivitiesRead(reporting.mentor.id, start, end)), reporting.tz)
+    counts = figures.tally(activities)
+    standing = yield StandingRead(start, end, counts.completed)
+    days = {a.day for a in activities if a.completed}
+    return _Over(activities, counts, days, standing)
+
+
+def _change(now: _Over, before: _Over) -> SummaryChange:
+    a, b = now.counts, before.counts
+    return SummaryChange(
+        total_activities_pct=figures.change_pct(a.total, b.total),
+        completed_activities_pct=figures.change_pct(a.completed, b.completed),
+        active_days_pct=figures.change_pct(len(now.days), len(before.days)),
+        total_hours_logged_pct=figures.change_pct(a.minutes, b.minutes),
+        avg_session_duration_minutes_pct=figures.change_pct(
+            figures.exact_mean(a.minutes, a.completed), figures.exact_mean(b.minutes, b.completed)
+        ),
+        completion_rate_delta=figures.rate_delta(
+            figures.exact_mean(a.completed, a.total), figures.exact_mean(b.completed, b.total)
+        ),
+        peer_rank_percentile_delta=(
+            None
+            if now.percentile is None or before.percentile is None
+            else now.percentile - before.percentile
+        ),
+    )
+
+
+def _earlier_window(window: Window, compare: Compare | None) -> tuple[date, date] | None:
+    """The window compared with, if any; a rule that needs the mentor (SPEC section 17)."""
+    if compare is None:
+        return None
+    try:
+        return comparison_window(window, compare)
+    except ValueError as error:
+        raise InvalidInput.one("compare", str(error)) from None
 
 
 def monthly_series(
@@ -173,11 +255,12 @@ def monthly_series(
 def activity_breakdown(
     mentor_id: str, args: WindowArgs, page: PageArgs
 ) -> Question[Page[BreakdownItem]]:
-    """Activity per activity type in a window, most frequent first."""
+    """Activity per activity type in a window, most frequent first; with `compare`, each
+    type's count beside its count over the earlier window."""
     reporting = yield from _start(mentor_id, args, page)
     window = yield from _window(reporting, args)
-    start, end = instants(window.start_date, window.end_date, reporting.tz)
-    activities = _localize((yield ActivitiesRead(mentor_id, start, end)), reporting.tz)
+    earlier = _earlier_window(window, args.compare)
+    activities = yield from _activities_on(reporting, window.start_date, window.end_date)
     by_type: dict[str, Tally] = defaultdict(Tally)
     for activity in activities:
         by_type[activity.type_id].add(activity)
@@ -195,7 +278,19 @@ def activity_breakdown(
         for type_id, type_tally in by_type.items()
     ]
     items.sort(key=lambda item: (-item.count, item.activity_type_id))
-    return _paginate(items, page)
+    found = _paginate(items, page)
+    if args.compare is None or earlier is None:
+        return found
+    before = yield from _activities_on(reporting, *earlier)
+    previous = Counter(activity.type_id for activity in before)
+    compared: list[BreakdownItem] = [
+        ComparedBreakdownItem(**vars(item), previous_count=previous[item.activity_type_id],
+                              count_change_pct=figures.change_pct(
+                                  item.count, previous[item.activity_type_id]))
+        for item in found.data
+    ]  # fmt: skip
+    comparison = BreakdownComparison(args.compare, earlier[0], earlier[1], len(before))
+    return ComparedPage(compared, found.pagination, comparison)
 
 
 def contribution_history(

@@ -21,6 +21,14 @@ class Period(StrEnum):
     CUSTOM = "custom"
 
 
+class Compare(StrEnum):
+    """The earlier window each figure is set beside (SPEC section 17)."""
+
+    PREVIOUS_PERIOD = "previous_period"
+    YEAR_OVER_YEAR = "year_over_year"
+
+
+EARLIEST_DATE = date(1900, 1, 1)
 DEFAULT_PERIOD = Period.LAST_30_DAYS
 _TRAILING_DAYS = {
     Period.LAST_7_DAYS: 7,
@@ -140,3 +148,33 @@ def add_months(month: date, count: int) -> date:
 def months_between(first: date, last: date) -> int:
     """How many months [first, last] spans, both counted."""
     return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
+def a_year_before(day: date) -> date:
+    """The same month and day a year earlier; 29 February becomes 28 February."""
+    if day.month == 2 and day.day == 29:
+        return date(day.year - 1, 2, 28)
+    return day.replace(year=day.year - 1)
+
+
+def comparison_window(window: Window, compare: Compare) -> tuple[date, date]:
+    """The earlier window [start, end] of local dates that `window`'s figures are compared
+    with (SPEC section 17). `all_time` has none, and a window before `EARLIEST_DATE` is not
+    given: both raise ValueError."""
+    if window.period is Period.ALL_TIME:
+        raise ValueError("an all_time window has no earlier window to compare with")
+    s, e = window.start_date, window.end_date
+    if window.period is Period.YEAR_TO_DATE:  # both ways: the same days a year earlier
+        start, end = date(s.year - 1, 1, 1), a_year_before(e)
+    elif compare is Compare.YEAR_OVER_YEAR:
+        start, end = a_year_before(s), a_year_before(e)
+    elif window.period is Period.MONTH_TO_DATE:
+        start = add_months(s, -1)
+        length = (s - timedelta(days=1)).day  # the previous month's last day
+        end = start.replace(day=min(e.day, length))
+    else:
+        days = (e - s).days + 1
+        start, end = s - timedelta(days=days), s - timedelta(days=1)
+    if start < EARLIEST_DATE:
+        raise ValueError(f"the earlier window would start before {EARLIEST_DATE.isoformat()}")
+    return start, end

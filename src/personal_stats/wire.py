@@ -6,6 +6,7 @@ text."""
 import re
 from collections.abc import Callable, Iterable
 from datetime import date
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from personal_stats.errors import Problem
@@ -16,14 +17,14 @@ from personal_stats.params import (
     Day,
     Kind,
     Month,
-    NamedPeriod,
+    Named,
     WholeNumber,
     arguments,
     raise_if,
 )
-from personal_stats.windows import Period
 
 A = TypeVar("A", bound=Args)
+E = TypeVar("E", bound=StrEnum)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"\d{4}-\d{2}")
 _INT = re.compile(r"[+-]?\d{1,12}")
@@ -60,12 +61,17 @@ def parse_int(text: str) -> int:
     return int(text)
 
 
-def parse_period(text: str) -> Period:
-    try:
-        return Period(text)
-    except ValueError:
-        allowed = ", ".join(p.value for p in Period)
-        raise ValueError(f"must be one of {allowed}") from None
+def parse_named(names: type[E]) -> Callable[[str], E]:
+    """A reader of one of the enumeration's names."""
+
+    def parse(text: str) -> E:
+        try:
+            return names(text)
+        except ValueError:
+            allowed = ", ".join(n.value for n in names)
+            raise ValueError(f"must be one of {allowed}") from None
+
+    return parse
 
 
 def parse_text(text: str) -> str:
@@ -80,8 +86,8 @@ def parser_of(kind: Kind) -> Callable[[str], Any]:
         return parse_date
     if isinstance(kind, WholeNumber):
         return parse_int
-    if isinstance(kind, NamedPeriod):
-        return parse_period
+    if isinstance(kind, Named):
+        return parse_named(kind.names)
     return parse_text
 
 

@@ -12,13 +12,13 @@ from strawberry.types import Info
 from strawberry.types.field import StrawberryField
 
 from personal_stats.errors import Problem
-from personal_stats.graphql.enums import StatsPeriod
+from personal_stats.graphql.enums import ENUMS
 from personal_stats.params import (
     Argument,
     Day,
     Kind,
     Month,
-    NamedPeriod,
+    Named,
     WholeNumber,
     arguments,
     raise_if,
@@ -47,8 +47,8 @@ def _graphql_type(kind: Kind) -> Any:
         return date
     if isinstance(kind, WholeNumber):
         return int
-    if isinstance(kind, NamedPeriod):
-        return StatsPeriod
+    if isinstance(kind, Named):
+        return ENUMS[kind.names]
     return str
 
 

@@ -7,7 +7,7 @@ from typing import Any, Self
 import strawberry
 
 from personal_stats import questions, results
-from personal_stats.graphql.enums import StatsPeriod
+from personal_stats.graphql.enums import CompareWith, StatsPeriod
 from personal_stats.graphql.fields import question_field
 from personal_stats.reads import MentorRow
 
@@ -15,6 +15,46 @@ from personal_stats.reads import MentorRow
 def _copy(model: Any, **overrides: Any) -> dict[str, Any]:
     values = {field.name: getattr(model, field.name) for field in fields(model)}
     return values | overrides
+
+
+@strawberry.type
+class SummaryChange:
+    total_activities_pct: float | None
+    completed_activities_pct: float | None
+    active_days_pct: float | None
+    total_hours_logged_pct: float | None
+    avg_session_duration_minutes_pct: float | None
+    completion_rate_delta: float | None
+    peer_rank_percentile_delta: int | None
+
+
+@strawberry.type
+class SummaryComparison:
+    compare: CompareWith  # type: ignore[valid-type]
+    start_date: date
+    end_date: date
+    total_activities: int
+    completed_activities: int
+    cancelled_activities: int
+    completion_rate: float | None
+    avg_session_duration_minutes: int | None
+    total_hours_logged: float
+    active_days: int
+    peer_rank_percentile: int | None
+    change: SummaryChange
+
+    @classmethod
+    def from_model(cls, comparison: results.SummaryComparison) -> Self:
+        change = SummaryChange(**_copy(comparison.change))
+        return cls(**_copy(comparison, change=change))
+
+
+@strawberry.type
+class BreakdownComparison:
+    compare: CompareWith  # type: ignore[valid-type]
+    start_date: date
+    end_date: date
+    total_activities: int
 
 
 @strawberry.type
@@ -38,10 +78,13 @@ class PersonalStats:
     longest_streak_days: int
     active_days: int
     weekly_streak_weeks: int
+    comparison: SummaryComparison | None = None
 
     @classmethod
     def from_model(cls, summary: results.Summary) -> Self:
-        return cls(**_copy(summary))
+        compared = getattr(summary, "comparison", None)
+        comparison = None if compared is None else SummaryComparison.from_model(compared)
+        return cls(**_copy(summary, comparison=comparison))
 
 
 @strawberry.type
@@ -67,6 +110,8 @@ class ActivityBreakdownItem:
     percentage: float
     avg_duration_minutes: int | None
     total_hours: float
+    previous_count: int | None = None
+    count_change_pct: float | None = None
 
     @classmethod
     def from_model(cls, item: results.BreakdownItem) -> Self:
@@ -120,11 +165,15 @@ class MonthlySeriesPage:
 class ActivityBreakdownPage:
     data: list[ActivityBreakdownItem]
     pagination: Pagination
+    comparison: BreakdownComparison | None = None
 
     @classmethod
     def from_model(cls, page: results.Page[results.BreakdownItem]) -> Self:
         data = [ActivityBreakdownItem.from_model(item) for item in page.data]
-        return cls(data=data, pagination=Pagination.from_model(page.pagination))
+        compared = getattr(page, "comparison", None)
+        comparison = None if compared is None else BreakdownComparison(**_copy(compared))
+        return cls(data=data, pagination=Pagination.from_model(page.pagination),
+                   comparison=comparison)  # fmt: skip
 
 
 @strawberry.type
