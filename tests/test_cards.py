@@ -87,3 +87,58 @@ async def test_cards_have_validators_and_problem_errors(client: httpx.AsyncClien
     missing = await client.get(f"{BASE}/ghost/cards/calendar.svg")
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_summary_card_shows_each_change_in_words(
+    client: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    # The week before: 1 activity, completed, 60 minutes; m2 has none in either week.
+    await add(sessions, activity("m1", "2026-03-13T10:00:00Z", minutes=60))
+    query = {"as_of": "2026-03-25", "period": "last_7_days", "compare": "previous_period"}
+    response = await client.get(f"{BASE}/m1/cards/summary.svg", params=query)
+    assert response.status_code == 200
+    assert "<script>" not in response.text
+    root = ET.fromstring(response.text)
+    shown = texts(root)
+    assert "↑ up 200.0 %" in shown  # activities: 3 against 1
+    assert "↓ down 33.3 points" in shown  # completion rate: 2/3 against 1
+    assert "↑ up 25.0 %" in shown  # hours: 75 minutes against 60
+    assert "↓ down 37.5 %" in shown  # average session: 37.5 against 60 minutes
+    assert "↑ up 100.0 %" in shown  # active days: 2 against 1
+    assert "no change" in shown  # peer rank: ahead of 100 % of one peer both weeks
+    assert any("changes against 2026-03-12 to 2026-03-18" in text for text in shown)
+    description = root.find(f"{SVG}desc")
+    assert description is not None
+    assert "Activities: 3 (2 completed, 1 cancelled), ↑ up 200.0 %" in (description.text or "")
+    plain = await client.get(f"{BASE}/m1/cards/summary.svg", params={"as_of": "2026-03-25"})
+    assert "↑" not in plain.text
+    assert "changes against" not in plain.text
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_a_first_figure_reads_new(client: httpx.AsyncClient) -> None:
+    query = {"as_of": "2026-03-25", "period": "last_7_days", "compare": "year_over_year"}
+    response = await client.get(f"{BASE}/m1/cards/summary.svg", params=query)
+    assert texts(ET.fromstring(response.text)).count("new") == 5  # nothing a year earlier
+    bad = await client.get(f"{BASE}/m1/cards/summary.svg", params={"compare": "last_week"})
+    assert bad.status_code == 400
+    assert [e["param"] for e in bad.json()["errors"]] == ["compare"]
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize("card", ["summary", "calendar"])
+async def test_the_auto_theme_follows_the_viewer(client: httpx.AsyncClient, card: str) -> None:
+    response = await client.get(f"{BASE}/m1/cards/{card}.svg",
+                                params={"as_of": "2026-03-25", "theme": "auto"})  # fmt: skip
+    assert response.status_code == 200
+    root = ET.fromstring(response.text)
+    (style,) = root.iter(f"{SVG}style")
+    assert "@media (prefers-color-scheme: dark)" in (style.text or "")
+    assert ".bg { fill: #0d1117" in (style.text or "")  # the dark theme's background
+    background = root.find(f"{SVG}rect")
+    assert background is not None
+    assert background.get("fill") == "#ffffff"  # light unless the viewer prefers dark
+    assert background.get("class") == "bg"
+    light = await client.get(f"{BASE}/m1/cards/{card}.svg", params={"as_of": "2026-03-25"})
+    assert "<style>" not in light.text

@@ -331,11 +331,12 @@ class CalendarArgs(Args):
         return _end_after_as_of_problems(self.end_date, as_of)
 
 
-THEMES = ("light", "dark")
+THEMES = ("light", "dark", "auto")
 
 
 @dataclass(frozen=True)
 class CardArgs(Args):
     """How an SVG card is drawn."""
 
-    theme: str = argument(Choice(THEMES), "Colours of the card (default light).", default="light")
+    theme: str = argument(Choice(THEMES), "Colours of the card (default light; auto follows "
+                          "the viewer's colour scheme).", default="light")  # fmt: skip
