@@ -166,6 +166,61 @@ def test_dashboard_figures_equal_the_rest_answers(page: Any, server: str) -> Non
     page.screenshot(path=str(OUTPUT / "dashboard.png"), full_page=True)
 
 
+CHANGES = {  # each summary figure with its entry in `change` (SPEC section 17)
+    "totalActivities": "total_activities_pct",
+    "completedActivities": "completed_activities_pct",
+    "activeDays": "active_days_pct",
+    "totalHoursLogged": "total_hours_logged_pct",
+    "avgSessionDurationMinutes": "avg_session_duration_minutes_pct",
+    "completionRate": "completion_rate_delta",
+    "peerRankPercentile": "peer_rank_percentile_delta",
+}
+
+
+def shown_changes(page: Any) -> dict[str, tuple[str, str]]:
+    """Each figure's change as the page holds it, and as a screen reader reads it."""
+    found = page.eval_on_selector_all(
+        "#summary dd",
+        "nodes => nodes.filter(n => n.querySelector('.change')).map(n => [n.dataset.field,"
+        " n.querySelector('.change').dataset.change, n.querySelector('.change').textContent])",
+    )
+    return {field: (value, text) for field, value, text in found}
+
+
+def test_dashboard_changes_equal_the_rest_answers(page: Any, server: str) -> None:
+    page.goto(f"{server}/dashboard/{JAMES}?as_of={AS_OF}")  # previous period by default
+    wait_until_drawn(page)
+    for compare in ("previous_period", "year_over_year"):
+        if compare == "year_over_year":
+            page.select_option("#compare", "YEAR_OVER_YEAR")  # a change: one GraphQL request
+            page.wait_for_url("**compare=year_over_year**")
+            wait_until_drawn(page)
+        body = rest(server, JAMES, as_of=AS_OF, compare=compare)
+        change = body["comparison"]["change"]
+        shown = shown_changes(page)
+        assert set(shown) == set(CHANGES)
+        for field, key in CHANGES.items():
+            value, text = shown[field]
+            expected = change[key]
+            assert (value == "") if expected is None else float(value) == expected, field
+            words = "new" if expected is None else "no change" if expected == 0 else (
+                "up" if expected > 0 else "down")  # fmt: skip
+            assert words in text, (field, text)  # in words, not an arrow or a colour alone
+            assert "previous period" in text if compare == "previous_period" else "year" in text
+        start = body["comparison"]["start_date"]
+        day = int(start[8:])
+        assert f" {day} " in page.locator("#compared").inner_text()  # the dates, in words
+    page.select_option("#period", "ALL_TIME")
+    page.wait_for_url("**period=all_time**")
+    wait_until_drawn(page)
+    assert shown_changes(page) == {}
+    assert "all-time" in page.locator("#compared").inner_text()  # and says why
+    page.select_option("#compare", "")
+    page.wait_for_url("**compare=none**")
+    wait_until_drawn(page)
+    assert shown_changes(page) == {}
+
+
 def test_dashboard_custom_dates_zone_and_a_bad_range(page: Any, server: str) -> None:
     page.goto(f"{server}/dashboard/{JAMES}?as_of={AS_OF}&tz=Asia/Tokyo")
     wait_until_drawn(page)

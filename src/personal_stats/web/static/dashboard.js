@@ -10,13 +10,19 @@
   const problem = document.getElementById("problem");
   const LEVEL_COLORS = ["#ebedf0", "#9be9a8", "#40c463", "#30a14e", "#216e39"];
   const QUERY = `query Dashboard($id: ID!, $period: StatsPeriod, $startDate: Date, $endDate: Date,
-      $asOf: Date, $tz: String) {
+      $asOf: Date, $tz: String, $compare: CompareWith) {
     mentor(id: $id) {
       name timezone
-      personalStats(period: $period, startDate: $startDate, endDate: $endDate, asOf: $asOf, tz: $tz) {
+      personalStats(period: $period, startDate: $startDate, endDate: $endDate, asOf: $asOf, tz: $tz,
+                    compare: $compare) {
         period startDate endDate timezone totalActivities completedActivities cancelledActivities
         completionRate avgSessionDurationMinutes totalHoursLogged mostCommonActivityType
         mostActiveWeekday peerRankPercentile streakDays longestStreakDays activeDays weeklyStreakWeeks
+        comparison {
+          compare startDate endDate
+          change { totalActivitiesPct completedActivitiesPct activeDaysPct totalHoursLoggedPct
+                   avgSessionDurationMinutesPct completionRateDelta peerRankPercentileDelta }
+        }
       }
       monthlySeries(months: 12, asOf: $asOf, tz: $tz) {
         data { year month monthLabel totalActivities completedActivities totalHours }
@@ -64,7 +70,37 @@
     }
     variables.asOf = values.as_of || null;
     variables.tz = values.tz || null;
+    variables.compare = values.compare || null;
     return variables;
+  }
+
+  // Why a comparison asked for cannot be made (SPEC section 17), or null: an all-time window
+  // has nothing before it, and no earlier window starts before 1900.
+  function noComparison(variables) {
+    if (!variables.compare) return "No comparison: switched off.";
+    if (variables.period === "ALL_TIME") {
+      return "No comparison: an all-time window has no earlier period to compare with.";
+    }
+    const day = (text) => new Date(`${text}T00:00:00Z`);
+    const asOf = variables.asOf ? day(variables.asOf) : new Date();
+    const end = variables.period === "CUSTOM" ? day(variables.endDate) : asOf;
+    let start = variables.period === "CUSTOM" ? day(variables.startDate) : new Date(asOf);
+    const trailing = { LAST_7_DAYS: 7, LAST_30_DAYS: 30, LAST_90_DAYS: 90, LAST_365_DAYS: 365 };
+    if (trailing[variables.period]) start.setUTCDate(start.getUTCDate() - trailing[variables.period] + 1);
+    if (variables.period === "MONTH_TO_DATE") start.setUTCDate(1);
+    if (variables.period === "YEAR_TO_DATE") start = new Date(Date.UTC(asOf.getUTCFullYear(), 0, 1));
+    const earlier = new Date(start);
+    if (variables.compare === "YEAR_OVER_YEAR" || variables.period === "YEAR_TO_DATE") {
+      earlier.setUTCFullYear(earlier.getUTCFullYear() - 1);
+    } else if (variables.period === "MONTH_TO_DATE") {
+      earlier.setUTCMonth(earlier.getUTCMonth() - 1);
+    } else {
+      earlier.setUTCDate(earlier.getUTCDate() - (Math.round((end - start) / 86400000) + 1));
+    }
+    if (earlier < day("1900-01-01")) {
+      return "No comparison: the earlier period would start before 1 January 1900.";
+    }
+    return null;
   }
 
   function showCustomFields() {
@@ -81,6 +117,10 @@
     form.end_date.value = query.get("end_date") || "";
     form.as_of.value = query.get("as_of") || "";
     form.tz.value = query.get("tz") || "";
+    if (query.has("compare")) {
+      const compare = (query.get("compare") || "").toUpperCase();
+      form.compare.value = [...form.compare.options].some((o) => o.value === compare) ? compare : "";
+    }
   }
 
   function rememberInUrl(variables) {
@@ -93,6 +133,9 @@
     }
     if (variables.asOf) query.set("as_of", variables.asOf);
     if (variables.tz) query.set("tz", variables.tz);
+    if (variables.compare !== "PREVIOUS_PERIOD") {
+      query.set("compare", (variables.compare || "none").toLowerCase());
+    }
     const search = query.toString();
     history.replaceState(null, "", location.pathname + (search ? `?${search}` : ""));
   }
@@ -107,6 +150,8 @@
       showProblem("Choose both dates of the custom period.");
       return;
     }
+    const why = noComparison(variables);
+    const asked = { ...variables, compare: why ? null : variables.compare };
     const request = ++latest;
     if (controller) controller.abort();
     controller = new AbortController();
@@ -116,7 +161,7 @@
       const response = await fetch("/graphql", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ query: QUERY, variables }),
+        body: JSON.stringify({ query: QUERY, variables: asked }),
         signal: controller.signal,
       });
       const body = await response.json();
@@ -127,7 +172,7 @@
       }
       problem.hidden = true;
       rememberInUrl(variables);
-      render(body.data.mentor);
+      render(body.data.mentor, why);
       status.textContent = "Figures updated.";
       document.body.dataset.state = "ready";
     } catch (error) {
@@ -150,9 +195,9 @@
   }
 
   // --- drawing --------------------------------------------------------------------------
-  function render(mentor) {
+  function render(mentor, why) {
     document.getElementById("mentor-name").textContent = mentor.name;
-    renderSummary(mentor.personalStats);
+    renderSummary(mentor.personalStats, why);
     renderTrend(mentor.monthlySeries.data);
     renderBreakdown(mentor.activityBreakdown.data);
     renderCalendar(mentor.contributionCalendar);
@@ -172,15 +217,57 @@
     peerRankPercentile: (v) => (v === null ? "no peers" : `${v}th percentile`),
   };
 
-  function renderSummary(s) {
+  // Each figure's entry in `change`, and how it reads: a percentage, or points of a rate.
+  const CHANGES = {
+    totalActivities: ["totalActivitiesPct", "percent"],
+    completedActivities: ["completedActivitiesPct", "percent"],
+    activeDays: ["activeDaysPct", "percent"],
+    totalHoursLogged: ["totalHoursLoggedPct", "percent"],
+    avgSessionDurationMinutes: ["avgSessionDurationMinutesPct", "percent"],
+    completionRate: ["completionRateDelta", "rate"],
+    peerRankPercentile: ["peerRankPercentileDelta", "points"],
+  };
+
+  // A change in words (an arrow beside them for those who see it; never colour alone).
+  function describeChange(value, kind) {
+    if (value === null) return ["", "new"];
+    const amount = kind === "rate" ? Math.round(value * 1000) / 10 : value;
+    if (amount === 0) return ["", "no change"];
+    const size = Math.abs(amount);
+    const words = kind === "percent" ? `${size.toFixed(1)} %` : `${size} ${size === 1 ? "point" : "points"}`;
+    return amount > 0 ? ["↑", `up ${words}`] : ["↓", `down ${words}`];
+  }
+
+  function inWords(text) {
+    return new Date(`${text}T00:00:00Z`).toLocaleDateString("en-GB", {
+      weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+  }
+
+  function renderSummary(s, why) {
     document.getElementById("window").textContent =
       `${s.startDate} to ${s.endDate} · ${s.timezone}`;
+    const comparison = s.comparison;
+    const against = comparison && (comparison.compare === "YEAR_OVER_YEAR"
+      ? "the same dates a year earlier" : "the previous period");
     for (const dd of document.querySelectorAll("#summary dd")) {
       const field = dd.dataset.field;
       const value = s[field];
       dd.dataset.value = value === null ? "" : String(value);
       dd.textContent = (FORMATS[field] || String)(value);
+      if (comparison && CHANGES[field]) {
+        const [key, kind] = CHANGES[field];
+        const change = comparison.change[key];
+        const [arrow, words] = describeChange(change, kind);
+        const note = el("span", { class: "change", "data-change": change === null ? "" : String(change) });
+        if (arrow) note.append(el("span", { "aria-hidden": "true" }, `${arrow} `));
+        note.append(`${words}`, el("span", { class: "visually-hidden" }, ` on ${against}`));
+        dd.append(" ", note);
+      }
     }
+    document.getElementById("compared").textContent = comparison
+      ? `Changes are against ${against}: ${inWords(comparison.startDate)} to ` +
+        `${inWords(comparison.endDate)}.`
+      : why || "";
     const streak = s.streakDays === 0
       ? `No current streak: no completed activity on ${s.endDate} or the day before.`
       : `${plural(s.streakDays, "day", "days")} in a row with a completed activity, counting back from ` +
