@@ -217,3 +217,36 @@ async def test_rows_read_for_one_question_widen_for_the_next(sessions: SessionFa
         assert work.fetched["ActivitiesRead"] == 2  # the week, then the year (the month inside)
     finally:
         await service.close()
+
+
+async def test_a_dashboard_with_its_comparisons_reads_no_more_rows(
+    sessions: SessionFactory,
+) -> None:
+    """The earlier windows' figures come from the rows the request already read: a dashboard
+    asking both reads each mentor's rows once, as without the comparison."""
+    await add(
+        sessions, mentor("m1"), mentor("m2"),
+        activity("m1", "2026-03-20T10:00:00Z"), activity("m1", "2026-02-10T10:00:00Z"),
+        activity("m2", "2025-03-20T10:00:00Z"),
+    )  # fmt: skip
+    compared = DASHBOARD.replace(
+        'personalStats(asOf: "2026-03-25")',
+        'personalStats(asOf: "2026-03-25", compare: PREVIOUS_PERIOD) '
+        "{ comparison { totalActivities change { totalActivitiesPct } } }\n"
+        '    also: personalStats(asOf: "2026-03-25")',
+    ).replace('activityBreakdown(asOf: "2026-03-25")',
+              'activityBreakdown(asOf: "2026-03-25", compare: YEAR_OVER_YEAR)')  # fmt: skip
+    service = StatsService(Settings(database_url=database_url(sessions)))
+    try:
+        async with service.unit_of_work() as work:
+            result = await execute(service, work, compared)
+        assert result.errors is None
+        assert result.data is not None
+        first = result.data["mentors"][0]
+        # m1: 1 activity in the window, 1 (10 February) in the 30 days before: no change.
+        assert first["personalStats"]["comparison"] == {
+            "totalActivities": 1, "change": {"totalActivitiesPct": 0.0}
+        }  # fmt: skip
+        assert work.fetched["ActivitiesRead"] == 2  # each mentor's rows once, whole
+    finally:
+        await service.close()
