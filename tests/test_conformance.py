@@ -75,7 +75,8 @@ graphql = schemathesis.graphql.from_asgi("/graphql", APP)
 def valid_query(query: dict[str, Any], path: str) -> dict[str, Any]:
     """Bend a query that the document allows into one that also keeps the rules between
     parameters, which OpenAPI cannot state: dates in pairs and in order, no named period
-    beside them, at most 3,660 days or 120 months or 100 years, nothing after as_of. (The
+    beside them, at most 3,660 days or 120 months or 100 years, nothing after as_of, no
+    comparison without an earlier window. (The
     default from_year, the first activity's, may be more than 100 years before a far as_of,
     so the history always gets explicit years.)"""
     query = dict(query)
@@ -104,6 +105,10 @@ def valid_query(query: dict[str, Any], path: str) -> dict[str, Any]:
         first = max(first, add_months(last, 1 - MAX_MONTHS))
         query |= {"from": f"{first:%Y-%m}", "to": f"{last:%Y-%m}"}
         query["as_of"] = max(as_of or last, last).isoformat()
+    # No earlier window for all_time, nor one before 1900 (a window is at most 3,660 days).
+    years = [int(str(query[k])[:4]) for k in ("start_date", "as_of") if k in query]
+    if query.get("period") in ("all_time", "ALL_TIME") or min(years, default=2000) < 1921:
+        query.pop("compare", None)
     if path.endswith("/contribution-history") and query.keys() & {"from_year", "to_year", "as_of"}:
         to_year = int(query.get("to_year", (as_of or date.today()).year))
         from_year = min(int(query.get("from_year", to_year)), to_year)
@@ -177,7 +182,7 @@ def valid_arguments(field: str, arguments: dict[str, Any]) -> dict[str, Any]:
 def literal(name: str, value: Any) -> ValueNode:
     if isinstance(value, list):
         return ListValueNode(values=tuple(literal(name, item) for item in value))
-    if name == "period":
+    if name in ("period", "compare"):
         return EnumValueNode(value=value)
     if isinstance(value, int):
         return IntValueNode(value=str(value))

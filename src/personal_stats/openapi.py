@@ -123,9 +123,10 @@ def _operation(summary: str, asked: questions.Asked, schema: str) -> dict[str, A
 
 def _schemas() -> dict[str, Any]:
     named: dict[str, Any] = {
-        "PersonalStats": results.Summary,
+        # `comparison`, `previous_count` and `count_change_pct` only with `compare`
+        "PersonalStats": results.ComparedSummary,
         "MonthlySeries": results.Page[results.MonthItem],
-        "ActivityBreakdown": results.Page[results.BreakdownItem],
+        "ActivityBreakdown": results.ComparedPage[results.ComparedBreakdownItem],
         "ContributionHistory": results.Page[results.YearItem],
         "ContributionCalendar": results.Calendar,
     }

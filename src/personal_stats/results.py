@@ -63,7 +63,8 @@ class SummaryComparison:
 
 @dataclass(frozen=True)
 class ComparedSummary(Summary):
-    """A summary asked with `compare` (without it, a `Summary`: no `comparison` key)."""
+    """The summary with `comparison`, when asked with `compare` (else a `Summary`, which has
+    no such key)."""
 
     comparison: SummaryComparison | None = None
 
@@ -156,6 +157,6 @@ class Calendar:
 
 @dataclass(frozen=True)
 class ComparedPage(Page[T]):
-    """A breakdown page asked with `compare`."""
+    """A breakdown page with `comparison`, when asked with `compare` (else a `Page`)."""
 
     comparison: BreakdownComparison | None = None
