@@ -2,7 +2,10 @@
 summary, the GraphQL summary and dashboard, with variables and inline, for N random mentors
 and periods of a SQLite data set, once its peer index is built.
 
-    python bench/inprocess.py bench/data/L.db 3000 [rest,gql,gql-inline,dash,dash-inline]
+    python bench/inprocess.py bench/data/L.db 3000 [TARGET,...]
+
+Targets: rest, gql, gql-inline, dash, dash-inline, dash-compare (the dashboard with its
+comparisons, as the page draws it by default).
 """
 
 import asyncio
@@ -30,6 +33,13 @@ DASHBOARD = (
     "totalHours } } activityBreakdown(period: $period) { data { activityTypeName count "
     "percentage } } contributionHistory { data { year totalActivities monthlyBreakdown "
     "{ month count } } } } }"
+)
+# The dashboard as it is drawn by default: each summary figure beside the previous period's.
+COMPARED = DASHBOARD.replace(
+    "personalStats(period: $period) { ",
+    "personalStats(period: $period, compare: PREVIOUS_PERIOD) { comparison { startDate endDate "
+    "change { totalActivitiesPct completedActivitiesPct activeDaysPct totalHoursLoggedPct "
+    "avgSessionDurationMinutesPct completionRateDelta peerRankPercentileDelta } } ",
 )
 PERIODS = ["last_7_days", "last_30_days", "last_90_days", "year_to_date", "month_to_date",
            "last_365_days"]  # fmt: skip
@@ -89,6 +99,8 @@ async def main(db: str, n: int, chosen: list[str] | None) -> None:
             "gql-inline": lambda m, p: call(app, "POST", "/graphql", body=inline(SUMMARY, m, p)),
             "dash": lambda m, p: call(app, "POST", "/graphql", body=variables(DASHBOARD, m, p)),
             "dash-inline": lambda m, p: call(app, "POST", "/graphql", body=inline(DASHBOARD, m, p)),
+            "dash-compare": lambda m, p: call(app, "POST", "/graphql",
+                                              body=variables(COMPARED, m, p)),
         }  # fmt: skip
         for name, ask in cases.items():
             if chosen and name not in chosen:

@@ -132,7 +132,9 @@ GRAPHQL_NAMES = {"startDate": "start_date", "endDate": "end_date", "asOf": "as_o
                  "fromYear": "from_year", "toYear": "to_year"}  # fmt: skip
 DEMO_MENTOR = "mentor_b2c91a"
 DEMO_MENTORS = sorted(mentor["id"] for mentor in json.loads(DEMO.read_text())["mentors"])
-HISTORY_FIELDS = {"contributionHistory": "/contribution-history"}
+# The REST path of the fields whose rules depend on it (years of history, days of a calendar).
+FIELD_PATHS = {"contributionHistory": "/contribution-history",
+               "contributionCalendar": "/contribution-calendar"}  # fmt: skip
 
 
 def sane_value(name: str, value: Any) -> Any:
@@ -172,7 +174,7 @@ def valid_arguments(field: str, arguments: dict[str, Any]) -> dict[str, Any]:
     query = {GRAPHQL_NAMES.get(k, k): v for k, v in sane.items() if v is not None}
     if "period" in query:
         query["period"] = query["period"].lower()
-    query = valid_query(query, HISTORY_FIELDS.get(field, ""))
+    query = valid_query(query, FIELD_PATHS.get(field, ""))
     back = {v: k for k, v in GRAPHQL_NAMES.items()}
     if "period" in query:
         query["period"] = query["period"].upper()
