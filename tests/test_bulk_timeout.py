@@ -6,13 +6,17 @@ import on the request engine, with the request limit, fails."""
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from personal_stats.app import close, create_app
 from personal_stats.cli import _import_files
 from personal_stats.ingest import import_files
 from personal_stats.models import Activity
 from personal_stats.settings import Settings
+from personal_stats.storage import tokens
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import upgrade
 from tests.conftest import reset_postgres
@@ -41,20 +45,52 @@ async def test_a_long_import_outlives_the_request_time_limit(
 ) -> None:
     path = bulk_file(tmp_path)
     engine = create_engine(Settings(database_url=postgres_url))
-    await upgrade(engine)
-    await reset_postgres(engine)
     # 50 ms lets a connection be made; each batch of 10,000 upserts takes longer than that.
     settings = Settings(database_url=postgres_url, db_timeout=0.05)
     requests = create_engine(settings)  # the engine of requests: statements within 50 ms
     try:
+        await upgrade(engine)
+        await reset_postgres(engine)
         with pytest.raises(TimeoutError):
             await import_files(requests, [path])
+        assert await activities(engine) == 0
+        report = await _import_files(settings, [path], if_empty=False)  # the import's own
+        assert report is not None
+        assert report.activities == ACTIVITIES
+        assert await activities(engine) == ACTIVITIES
     finally:
         await requests.dispose()
-    report = await _import_files(settings, [path], if_empty=False)  # the import's own engine
-    assert report is not None
-    assert report.activities == ACTIVITIES
+        await engine.dispose()
+
+
+async def test_an_ingest_past_the_request_time_limit_is_a_503(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The write API's writes keep the request limit: past it, 503 and nothing written (not
+    a problem of the body's)."""
+    engine = create_engine(Settings(database_url=postgres_url))
+    try:
+        await upgrade(engine)
+        await reset_postgres(engine)
+        token = await tokens.create(engine, "bulk", ("ingest",))
+        app = create_app(Settings(database_url=postgres_url, db_timeout=0.05,
+                                  max_ingest_bytes=20_000_000))  # fmt: skip
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answer = await client.post(
+                "/api/v1/ingest", content=bulk_file(tmp_path).read_bytes(),
+                headers={"authorization": f"Bearer {token}",
+                         "content-type": "application/x-ndjson"},
+            )  # fmt: skip
+        await close(app)
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"] == "5"
+        assert await activities(engine) == 0
+    finally:
+        await engine.dispose()
+
+
+async def activities(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         count = await connection.execute(select(func.count()).select_from(Activity))
-        assert count.scalar_one() == ACTIVITIES
-    await engine.dispose()
+        return int(count.scalar_one())

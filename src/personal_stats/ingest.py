@@ -262,6 +262,8 @@ async def _read(importer: Importer, source: Source, prefix: str, advance: Any) -
                 await _read_lines(importer, file, prefix, advance)
         else:
             await _read_document(importer, source, prefix)
+    except (TimeoutError, ConnectionError):
+        raise  # the database's (a batch is written while reading), not the source's
     except OSError as error:
         importer.problem(whole, f"cannot read: {error.strerror or error}")
     except (ijson.JSONError, UnicodeDecodeError) as error:

@@ -146,7 +146,8 @@ _WRITE_ERRORS = {
     "401": _problem("No token, a malformed Authorization header, or an unknown, revoked or "
                     "expired token (a token in the query string is never accepted)"),
     "429": _problem("Too many requests with this token: wait for Retry-After"),
-    "503": _problem("The database cannot be reached, or another write held it too long"),
+    "503": _problem("The database cannot be reached or answered too late, or another write "
+                    "held it too long"),
 }  # fmt: skip
 _LOCATED = {
     "type": "object",

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from personal_stats.errors import Unavailable
 from personal_stats.settings import Settings
 from personal_stats.storage.engine import create_engine
 
@@ -32,9 +33,14 @@ class WriteLane:
 
     async def run(self, work: Callable[[AsyncEngine], Coroutine[Any, Any, T]]) -> T:
         """Run `work` with the write engine on the lane, and wait for it here. Cancelled
-        here (a client gone, a shutdown), it is cancelled there too."""
+        here (a client gone, a shutdown), it is cancelled there too. A statement past the
+        time limit raises `Unavailable` (the transaction is rolled back: nothing written)."""
         loop, engine = self._started()
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work(engine), loop))
+        done = asyncio.run_coroutine_threadsafe(work(engine), loop)
+        try:
+            return await asyncio.wrap_future(done)
+        except TimeoutError as error:
+            raise Unavailable("the database answered too late; try again shortly") from error
 
     def _started(self) -> tuple[asyncio.AbstractEventLoop, AsyncEngine]:
         with self.starting:
