@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from personal_stats.models import Activity, ActivityType, Mentor
 from personal_stats.reads import Question, R
 from personal_stats.service import StatsService
 from personal_stats.settings import Settings
+from personal_stats.storage.models import Activity, ActivityType, Mentor
 
 SessionFactory = async_sessionmaker[AsyncSession]
 _ids = itertools.count(1)

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import import_files
-from personal_stats.models import Activity, ActivityType, Mentor
+from personal_stats.storage.models import Activity, ActivityType, Mentor
 from tests.helpers import SessionFactory
 
 TYPE = {"id": "act_type_001", "code": "one_on_one_session", "name": "One-on-One Session"}

@@ -14,9 +14,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-from personal_stats import models  # noqa: F401 - the tables of SQLModel.metadata
 from personal_stats.ingest import import_files
 from personal_stats.settings import Settings
+from personal_stats.storage import models  # noqa: F401 - the tables of SQLModel.metadata
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import current_revision, head_revision, upgrade
 

@@ -16,7 +16,6 @@ from sqlmodel import select
 from personal_stats import peers, stats
 from personal_stats.figures import standing_among
 from personal_stats.ingest import import_files
-from personal_stats.models import Activity, Mentor
 from personal_stats.params import WindowArgs
 from personal_stats.peers import PeerIndex
 from personal_stats.reads import Question, Standing, StandingRead
@@ -25,6 +24,7 @@ from personal_stats.settings import Settings
 from personal_stats.storage import InstantTable
 from personal_stats.storage.base import InstantChanges
 from personal_stats.storage.changes import delete_activity, erase_mentor
+from personal_stats.storage.models import Activity, Mentor
 from tests.helpers import SessionFactory, activity, add, ask, database_url, mentor
 
 ORIGIN = datetime(2023, 1, 1, tzinfo=UTC)

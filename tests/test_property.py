@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from sqlmodel import delete
 
 from personal_stats import stats
-from personal_stats.models import Activity, ActivityType, Mentor
 from personal_stats.params import CalendarArgs, MonthRangeArgs, PageArgs, WindowArgs
+from personal_stats.storage.models import Activity, ActivityType, Mentor
 from personal_stats.windows import Period
 from tests.helpers import SessionFactory, activity_type, add, ask, mentor
 

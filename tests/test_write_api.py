@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.app import close, create_app
 from personal_stats.ingest import import_files
-from personal_stats.models import Activity, ActivityType, ApiToken, Mentor
 from personal_stats.settings import Settings
 from personal_stats.storage import tokens
+from personal_stats.storage.models import Activity, ActivityType, ApiToken, Mentor
 from personal_stats.tokens import digest
 from tests.servers import serving
 
@@ -225,7 +225,7 @@ async def test_revoked_token_and_wrong_scope(
     assert answer.status_code == 401
     assert "invalid_token" in answer.headers["www-authenticate"]
     # A token without the ingest scope: stored directly, since the command offers no other.
-    from personal_stats.models import ApiToken
+    from personal_stats.storage.models import ApiToken
 
     other = "pst_reader-only-token-for-the-test"
     async with engine.begin() as connection:
@@ -533,8 +533,8 @@ async def test_an_erased_mentors_id_leaves_the_change_log_once_followed(
     """The change log names an erased mentor only until every worker has followed the
     erasure (`ERASURE_FOLLOWED`, here nothing): the next write takes the id out of every
     version that named it, and those versions say `*` instead (anyone may have changed)."""
-    from personal_stats.models import ActivityChange, InstantChange
     from personal_stats.storage import changes
+    from personal_stats.storage.models import ActivityChange, InstantChange
 
     monkeypatch.setattr(changes, "ERASURE_FOLLOWED", timedelta(0))
     await client.post(INGEST, content=lines(records(6)), headers=NDJSON | bearer(token))

@@ -30,8 +30,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 
-from personal_stats.models import Activity, ActivityType, Mentor, table_of
 from personal_stats.storage.changes import Step, completed_steps, epoch_second
+from personal_stats.storage.models import Activity, ActivityType, Mentor, table_of
 
 _ACTIVITY: Table = table_of(Activity)
 LOG = logging.getLogger("personal_stats.writes")

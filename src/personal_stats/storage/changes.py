@@ -10,7 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, delete, insert, select, update
 
-from personal_stats.models import (
+from personal_stats.storage.base import CHANGES_KEPT, COMPLETED, EVERY_MENTOR
+from personal_stats.storage.models import (
     Activity,
     ActivityChange,
     DataVersion,
@@ -18,7 +19,6 @@ from personal_stats.models import (
     Mentor,
     table_of,
 )
-from personal_stats.storage.base import CHANGES_KEPT, COMPLETED, EVERY_MENTOR
 from personal_stats.storage.transactions import data_version
 
 Step = tuple[str, int, int]  # a completed instant added (+1) or taken away (-1)

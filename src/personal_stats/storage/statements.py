@@ -21,7 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ColumnElement, Select
 
-from personal_stats.models import (
+from personal_stats.storage.base import COMPLETED, EVERY_MENTOR
+from personal_stats.storage.models import (
     Activity,
     ActivityChange,
     ActivityType,
@@ -30,7 +31,6 @@ from personal_stats.models import (
     Mentor,
     table_of,
 )
-from personal_stats.storage.base import COMPLETED, EVERY_MENTOR
 
 ACTIVITY: Table = table_of(Activity)
 MENTOR: Table = table_of(Mentor)

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select, update
 
-from personal_stats.models import ApiToken, table_of
+from personal_stats.storage.models import ApiToken, table_of
 from personal_stats.tokens import SCOPES, TokenInfo, digest, new_token
 
 

@@ -7,7 +7,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from personal_stats import models  # noqa: F401  (registers the tables)
+from personal_stats.storage import models  # noqa: F401  (registers the tables)
 
 target_metadata = SQLModel.metadata
 

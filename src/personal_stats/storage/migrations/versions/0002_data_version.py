@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from personal_stats.storage.columns import UtcDateTime
+from personal_stats.storage.models import UtcDateTime
 
 revision: str = "0002"
 down_revision: str | None = "0001"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from personal_stats.storage.columns import UtcDateTime
+from personal_stats.storage.models import UtcDateTime
 
 revision: str = "0006"
 down_revision: str | None = "0005"
