@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from personal_stats import figures
 from personal_stats.errors import InvalidInput, NotFound
@@ -120,20 +121,13 @@ def summary(mentor_id: str, args: WindowArgs) -> Question[Summary]:
         start_date=window.start_date,
         end_date=window.end_date,
         timezone=reporting.tz,
-        total_activities=now.counts.total,
-        completed_activities=now.counts.completed,
-        cancelled_activities=now.counts.total - now.counts.completed,
-        completion_rate=now.completion_rate,
-        avg_session_duration_minutes=now.counts.average_minutes,
-        total_hours_logged=hours(now.counts.minutes),
+        **now.figures(),
         most_common_activity_type=figures.most_common(
             Counter(types[a.type_id].code for a in now.activities)
         ),
         most_active_weekday=figures.most_active_weekday(a.day for a in now.activities),
-        peer_rank_percentile=now.percentile,
         streak_days=daily,
         longest_streak_days=figures.longest_run(now.days),
-        active_days=len(now.days),
         weekly_streak_weeks=weekly,
     )
     if args.compare is None or earlier is None:
@@ -143,14 +137,7 @@ def summary(mentor_id: str, args: WindowArgs) -> Question[Summary]:
         compare=args.compare,
         start_date=earlier[0],
         end_date=earlier[1],
-        total_activities=before.counts.total,
-        completed_activities=before.counts.completed,
-        cancelled_activities=before.counts.total - before.counts.completed,
-        completion_rate=before.completion_rate,
-        avg_session_duration_minutes=before.counts.average_minutes,
-        total_hours_logged=hours(before.counts.minutes),
-        active_days=len(before.days),
-        peer_rank_percentile=before.percentile,
+        **before.figures(),
         change=_change(now, before),
     )
     return ComparedSummary(**vars(found), comparison=comparison)
@@ -164,6 +151,20 @@ class _Over:
     counts: Tally
     days: set[int]
     standing: Standing
+
+    def figures(self) -> dict[str, Any]:
+        """The figures that a summary and its comparison both report, by field."""
+        counts = self.counts
+        return {
+            "total_activities": counts.total,
+            "completed_activities": counts.completed,
+            "cancelled_activities": counts.total - counts.completed,
+            "completion_rate": self.completion_rate,
+            "avg_session_duration_minutes": counts.average_minutes,
+            "total_hours_logged": hours(counts.minutes),
+            "active_days": len(self.days),
+            "peer_rank_percentile": self.percentile,
+        }
 
     @property
     def completion_rate(self) -> float | None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from strawberry.types import Info
 from strawberry.types.field import StrawberryField
+from strawberry.utils.str_converters import to_camel_case
 
 from personal_stats.errors import Problem
 from personal_stats.graphql.enums import ENUMS
@@ -52,13 +53,8 @@ def _graphql_type(kind: Kind) -> Any:
     return str
 
 
-def _camel(wire: str) -> str:
-    head, *rest = wire.split("_")
-    return head + "".join(word.title() for word in rest)
-
-
 def _parameter(each: Argument) -> inspect.Parameter:
-    described = strawberry.argument(name=_camel(each.wire), description=each.description)
+    described = strawberry.argument(name=to_camel_case(each.wire), description=each.description)
     annotation = Annotated[_graphql_type(each.kind) | None, described]  # type: ignore[valid-type]
     return inspect.Parameter(each.name, _KEYWORD, default=None, annotation=annotation)
 
