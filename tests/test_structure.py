@@ -14,10 +14,10 @@ LAYERS: list[set[str]] = [
     {"rounding", "errors", "windows", "reads", "results", "figures", "stats", "params", "wire",
      "records", "limits", "settings", "tokens", "questions"},
     {"storage"},  # the tables too (storage/models.py)
-    {"service", "peers", "ingest", "seed"},
+    {"service", "peers", "ingest", "seed", "live"},
     # the adapters and what they share
     {"rest", "graphql", "write_api", "web", "cards", "openapi", "docs", "health",
-     "middleware", "protocol", "problems", "metrics", "logs"},
+     "middleware", "protocol", "problems", "metrics", "logs", "events"},
     {"app", "cli"},  # the composition root and the command line
 ]  # fmt: skip
 DATABASE_LIBRARIES = {"sqlalchemy", "sqlmodel", "asyncpg", "sqlite3", "aiosqlite", "alembic"}

@@ -1,6 +1,7 @@
 """The composition root: builds the service, both adapters and the middleware into one
 Starlette app."""
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -8,9 +9,9 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
-from personal_stats import docs, health, rest, write_api
+from personal_stats import docs, events, health, rest, write_api
 from personal_stats.graphql.app import StatsGraphQL
 from personal_stats.graphql.schema import build_schema
 from personal_stats.middleware import Admission, BodyLimits, RequestMachinery
@@ -22,7 +23,8 @@ from personal_stats.web import pages
 
 
 def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
-    """The service: REST under /api/v1/personal-stats, GraphQL and GraphiQL at /graphql,
+    """The service: REST under /api/v1/personal-stats (and each mentor's events), GraphQL
+    (and its subscriptions) and GraphiQL at /graphql,
     OpenAPI at /openapi.json and /docs, health at /healthz and /readyz, metrics at /metrics."""
     service = StatsService(settings)
     admission = Admission(settings.max_in_flight)
@@ -32,6 +34,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         if migrate:
             await upgrade_schema(settings)
         await service.start()
+        ending = asyncio.create_task(events.end_on_exit(service.live), name="streams' end")
         # What start-up built lives as long as the process: moved out of the collector's
         # reach, a full collection no longer walks it (60-80 ms pauses at L, in the p99).
         gc.collect()
@@ -39,6 +42,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         # The server's protocol sheds by the admission too, and times heads (protocol.py).
         yield {"admission": admission, "header_timeout": settings.header_timeout}
         gc.unfreeze()
+        ending.cancel()
         await close(app)
 
     middleware = [
@@ -68,7 +72,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
     app = Starlette(
         routes=[  # matched in order: the busiest first
             Route("/graphql", graphql),
+            WebSocketRoute("/graphql", graphql),  # subscriptions
             *rest.routes(),
+            *events.routes(),
             *health.routes(service, admission),
             *write_api.routes(),
             *docs.routes(),

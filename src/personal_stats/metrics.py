@@ -36,6 +36,14 @@ SHED_REQUESTS = Counter(
     "personal_stats_shed_requests",
     "Requests answered 503 by the server's protocol while the worker was at its limit",
 )
+OPEN_FOLLOWERS = Gauge(
+    "personal_stats_open_followers", "Open event streams (sse) and subscriptions (graphql)",
+    ["kind"], multiprocess_mode="livesum",
+)  # fmt: skip
+EVENTS_SENT = Counter(
+    "personal_stats_events_sent", "Events sent to streams (sse) and subscriptions (graphql)",
+    ["kind", "event"],
+)  # fmt: skip
 PEER_INDEX_READY = Gauge(
     "personal_stats_peer_index_ready", "1 when the peer index of the newest version is built",
     multiprocess_mode="livemin",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from personal_stats.events import is_stream
 from personal_stats.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from personal_stats.problems import problem
 
@@ -104,7 +105,8 @@ class RequestMachinery:
 
     async def _admitted(self, scope: Scope, receive: Receive, send: Send) -> None:
         admission = self.admission
-        if scope["path"] in ALWAYS_ANSWERED:  # probes: always answered, never counted
+        if scope["path"] in ALWAYS_ANSWERED or is_stream(scope["path"]):
+            # probes: always answered; streams: long-lived, with a limit of their own
             await self.app(scope, receive, send)
             return
         if admission.saturated:

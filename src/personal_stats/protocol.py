@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from personal_stats.events import is_stream
 from personal_stats.metrics import SHED_REQUESTS
 from personal_stats.middleware import ALWAYS_ANSWERED, AT_THE_LIMIT, Admission
 from personal_stats.settings import Settings
@@ -71,7 +72,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         admission: Admission | None = self.app_state.get("admission")
-        if admission is None or not admission.saturated or cycle.scope["path"] in ALWAYS_ANSWERED:
+        path = cycle.scope["path"]
+        never_shed = path in ALWAYS_ANSWERED or is_stream(path)
+        if admission is None or not admission.saturated or never_shed:
             super()._start_asgi_task(cycle, app)
             return
         SHED_REQUESTS.inc()

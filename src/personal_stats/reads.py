@@ -137,6 +137,18 @@ class ChangesRead:
 
 
 @dataclass(frozen=True, slots=True)
+class MentorChangedRead:
+    """-> bool: whether a write after data version `since` changed this mentor's own
+    records (the mentor row or any of their activities); True when the change log cannot
+    tell (a first load since, or older than the log keeps)."""
+
+    kind: ClassVar[str] = "mentor_changed"
+
+    mentor_id: str
+    since: int
+
+
+@dataclass(frozen=True, slots=True)
 class PeerCounts:
     """Mentors in the snapshot, and completed counts in a window: each mentor who has any
     (those with none may be left out; a mentor gone since may count 0), in ascending order
@@ -157,5 +169,6 @@ Read = (
     | StandingRead
     | CompletedCountsRead
     | ChangesRead
+    | MentorChangedRead
 )
 Question = Generator[Read, Any, R]

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from personal_stats.errors import Unavailable
+from personal_stats.errors import NotFound, Unavailable
 from personal_stats.figures import standing_among
 from personal_stats.ingest import ImportReport, Source, import_sources
 from personal_stats.limits import RateLimit
+from personal_stats.live import Follower, Hub
 from personal_stats.peers import PeerIndex, Peers
 from personal_stats.reads import (
     ActivitiesRead,
@@ -27,6 +28,7 @@ from personal_stats.reads import (
     ChangesRead,
     CompletedBeforeRead,
     CompletedCountsRead,
+    MentorChangedRead,
     MentorRow,
     MentorsRead,
     Question,
@@ -39,6 +41,7 @@ from personal_stats.reads import (
     TypesRead,
 )
 from personal_stats.settings import Settings
+from personal_stats.stats import find_mentor
 from personal_stats.storage import Snapshot, Store, open_store
 from personal_stats.storage import tokens as token_store
 from personal_stats.storage.base import InstantChanges
@@ -59,6 +62,8 @@ class StatsService:
         self.rate_limit = RateLimit(settings.ingest_rate_per_minute)
         self.writes = WriteLane(settings)  # every write's lane (see storage.write_lane)
         self.questions: Counter[str] = Counter()  # asked, or repeated in a unit of work
+        self.live = Hub(settings.events_min_interval, settings.max_streams)
+        self.feed: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator["UnitOfWork"]:
@@ -71,9 +76,31 @@ class StatsService:
             return await work.ask(question)
 
     async def start(self) -> None:
-        """Start building the peer index of the current data version."""
+        """Start building the peer index of the current data version, and following the
+        writes committed after it (`live`)."""
         async with self.unit_of_work() as work:
             await work.ask(nothing())
+        feed = self.store.feed().follow(work.version, self.live.heard)
+        self.feed = asyncio.create_task(feed, name="change feed")
+
+    async def require_mentor(self, mentor_id: str) -> None:
+        """`NotFound` unless there is a mentor with this id."""
+        if await self.ask(find_mentor(mentor_id)) is None:
+            raise NotFound(f"no mentor with id {mentor_id!r}")
+
+    async def follow(self, mentor_id: str, since: int | None) -> Follower:
+        """A follower of the mentor's changes that has heard of data version `since` (None:
+        of the version now); `NotFound` for an unknown mentor, `Unavailable` when the worker
+        holds as many as it may."""
+        self.live.check_room()
+        async with self.unit_of_work() as work:
+            if await work.answer(find_mentor, mentor_id) is None:
+                raise NotFound(f"no mentor with id {mentor_id!r}")
+            version = work.version
+            own = since is not None and since != version
+            if since is not None and since < version:
+                own = await work.ask(_read(MentorChangedRead(mentor_id, since)))
+        return self.live.join(mentor_id, version if since is None else since, version, own)
 
     async def authenticate(self, token: str) -> TokenInfo | None:
         """The live token with this value, or None."""
@@ -122,6 +149,11 @@ class StatsService:
             raise Unavailable("the database answered too late; try again shortly") from error
 
     async def close(self) -> None:
+        self.live.close()
+        if self.feed is not None:
+            self.feed.cancel()
+            await asyncio.gather(self.feed, return_exceptions=True)
+            self.feed = None
         await self.peers.close()
         await self.store.close()
         await self.writes.close()
@@ -156,6 +188,10 @@ class UnitOfWork:
     def changed_at(self) -> int:
         assert self.snapshot is not None, "no question has been asked yet"
         return self.snapshot.changed_at
+
+    async def release(self) -> None:
+        """Let go of the snapshot now (its version stays known); no question follows."""
+        await self.stack.aclose()
 
     async def answer(self, ask: Callable[..., Question[R]], *arguments: Hashable) -> R:
         """The answer to `ask(*arguments)`, worked out once per unit of work: the same
@@ -333,6 +369,12 @@ ANSWERED_HERE: dict[str, Callable[[UnitOfWork, Any, Snapshot], Awaitable[Any]]] 
 
 def _instant(second: float) -> datetime:
     return datetime.fromtimestamp(second, UTC)
+
+
+def _read(read: Read) -> Question[Any]:
+    """A question that is one read."""
+    answer = yield read
+    return answer
 
 
 def nothing() -> Question[None]:

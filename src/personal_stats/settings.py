@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     max_ingest_bytes: int = Field(default=10_000_000, ge=1024)
     ingest_rate_per_minute: int = Field(default=600, ge=1)
     bulk_timeout: float = Field(default=3600.0, gt=0)
+    events_min_interval: float = Field(default=0.5, gt=0, le=1)
+    max_streams: int = Field(default=10_000, ge=1)
     graphql_max_depth: int = Field(default=8, ge=1)
     graphql_max_aliases: int = Field(default=20, ge=0)
     graphql_max_tokens: int = Field(default=2_000, ge=10)

@@ -7,6 +7,7 @@ Everything else (GraphiQL, GET, batches, unusual bodies) goes through Strawberry
 """
 
 import time
+from datetime import timedelta
 from inspect import isawaitable
 from typing import Any
 
@@ -20,6 +21,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from personal_stats.errors import Unavailable
@@ -31,10 +33,18 @@ from personal_stats.problems import problem
 from personal_stats.service import StatsService, UnitOfWork, nothing
 from personal_stats.web.pages import graphiql_page
 
+CONNECTION_INIT_SECONDS = 10  # a WebSocket that has not said connection_init by then is closed
+
 
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
     def __init__(self, schema: StatsSchema, service: StatsService) -> None:
-        super().__init__(schema, graphql_ide="graphiql")
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            # Only graphql-transport-ws: the legacy graphql-ws protocol skips connection_init.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=CONNECTION_INIT_SECONDS),
+        )
         self.stats_schema = schema
         self.service = service
         self.executor = lean_executor(schema._schema)
@@ -145,8 +155,8 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> dict[str, Any]:
-        return {
-            "request": request,
-            "response": response,
-            "work": request.state.work,
-        }
+        """A request's context holds its unit of work; a WebSocket's, the service (each
+        subscription event opens its own unit of work)."""
+        if isinstance(request, WebSocket):
+            return {"request": request, "response": response, "service": self.service}
+        return {"request": request, "response": response, "work": request.state.work}

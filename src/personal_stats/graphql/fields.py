@@ -34,10 +34,13 @@ _POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 
-async def ask(info: Info, question: Callable[..., Question[R]], *arguments: Hashable) -> R:
+async def ask(
+    info: Info, question: Callable[..., Question[R]], *arguments: Hashable, root: Any = None
+) -> R:
     """Every field of one request asks the request's one unit of work (one snapshot), which
-    answers a question asked twice (an alias, a mentor listed twice) once."""
-    work: UnitOfWork = info.context["work"]
+    answers a question asked twice (an alias, a mentor listed twice) once. A mentor of a
+    subscription's event carries the event's own unit of work."""
+    work: UnitOfWork = getattr(root, "work", None) or info.context["work"]
     return await work.answer(question, *arguments)
 
 
@@ -83,7 +86,7 @@ def _records(asked: Asked, values: dict[str, Any]) -> list[Any]:
 
 def _of_the_mentor(resolve: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     async def field(root: Any, info: Info, **values: Any) -> Any:
-        return await resolve(info, root.id, **values)
+        return await resolve(info, root.id, root=root, **values)
 
     return field
 
@@ -93,9 +96,10 @@ def question_field(asked: Asked, answer_type: Any, *, of_the_mentor: bool = Fals
     answer): of `Query`, with a `mentorId` argument; or of `Mentor`, the mentor being the
     parent object."""
 
-    async def resolve(info: Info, mentor_id: str, **values: Any) -> Any:
+    async def resolve(info: Info, mentor_id: str, root: Any = None, **values: Any) -> Any:
         records = _records(asked, values)
-        return answer_type.from_model(await ask(info, asked.ask, mentor_id, *records))
+        answer = await ask(info, asked.ask, mentor_id, *records, root=root)
+        return answer_type.from_model(answer)
 
     declared = [_parameter(each) for record in asked.records for each in arguments(record)]
     info = inspect.Parameter("info", _POSITIONAL, annotation=Info)

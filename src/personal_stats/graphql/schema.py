@@ -1,4 +1,5 @@
-"""The GraphQL schema: the query root, the Date scalar and the limits every document meets."""
+"""The GraphQL schema: the query and subscription roots, the Date scalar and the limits every
+document meets."""
 
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from personal_stats.graphql.cost import QUESTIONS
 from personal_stats.graphql.documents import Documents, PreparedDocuments
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.fields import ask, question_field
+from personal_stats.graphql.subscription import ReleaseEventWork, Subscription
 from personal_stats.graphql.types import (
     ActivityBreakdownPage,
     ContributionCalendar,
@@ -129,11 +131,16 @@ def build_schema(settings: Settings) -> StatsSchema:
         rules.append(NoSchemaIntrospectionCustomRule)
     schema = StatsSchema(
         query=Query,
+        subscription=Subscription,
         config=StrawberryConfig(
             scalar_map={date: DATE},
             disable_field_suggestions=not settings.graphql_field_suggestions,
         ),
-        extensions=[lambda: PreparedDocuments(schema.documents), OperationMetrics],
+        extensions=[
+            lambda: PreparedDocuments(schema.documents),
+            OperationMetrics,
+            ReleaseEventWork,
+        ],
     )
     schema.documents = Documents(
         schema._schema, rules, settings.graphql_max_tokens, settings.graphql_max_cost

@@ -235,6 +235,11 @@ class Mentor:
         questions.CONTRIBUTION_CALENDAR, ContributionCalendar, of_the_mentor=True
     )
 
+    # The unit of work its questions ask: a subscription event's own; else the request's.
+    work: strawberry.Private[Any] = None
+
     @classmethod
-    def from_model(cls, mentor: MentorRow) -> "Mentor":
-        return cls(id=strawberry.ID(mentor.id), name=mentor.name, timezone=mentor.timezone)
+    def from_model(cls, mentor: MentorRow, work: Any = None) -> "Mentor":
+        return cls(
+            id=strawberry.ID(mentor.id), name=mentor.name, timezone=mentor.timezone, work=work
+        )

@@ -17,6 +17,7 @@ from personal_stats.reads import (
     CompletedBeforeRead,
     CompletedCountsRead,
     FirstActivityRead,
+    MentorChangedRead,
     MentorRow,
     MentorsRead,
     PeerCounts,
@@ -24,10 +25,9 @@ from personal_stats.reads import (
     TypeRow,
     TypesRead,
 )
+from personal_stats.storage.feed import CHANGES_KEPT, Feed
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
-CHANGES_KEPT = 1000  # versions of the change log that writers keep (see storage.changes)
-EVERY_MENTOR = "*"  # in the change log: a write that may have changed anyone's activities
 COMPLETED = "completed"
 
 
@@ -131,6 +131,13 @@ class Snapshot(ABC):
     @abstractmethod
     async def changes(self, read: ChangesRead) -> "InstantChanges | None": ...
 
+    @abstractmethod
+    async def mentor_changed(self, read: MentorChangedRead) -> bool: ...
+
+    def log_reaches(self, since: int) -> bool:
+        """Whether the change log still holds every version after `since`."""
+        return 0 <= self.version - since < CHANGES_KEPT
+
 
 class Store(ABC):
     dialect: str
@@ -149,6 +156,10 @@ class Store(ABC):
         """What changed after version `since` (in a snapshot of its own), or None when the
         change log cannot tell (a first load, or older than the log keeps): then load
         everything."""
+
+    @abstractmethod
+    def feed(self) -> Feed:
+        """The worker's listener for every write committed on the database."""
 
     @abstractmethod
     async def ping(self) -> None: ...

@@ -6,11 +6,13 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, delete, insert, select, update
 
-from personal_stats.storage.base import CHANGES_KEPT, COMPLETED, EVERY_MENTOR
+from personal_stats.storage.base import COMPLETED
+from personal_stats.storage.feed import CHANGES_KEPT, CHANNEL, EVERY_MENTOR, notice
 from personal_stats.storage.models import (
     Activity,
     ActivityChange,
@@ -54,6 +56,11 @@ async def bump_data_version(
         await connection.execute(
             insert(InstantChange),
             [{"version": version, "mentor_id": m, "second": s, "delta": d} for m, s, d in steps],
+        )
+    if connection.dialect.name == "postgresql":  # every worker's listener hears it at the commit
+        await connection.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": notice(version, mentors, erased)},
         )
     oldest = version - CHANGES_KEPT
     await connection.execute(delete(ActivityChange).where(col(ActivityChange.version) <= oldest))

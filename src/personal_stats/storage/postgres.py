@@ -3,6 +3,7 @@ per connection), one REPEATABLE READ READ ONLY transaction per request, and rows
 by the driver with no SQLAlchemy in between."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,7 @@ from personal_stats.reads import (
     CompletedBeforeRead,
     CompletedCountsRead,
     FirstActivityRead,
+    MentorChangedRead,
     MentorRow,
     MentorsRead,
     PeerCounts,
@@ -27,15 +29,25 @@ from personal_stats.reads import (
 )
 from personal_stats.settings import Settings
 from personal_stats.storage.base import (
-    CHANGES_KEPT,
     InstantChanges,
     InstantTable,
     Snapshot,
     Store,
 )
+from personal_stats.storage.feed import (
+    CHANGES_KEPT,
+    CHANNEL,
+    Feed,
+    Tell,
+    changes_in_log,
+    heard,
+    retry_delay,
+)
 from personal_stats.storage.statements import postgres_statements
 
 _SQL = postgres_statements()
+LOG = logging.getLogger("personal_stats.feed")
+CHECK_EVERY = 5.0  # seconds without a notice before the listening connection is checked
 UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 _BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 # Each mentor's completed instants as one array: 10,000 rows to decode, not millions.
@@ -92,6 +104,12 @@ class PostgresSnapshot(Snapshot):
 
     async def changes(self, read: ChangesRead) -> InstantChanges | None:
         return await self.changes_since(read.since)
+
+    async def mentor_changed(self, read: MentorChangedRead) -> bool:
+        if not self.log_reaches(read.since):
+            return True
+        args = _SQL.mentor_changed.args(since=read.since, mentor_id=read.mentor_id)
+        return bool(await self.connection.fetchval(_SQL.mentor_changed.sql, *args))
 
     async def changes_since(
         self, since: int, read_timeout: float | None = None
@@ -194,6 +212,9 @@ class PostgresStore(Store):
         async with self._for_the_index() as snapshot:
             return await snapshot.changes_since(since, read_timeout=self.bulk_timeout)
 
+    def feed(self) -> Feed:
+        return PostgresFeed(self.dsn, self.timeout)
+
     async def ping(self) -> None:
         async with self.snapshot() as snapshot:
             await snapshot.open()
@@ -205,3 +226,85 @@ class PostgresStore(Store):
         if self.pool is not None:
             pool, self.pool = self.pool, None
             await pool.close()
+
+
+class PostgresFeed(Feed):
+    """LISTENs on a connection of its own (not a pooled one: it lives as long as the worker).
+    A NOTIFY that names the next version's mentors is told as it is; any other (a gap, a
+    payload past the limit) is told from the change log. Every `check_every` seconds without
+    a notice the connection is checked with a read of the data version, which also tells
+    anything missed; a connection lost is made again, and what was written meanwhile is
+    read from the log."""
+
+    def __init__(self, dsn: str, timeout: float, check_every: float = CHECK_EVERY) -> None:
+        self.dsn = dsn
+        self.timeout = timeout
+        self.check_every = check_every
+
+    async def follow(self, since: int, tell: Tell) -> None:
+        failures = 0
+        progress = [since]  # the last version told, kept when a connection is lost
+        while True:
+            try:
+                await self._listen(progress, tell)
+            except (*UNREACHABLE, asyncpg.PostgresError) as error:  # terminated, shut down
+                LOG.warning("the change feed lost the database: %r", error)
+            else:
+                failures = 0  # it was closed under us: come back at once
+            await asyncio.sleep(retry_delay(failures))
+            failures += 1
+
+    async def _listen(self, progress: list[int], tell: Tell) -> None:
+        """Listen on one connection until it is lost."""
+        notes: list[str] = []
+        woken = asyncio.Event()
+
+        def note(_c: object, _pid: int, _channel: str, payload: str) -> None:
+            notes.append(payload)
+            woken.set()
+
+        connection = await asyncpg.connect(
+            self.dsn, timeout=self.timeout, command_timeout=self.timeout
+        )
+        try:
+            await connection.add_listener(CHANNEL, note)
+            connection.add_termination_listener(lambda _c: woken.set())
+            # What was written before LISTEN began.
+            progress[0] = await self._from_log(connection, progress[0], tell)
+            while not connection.is_closed():
+                try:
+                    async with asyncio.timeout(self.check_every):
+                        await woken.wait()
+                except TimeoutError:
+                    progress[0] = await self._from_log(connection, progress[0], tell)
+                    continue
+                woken.clear()
+                payloads, notes[:] = notes[:], []
+                progress[0] = await self._told(connection, progress[0], payloads, tell)
+        finally:
+            if not connection.is_closed():
+                connection.terminate()
+
+    async def _told(
+        self, connection: asyncpg.Connection, since: int, payloads: list[str], tell: Tell
+    ) -> int:
+        for payload in payloads:
+            changes = heard(payload, since)
+            if changes is None:
+                return await self._from_log(connection, since, tell)
+            tell(changes)
+            since = changes.version
+        return since
+
+    @staticmethod
+    async def _from_log(connection: asyncpg.Connection, since: int, tell: Tell) -> int:
+        async with connection.transaction(isolation="repeatable_read", readonly=True):
+            version, _changed_at = await connection.fetchrow(
+                _SQL.data_version.sql, *_SQL.data_version.args()
+            )
+            if version == since:
+                return since
+            args = _SQL.changes_after.args(since=since)
+            rows = await connection.fetch(_SQL.changes_after.sql, *args)
+        tell(changes_in_log(since, version, ((r[0], r[1], r[2]) for r in rows)))
+        return int(version)

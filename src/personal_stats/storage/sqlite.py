@@ -9,6 +9,7 @@ built, and the index's own load — still run in a worker thread, off the loop."
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from personal_stats.reads import (
     CompletedBeforeRead,
     CompletedCountsRead,
     FirstActivityRead,
+    MentorChangedRead,
     MentorRow,
     MentorsRead,
     PeerCounts,
@@ -35,7 +37,6 @@ from personal_stats.reads import (
 )
 from personal_stats.settings import Settings
 from personal_stats.storage.base import (
-    CHANGES_KEPT,
     InstantChanges,
     InstantTable,
     Snapshot,
@@ -44,9 +45,12 @@ from personal_stats.storage.base import (
 )
 from personal_stats.storage.bulk import sqlite_instant
 from personal_stats.storage.engine import SQLITE_PRAGMAS
+from personal_stats.storage.feed import CHANGES_KEPT, Feed, Tell, changes_in_log, retry_delay
 from personal_stats.storage.statements import sqlite_statements
 
 _SQL = sqlite_statements()
+LOG = logging.getLogger("personal_stats.feed")
+FEED_INTERVAL = 0.1  # seconds between two looks at the data version
 
 
 READ_BUSY_TIMEOUT = 0.1  # seconds; WAL readers wait only in rare cases (recovery after a crash)
@@ -147,6 +151,12 @@ class SqliteSnapshot(Snapshot):
         )
         return InstantChanges.of(self.version, self._one(_SQL.mentor_count.sql, ())[0], rows)
 
+    async def mentor_changed(self, read: MentorChangedRead) -> bool:
+        if not self.log_reaches(read.since):
+            return True
+        args = _SQL.mentor_changed.args(since=read.since, mentor_id=read.mentor_id)
+        return bool(self._one(_SQL.mentor_changed.sql, args)[0])
+
     def _one(self, sql: str, args: tuple[Any, ...]) -> Any:
         return self.connection.execute(sql, args).fetchone()
 
@@ -231,6 +241,9 @@ class SqliteStore(Store):
         async with self._for_the_index() as snapshot:
             return await snapshot.hop(snapshot.changes_since, since)
 
+    def feed(self) -> Feed:
+        return SqliteFeed(self.path)
+
     async def ping(self) -> None:
         async with self.snapshot() as snapshot:
             await snapshot.open()
@@ -248,3 +261,51 @@ class SqliteStore(Store):
 
 def _json_list(ids: tuple[str, ...]) -> str:
     return json.dumps(list(ids))
+
+
+class SqliteFeed(Feed):
+    """Watches the data version on a connection of its own, every `interval` seconds (a read
+    of one row, on the loop), and reads the change log when it moved: SQLite has no way to
+    tell another process that a write committed."""
+
+    def __init__(self, path: str, interval: float = FEED_INTERVAL) -> None:
+        self.path = path
+        self.interval = interval
+
+    async def follow(self, since: int, tell: Tell) -> None:
+        connection: sqlite3.Connection | None = None
+        failures = 0
+        try:
+            while True:
+                try:
+                    if connection is None:
+                        connection = connect(self.path)
+                    since = self._tell_new(connection, since, tell)
+                    failures = 0
+                    await asyncio.sleep(self.interval)
+                except sqlite3.Error as error:
+                    LOG.warning("the change feed cannot read the database: %s", error)
+                    if connection is not None:
+                        connection.close()
+                        connection = None
+                    await asyncio.sleep(retry_delay(failures))
+                    failures += 1
+        finally:
+            if connection is not None:
+                connection.close()
+
+    @staticmethod
+    def _tell_new(connection: sqlite3.Connection, since: int, tell: Tell) -> int:
+        found = connection.execute(_SQL.data_version.sql, _SQL.data_version.args()).fetchone()
+        if found is None or found[0] == since:
+            return since
+        connection.execute("BEGIN")
+        try:
+            found = connection.execute(_SQL.data_version.sql, _SQL.data_version.args())
+            now = int(found.fetchone()[0])
+            rows = connection.execute(_SQL.changes_after.sql, _SQL.changes_after.args(since=since))
+            changes = changes_in_log(since, now, rows)
+        finally:
+            connection.execute("COMMIT")
+        tell(changes)
+        return now

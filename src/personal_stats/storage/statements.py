@@ -21,7 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ColumnElement, Select
 
-from personal_stats.storage.base import COMPLETED, EVERY_MENTOR
+from personal_stats.storage.base import COMPLETED
+from personal_stats.storage.feed import EVERY_MENTOR
 from personal_stats.storage.models import (
     Activity,
     ActivityChange,
@@ -69,6 +70,8 @@ class Statements:
     completed_instants_of: Statement
     everyone_changed: Statement
     instant_changes: Statement
+    changes_after: Statement
+    mentor_changed: Statement
 
 
 def _epoch_second(dialect: str, started_at: ColumnElement[Any]) -> ColumnElement[int]:
@@ -130,6 +133,13 @@ def _declare(dialect: str) -> dict[str, Select[Any]]:
         ),
         "instant_changes": select(_i.mentor_id, _i.second, _i.delta).where(
             _i.version > bindparam("since", type_=Integer)
+        ),
+        "changes_after": select(_c.version, _c.mentor_id, _c.erased_at.is_not(None))
+        .where(_c.version > bindparam("since", type_=Integer))
+        .order_by(_c.version),
+        "mentor_changed": select(func.count()).where(
+            _c.version > bindparam("since", type_=Integer),
+            _c.mentor_id.in_((bindparam("mentor_id"), EVERY_MENTOR)),
         ),
     }
 

@@ -1,0 +1,185 @@
+"""Live updates: the streams and subscriptions of one worker, and the events they hear.
+
+The worker's one change feed (`storage.feed`) tells the `Hub` of every committed write. The
+hub throttles: the first change after a quiet stretch is told at once; changes within
+`min_interval` of the last telling are merged and told when the interval ends. Telling a
+change costs once per followed mentor (is it their own change? were they erased?), and
+each `Follower` then holds its next event as state — the newest version and whether its
+mentor's own records changed since its last event — not as a queue: a client that stops
+reading has its events merged, never piled up.
+"""
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from personal_stats.errors import Unavailable
+from personal_stats.storage.feed import Changes
+
+STATS_CHANGED = "stats-changed"
+MENTOR_ERASED = "mentor-erased"
+RECENT_KEPT = 64  # tellings kept for a follower that joins while one is under way
+NO_ROOM = "this worker holds as many streams as it may; try again shortly"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    name: str  # STATS_CHANGED or MENTOR_ERASED
+    mentor_id: str
+    version: int
+    own: bool = False
+
+
+class Follower:
+    """One stream or subscription of one mentor: what it has been told, what it has not."""
+
+    __slots__ = ("ended", "erased", "mentor_id", "own", "sent", "version", "waiter")
+
+    def __init__(self, mentor_id: str, sent: int) -> None:
+        self.mentor_id = mentor_id
+        self.sent = sent  # the version of its last event (or the one it started from)
+        self.version = sent  # the newest version it is to hear of
+        self.own = False  # its mentor's own records changed after `sent`
+        self.erased = False
+        self.ended = False
+        self.waiter: asyncio.Future[None] | None = None
+
+    def offer(self, version: int, own: bool) -> None:
+        self.version = version
+        self.own = self.own or own
+        self._wake()
+
+    def erase(self, version: int) -> None:
+        self.version, self.erased = version, True
+        self._wake()
+
+    def end(self) -> None:
+        self.ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def ready(self) -> Event | None:
+        """Its next event, if one is due; taking it marks it told."""
+        if self.erased:
+            if self.ended:
+                return None
+            self.ended = True  # nothing follows
+            return Event(MENTOR_ERASED, self.mentor_id, self.version)
+        if self.version == self.sent:
+            return None
+        event = Event(STATS_CHANGED, self.mentor_id, self.version, self.own)
+        self.sent, self.own = self.version, False
+        return event
+
+    async def next(self) -> Event | None:
+        """Its next event, when one is due; None when it ends (erased, or shutting down)."""
+        while True:
+            event = self.ready()
+            if event is not None:
+                return event
+            if self.ended:
+                return None
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+
+
+class Hub:
+    """Every follower of the worker, by mentor; see the module's docstring."""
+
+    def __init__(self, min_interval: float, capacity: int) -> None:
+        self.min_interval = min_interval
+        self.capacity = capacity
+        self.following: dict[str, set[Follower]] = {}
+        self.count = 0
+        self.version: int | None = None  # of the last telling
+        self.recent: deque[Changes] = deque(maxlen=RECENT_KEPT)
+        self.waiting: Changes | None = None
+        self.told_at = -math.inf
+        self.timer: asyncio.TimerHandle | None = None
+        self.tellings = 0
+        self.closed = False
+
+    def check_room(self) -> None:
+        if self.closed or self.count >= self.capacity:
+            raise Unavailable(NO_ROOM)
+
+    def join(self, mentor_id: str, since: int, version: int, own: bool) -> Follower:
+        """A follower of `mentor_id` that has heard of version `since`, opened on a
+        snapshot of `version` (where `own` says whether the mentor's records changed in
+        between): when the two differ its first event is due at once."""
+        self.check_room()
+        follower = Follower(mentor_id, since)
+        if since != version:
+            follower.offer(version, own)
+        for changes in self.recent:  # told after the snapshot, before the follower joined
+            if changes.version > version:
+                if mentor_id in changes.erased:
+                    follower.erase(changes.version)
+                else:
+                    follower.offer(changes.version, changes.changed(mentor_id))
+        self.following.setdefault(mentor_id, set()).add(follower)
+        self.count += 1
+        return follower
+
+    def leave(self, follower: Follower) -> None:
+        followers = self.following.get(follower.mentor_id)
+        if followers is not None and follower in followers:
+            followers.discard(follower)
+            self.count -= 1
+            if not followers:
+                del self.following[follower.mentor_id]
+
+    def heard(self, changes: Changes) -> None:
+        """What the feed tells: told at once after a quiet stretch, else merged and told
+        when the interval since the last telling ends."""
+        self.waiting = changes if self.waiting is None else self.waiting.then(changes)
+        if self.timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = self.told_at + self.min_interval - loop.time()
+        if delay <= 0:
+            self.tell()
+        else:
+            self.timer = loop.call_later(delay, self.tell)
+
+    def tell(self) -> None:
+        """Every follower hears the waiting changes: once per mentor, whose they were."""
+        self.timer = None
+        changes, self.waiting = self.waiting, None
+        if changes is None:
+            return
+        self.told_at = asyncio.get_running_loop().time()
+        self.version = changes.version
+        self.recent.append(changes)
+        self.tellings += 1
+        version, erased = changes.version, changes.erased
+        for mentor_id, followers in self.following.items():
+            if mentor_id in erased:
+                for follower in followers:
+                    follower.erase(version)
+            else:
+                own = changes.everyone or mentor_id in changes.mentors
+                for follower in followers:
+                    follower.offer(version, own)
+
+    def followers(self) -> Iterator[Follower]:
+        for followers in self.following.values():
+            yield from followers
+
+    def close(self) -> None:
+        """Shutting down: every follower ends (its client comes back after `retry`)."""
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.tell()
+        for follower in list(self.followers()):
+            follower.end()

@@ -1,0 +1,102 @@
+"""The change feed: every write committed on the database — by any worker, instance or
+`personal-stats import` — told, in order, to one listener in each worker.
+
+Each driver has its own way to hear of a write (`SqliteFeed` watches the data version,
+`PostgresFeed` listens for the writers' NOTIFY), and both read what changed from the change
+log (`storage.changes`), so a write missed while the database was out of reach is told
+when it is back."""
+
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+CHANGES_KEPT = 1000  # versions of the change log that writers keep (see storage.changes)
+EVERY_MENTOR = "*"  # in the change log: a write that may have changed anyone's activities
+LOG = logging.getLogger("personal_stats.feed")
+RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0, 5.0)  # between attempts to reach the database again
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What writes changed up to data version `version`: the mentors whose own records
+    changed (`everyone`: the log cannot tell, so anyone's may have), and those erased."""
+
+    version: int
+    mentors: frozenset[str] = frozenset()
+    erased: frozenset[str] = frozenset()
+    everyone: bool = False
+
+    def then(self, later: "Changes") -> "Changes":
+        """These changes followed by `later`'s, as one."""
+        return Changes(
+            later.version, self.mentors | later.mentors, self.erased | later.erased,
+            self.everyone or later.everyone,
+        )  # fmt: skip
+
+    def changed(self, mentor_id: str) -> bool:
+        return self.everyone or mentor_id in self.mentors
+
+
+def changes_in_log(since: int, version: int, rows: Iterable[tuple[int, str, bool]]) -> Changes:
+    """The changes after `since` up to `version` from the change log's rows after `since`
+    (version, mentor id, erased). A log that no longer reaches back to `since`, or a
+    database whose version went back (it was replaced), cannot tell whose records
+    changed."""
+    mentors: set[str] = set()
+    erased: set[str] = set()
+    everyone = not 0 <= version - since < CHANGES_KEPT
+    for _version, mentor_id, was_erased in rows:
+        if mentor_id == EVERY_MENTOR:
+            everyone = True
+        else:
+            mentors.add(mentor_id)
+            if was_erased:
+                erased.add(mentor_id)
+    return Changes(version, frozenset(mentors), frozenset(erased), everyone)
+
+
+Tell = Callable[[Changes], None]
+
+
+class Feed(ABC):
+    """A worker's one listener for the writes of every process on the database."""
+
+    @abstractmethod
+    async def follow(self, since: int, tell: Tell) -> None:
+        """Call `tell` with what each write after data version `since` changed, in order,
+        until cancelled. A database out of reach is tried again (`RETRY_SECONDS`), and what
+        was written meanwhile is told once it answers."""
+
+
+def retry_delay(attempt: int) -> float:
+    return RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+
+
+# PostgreSQL: each write's NOTIFY on this channel, sent in its transaction (at its commit).
+CHANNEL = "personal_stats_changes"
+NOTICE_BYTES = 7_900  # PostgreSQL refuses payloads of 8,000 bytes or more
+
+
+def notice(version: int, mentors: Iterable[str], erased: str | None) -> str:
+    """The NOTIFY payload of a write: its version, whose records it changed and whom it
+    erased; only the version when that is past the payload limit (the listener then reads
+    the change log)."""
+    payload = json.dumps({"v": version, "m": list(mentors), "e": [erased] if erased else []})
+    return payload if len(payload.encode()) <= NOTICE_BYTES else json.dumps({"v": version})
+
+
+def heard(payload: str, since: int) -> Changes | None:
+    """The changes a NOTIFY payload tells, when it is the write right after `since` and
+    names its mentors; None when the change log must tell instead."""
+    try:
+        found = json.loads(payload)
+        version, mentors, erased = int(found["v"]), found.get("m"), found.get("e", [])
+    except (ValueError, TypeError, KeyError):
+        return None
+    if version != since + 1 or not isinstance(mentors, list) or not isinstance(erased, list):
+        return None
+    everyone = EVERY_MENTOR in mentors
+    named = frozenset(str(m) for m in mentors if m != EVERY_MENTOR)
+    return Changes(version, named, frozenset(str(e) for e in erased), everyone)
