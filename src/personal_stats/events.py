@@ -9,23 +9,26 @@ does not read.
 """
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from sse_starlette.sse import AppStatus
+from sse_starlette.sse import AppStatus, SendTimeoutError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from personal_stats.errors import InvalidInput
 from personal_stats.live import Event, Follower, Hub
-from personal_stats.metrics import EVENTS_SENT, OPEN_FOLLOWERS
+from personal_stats.metrics import EVENTS_SENT, OPEN_FOLLOWERS, STALLED_STREAMS
 from personal_stats.params import check_mentor_id
 from personal_stats.rest import BASE
 from personal_stats.service import StatsService
 
+LOG = logging.getLogger("personal_stats.events")
 PATH = "/{mentor_id}/events"
 RETRY = b"retry: 3000\n\n"  # milliseconds before a client reconnects
 PING_SECONDS = 15
@@ -52,7 +55,7 @@ async def events(request: Request) -> Response:
         await service.require_mentor(mentor_id)
         raise InvalidInput.one("Last-Event-ID", "must be a non-negative integer (a data version)")
     follower = await service.follow(mentor_id, None if since is None else int(since))
-    return EventSourceResponse(
+    return _EventStream(
         _stream(service.live, follower),
         headers={"Cache-Control": "no-cache"},
         ping=PING_SECONDS,
@@ -62,6 +65,17 @@ async def events(request: Request) -> Response:
         shutdown_grace_period=SHUTDOWN_GRACE,
         background=BackgroundTask(service.live.leave, follower),  # never iterated: HEAD
     )
+
+
+class _EventStream(EventSourceResponse):
+    """A stream whose client stopped reading ends quietly: it is not the service's error."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            STALLED_STREAMS.inc()
+            LOG.info("stream closed: its client took nothing for %g seconds", STALLED_SECONDS)
 
 
 async def _stream(hub: Hub, follower: Follower) -> AsyncIterator[bytes]:

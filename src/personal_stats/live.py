@@ -37,16 +37,21 @@ class Follower:
 
     __slots__ = ("ended", "erased", "mentor_id", "own", "sent", "version", "waiter")
 
-    def __init__(self, mentor_id: str, sent: int) -> None:
+    def __init__(self, mentor_id: str, sent: int, version: int) -> None:
         self.mentor_id = mentor_id
         self.sent = sent  # the version of its last event (or the one it started from)
-        self.version = sent  # the newest version it is to hear of
+        self.version = version  # the newest version it knows of (told or to tell)
         self.own = False  # its mentor's own records changed after `sent`
         self.erased = False
         self.ended = False
         self.waiter: asyncio.Future[None] | None = None
 
-    def offer(self, version: int, own: bool) -> None:
+    def offer(self, version: int, own: bool, *, replaced: bool = False) -> None:
+        """A write's version, and whether it changed the mentor's own records. A version it
+        knows of already (the snapshot it opened on was as new) is not news, unless the
+        database was replaced (its version went back)."""
+        if version <= self.version and not replaced:
+            return
         self.version = version
         self.own = self.own or own
         self._wake()
@@ -117,9 +122,8 @@ class Hub:
         snapshot of `version` (where `own` says whether the mentor's records changed in
         between): when the two differ its first event is due at once."""
         self.check_room()
-        follower = Follower(mentor_id, since)
-        if since != version:
-            follower.offer(version, own)
+        follower = Follower(mentor_id, since, version)
+        follower.own = own and since != version
         for changes in self.recent:  # told after the snapshot, before the follower joined
             if changes.version > version:
                 if mentor_id in changes.erased:
@@ -158,6 +162,7 @@ class Hub:
         if changes is None:
             return
         self.told_at = asyncio.get_running_loop().time()
+        replaced = self.version is not None and changes.version < self.version
         self.version = changes.version
         self.recent.append(changes)
         self.tellings += 1
@@ -169,7 +174,7 @@ class Hub:
             else:
                 own = changes.everyone or mentor_id in changes.mentors
                 for follower in followers:
-                    follower.offer(version, own)
+                    follower.offer(version, own, replaced=replaced)
 
     def followers(self) -> Iterator[Follower]:
         for followers in self.following.values():

@@ -44,6 +44,9 @@ EVENTS_SENT = Counter(
     "personal_stats_events_sent", "Events sent to streams (sse) and subscriptions (graphql)",
     ["kind", "event"],
 )  # fmt: skip
+STALLED_STREAMS = Counter(
+    "personal_stats_stalled_streams", "Streams closed because their client stopped reading"
+)
 PEER_INDEX_READY = Gauge(
     "personal_stats_peer_index_ready", "1 when the peer index of the newest version is built",
     multiprocess_mode="livemin",

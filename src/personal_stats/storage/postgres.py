@@ -47,6 +47,7 @@ from personal_stats.storage.statements import postgres_statements
 
 _SQL = postgres_statements()
 LOG = logging.getLogger("personal_stats.feed")
+FEED_NAME = "personal-stats change feed"  # the listener's application_name
 CHECK_EVERY = 5.0  # seconds without a notice before the listening connection is checked
 UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 _BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
@@ -264,8 +265,9 @@ class PostgresFeed(Feed):
             woken.set()
 
         connection = await asyncpg.connect(
-            self.dsn, timeout=self.timeout, command_timeout=self.timeout
-        )
+            self.dsn, timeout=self.timeout, command_timeout=self.timeout,
+            server_settings={"application_name": FEED_NAME},
+        )  # fmt: skip
         try:
             await connection.add_listener(CHANNEL, note)
             connection.add_termination_listener(lambda _c: woken.set())

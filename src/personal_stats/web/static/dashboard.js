@@ -8,6 +8,8 @@
   const form = document.getElementById("controls");
   const status = document.getElementById("status");
   const problem = document.getElementById("problem");
+  const updated = document.getElementById("updated");
+  const live = document.getElementById("live");
   const LEVEL_COLORS = ["#ebedf0", "#9be9a8", "#40c463", "#30a14e", "#216e39"];
   const QUERY = `query Dashboard($id: ID!, $period: StatsPeriod, $startDate: Date, $endDate: Date,
       $asOf: Date, $tz: String, $compare: CompareWith) {
@@ -144,7 +146,7 @@
   let latest = 0;
   let controller = null;
 
-  async function load() {
+  async function load(reason) {
     const variables = readControls();
     if (variables.period === "CUSTOM" && !(variables.startDate && variables.endDate)) {
       showProblem("Choose both dates of the custom period.");
@@ -155,7 +157,7 @@
     const request = ++latest;
     if (controller) controller.abort();
     controller = new AbortController();
-    status.textContent = "Loading…";
+    status.textContent = reason === "event" ? "New data: updating…" : "Loading…";
     document.body.dataset.state = "loading";
     try {
       const response = await fetch("/graphql", {
@@ -173,12 +175,38 @@
       problem.hidden = true;
       rememberInUrl(variables);
       render(body.data.mentor, why);
-      status.textContent = "Figures updated.";
+      const version = body.extensions && body.extensions.dataVersion;
+      document.body.dataset.version = version;
+      status.textContent = reason === "event" ? "Figures updated with new data." : "Figures updated.";
+      updated.textContent = `Last updated ${new Date().toLocaleTimeString()}`;
       document.body.dataset.state = "ready";
+      follow(version);
     } catch (error) {
       if (error.name === "AbortError") return;
       showProblem("The service could not be reached. Try again in a moment.");
     }
+  }
+
+  // --- live updates ---------------------------------------------------------------------
+  // The mentor's event stream, opened once after the first read: from that read's data
+  // version, so a write in between is not missed. Each event is one new request (the
+  // service throttles them); the browser reconnects by itself, from the last event's id.
+  let events = null;
+
+  function follow(version) {
+    if (events || typeof version !== "number" || !window.EventSource) return;
+    const url = `/api/v1/personal-stats/${encodeURIComponent(mentorId)}/events?last_event_id=${version}`;
+    events = new EventSource(url);
+    events.addEventListener("open", () => { live.textContent = "Live: the figures follow new data."; });
+    events.addEventListener("error", () => {
+      if (events.readyState !== EventSource.CLOSED) live.textContent = "Live updates paused: reconnecting…";
+    });
+    events.addEventListener("stats-changed", () => load("event"));
+    events.addEventListener("mentor-erased", () => {
+      events.close();
+      live.textContent = "";
+      showProblem("This mentor's records have been erased.");
+    });
   }
 
   function describeError(error) {

@@ -1,0 +1,165 @@
+"""The hub of live updates on its own: throttling, merging for a client that does not read,
+joining while a telling is under way, erasure, shutdown; and a stream whose transport takes
+nothing is closed."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from personal_stats import events
+from personal_stats.app import close, create_app, upgrade_schema
+from personal_stats.errors import Unavailable
+from personal_stats.ingest import import_files
+from personal_stats.live import Hub
+from personal_stats.settings import Settings
+from personal_stats.storage.engine import create_engine
+from personal_stats.storage.feed import Changes, changes_in_log, heard, notice
+
+
+def changed(version: int, *mentors: str, erased: tuple[str, ...] = ()) -> Changes:
+    return Changes(version, frozenset(mentors), frozenset(erased))
+
+
+async def test_the_first_change_is_told_at_once_the_next_ones_when_the_interval_ends() -> None:
+    hub = Hub(min_interval=0.3, capacity=10)
+    a = hub.join("a", since=1, version=1, own=False)
+    hub.heard(changed(2, "b"))
+    assert a.ready() is not None  # told at once, in the same turn of the loop
+    hub.heard(changed(3, "a"))
+    hub.heard(changed(4, "b"))
+    assert a.ready() is None  # within the interval: waiting
+    await asyncio.sleep(0.2)
+    assert a.ready() is None
+    await asyncio.sleep(0.15)
+    event = a.ready()
+    assert event is not None
+    assert (event.version, event.own) == (4, True)  # merged: a's own change among them
+    assert hub.tellings == 2
+    await asyncio.sleep(0.35)  # quiet again: told at once
+    hub.heard(changed(5, "b"))
+    event = a.ready()
+    assert event is not None
+    assert (event.version, event.own) == (5, False)
+
+
+async def test_a_follower_that_does_not_read_gets_one_merged_event() -> None:
+    hub = Hub(min_interval=0.01, capacity=10)
+    reading = hub.join("a", since=1, version=1, own=False)
+    stalled = hub.join("a", since=1, version=1, own=False)
+    told = []
+    for version, mentor in ((2, "b"), (3, "a"), (4, "b"), (5, "b")):
+        hub.heard(changed(version, mentor))
+        told.append(await reading.next())
+        await asyncio.sleep(0.02)
+    assert [(e.version, e.own) for e in told if e] == [(2, False), (3, True), (4, False),
+                                                       (5, False)]  # fmt: skip
+    event = await stalled.next()
+    assert event is not None
+    assert (event.version, event.own) == (5, True)
+    assert stalled.ready() is None  # nothing piled up behind it
+
+
+async def test_a_follower_joining_during_a_telling_misses_nothing_and_repeats_nothing() -> None:
+    hub = Hub(min_interval=0.01, capacity=10)
+    hub.heard(changed(2, "a"))
+    hub.heard(changed(3, "b"))  # waiting for the interval
+    # opened on a snapshot of version 3: version 3 is not news to it...
+    late = hub.join("a", since=3, version=3, own=False)
+    await asyncio.sleep(0.03)
+    assert late.ready() is None
+    # ...opened on version 2 while 3 was told already: told at once
+    hub.heard(changed(4, "a"))
+    earlier = hub.join("a", since=2, version=2, own=False)
+    event = earlier.ready()
+    assert event is not None
+    assert (event.version, event.own) == (4, True)
+
+
+async def test_erasure_ends_its_mentors_followers_and_shutdown_ends_all() -> None:
+    hub = Hub(min_interval=0.01, capacity=10)
+    a = hub.join("a", since=1, version=1, own=False)
+    b = hub.join("b", since=1, version=1, own=False)
+    hub.heard(changed(2, "a", erased=("a",)))
+    event = await a.next()
+    assert event is not None
+    assert (event.name, event.version) == ("mentor-erased", 2)
+    assert await a.next() is None
+    event = await b.next()
+    assert event is not None
+    assert (event.version, event.own) == (2, False)
+    hub.close()
+    assert await b.next() is None
+    with pytest.raises(Unavailable):
+        hub.join("b", since=2, version=2, own=False)
+
+
+def test_room_is_counted_and_given_back() -> None:
+    hub = Hub(min_interval=0.5, capacity=2)
+    first = hub.join("a", 1, 1, False)
+    hub.join("a", 1, 1, False)
+    with pytest.raises(Unavailable):
+        hub.join("b", 1, 1, False)
+    hub.leave(first)
+    hub.leave(first)  # twice: counted once
+    assert hub.count == 1
+    hub.join("b", 1, 1, False)
+
+
+def test_the_change_log_and_notices() -> None:
+    rows = [(5, "a", False), (6, "b", True), (6, "c", False)]
+    assert changes_in_log(4, 6, rows) == Changes(6, frozenset("abc"), frozenset("b"))
+    assert changes_in_log(4, 6, [(5, "*", False)]).everyone
+    assert changes_in_log(4, 5000, []).everyone  # the log does not reach back
+    assert changes_in_log(9, 6, []).everyone  # the database was replaced
+    assert heard(notice(7, ["a", "b"], "b"), since=6) == Changes(7, frozenset("ab"),
+                                                                 frozenset("b"))  # fmt: skip
+    assert heard(notice(7, ["a"], None), since=5) is None  # a gap: read the log
+    many = notice(8, [f"mentor-{i:05d}" for i in range(2000)], None)
+    assert len(many.encode()) < 8000
+    assert heard(many, since=7) is None
+    assert heard("not json", since=1) is None
+
+
+async def test_a_stream_whose_transport_takes_nothing_is_closed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The ASGI server's `send` waits while the transport's buffer is full; one that never
+    returns stands for a client that never reads."""
+    monkeypatch.setattr(events, "STALLED_SECONDS", 0.3)
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'db'}")
+    await upgrade_schema(settings)
+    engine = create_engine(settings)
+    document = tmp_path / "a.json"
+    document.write_text(json.dumps({"mentors": [{"id": "a", "name": "A"}]}))
+    await import_files(engine, [document])
+    await engine.dispose()
+    app = create_app(settings)
+    path = "/api/v1/personal-stats/a/events"
+    scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "headers": [], "app": app, "root_path": "",
+             "scheme": "http", "server": ("test", 80), "client": ("test", 1),
+             "http_version": "1.1", "asgi": {"version": "3.0"}}  # fmt: skip
+    sent: list[dict[str, object]] = []
+    forever = asyncio.Event()
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            await forever.wait()  # the transport accepts nothing more
+
+    async def receive() -> dict[str, object]:
+        await forever.wait()
+        return {"type": "http.disconnect"}
+
+    try:
+        async with asyncio.timeout(5):
+            await app(scope, receive, send)
+        assert sent[0]["type"] == "http.response.start"
+        assert sent[0]["status"] == 200
+        assert sent[1]["body"] == b"retry: 3000\n\n"
+        assert len(sent) == 2  # the stream ended: nothing more was tried
+        assert app.state.service.live.count == 0
+    finally:
+        await close(app)

@@ -1,0 +1,523 @@
+"""Live updates (SPEC 18) over real servers: the event stream after every kind of write and
+from every process, throttling, resuming, the heartbeat, the stream cap, clients that never
+read, several workers and instances, a lost listener, the subscription, and shutdown."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from personal_stats.storage import tokens
+from personal_stats.storage.changes import bump_data_version
+from personal_stats.storage.feed import CHANGES_KEPT
+from personal_stats.storage.transactions import write_transaction
+from tests.servers import free_port, serving, wait_until_ready
+from tests.streams import (
+    EVENTS,
+    Streams,
+    Subscription,
+    activity,
+    activity_type,
+    ingest,
+    mentor,
+    remove,
+)
+
+WITHIN = 1.0  # seconds from a write's answer to its event (SPEC 18)
+INTERVAL = 0.5  # PERSONAL_STATS_EVENTS_MIN_INTERVAL's default
+
+
+@pytest.fixture
+async def token(engine: AsyncEngine) -> str:
+    return await tokens.create(engine, "activity-service", ("ingest", "erase"))
+
+
+@pytest.fixture
+def base(database_url: str, engine: AsyncEngine, tmp_path: Path) -> Iterator[str]:
+    with serving(database_url, tmp_path / "server.log") as found:
+        yield found
+
+
+@pytest.fixture
+async def streams(base: str) -> AsyncIterator[Streams]:
+    opened = Streams(base)
+    yield opened
+    await opened.close()
+
+
+async def seed(base: str, token: str) -> int:
+    """Mentors a and b, a type, an activity of a's; the version made."""
+    return await ingest(base, token, activity_type("t1"), mentor("a"), mentor("b"),
+                        activity("a1", "a"))  # fmt: skip
+
+
+async def test_every_kind_of_write_reaches_the_stream_within_a_second(
+    base: str, token: str, streams: Streams, database_url: str, tmp_path: Path
+) -> None:
+    await seed(base, token)
+    stream = await streams.open("a")
+    first = await stream.next()
+    assert first.fields == {"retry": "3000"}
+    assert stream.response.headers["content-type"].startswith("text/event-stream")
+    assert stream.response.headers["cache-control"] == "no-cache"
+    assert stream.response.headers["x-accel-buffering"] == "no"
+
+    async def expect(write: Coroutine[None, None, int], own: bool) -> None:
+        made = await write
+        written = time.monotonic()  # the write committed (its answer; the command's exit)
+        event = await stream.event()
+        assert event.at - written <= WITHIN
+        assert event.event == "stats-changed"
+        assert event.data == {"mentor_id": "a", "data_version": made, "own_data_changed": own}
+        assert event.fields["id"] == str(made)
+        await asyncio.sleep(INTERVAL)  # a quiet stretch: the next change is told at once
+
+    await expect(ingest(base, token, activity("a2", "a")), own=True)
+    await expect(ingest(base, token, activity("b1", "b")), own=False)  # the peer rank may move
+    await expect(ingest(base, token, activity_type("t2")), own=False)
+    await expect(ingest(base, token, {**mentor("a"), "name": "Renamed"}), own=True)
+    await expect(_removed(base, token, "/api/v1/ingest/activities/a2"), own=True)
+    # `personal-stats import` in a process of its own
+    document = tmp_path / "more.json"
+    document.write_text(json.dumps({"activities": [
+        {"id": "a3", "mentor_id": "a", "activity_type_id": "t1", "status": "completed",
+         "started_at": "2026-03-05T10:00:00Z", "duration_minutes": 20}]}))  # fmt: skip
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
+    await expect(_imported(document, env, base), own=True)
+    # erasure: its own event, then the stream ends
+    await _removed(base, token, "/api/v1/ingest/mentors/a")
+    erased = await stream.event()
+    version = await _version(base)
+    assert erased.event == "mentor-erased"
+    assert erased.data == {"mentor_id": "a", "data_version": version}
+    async with asyncio.timeout(3):
+        await stream.ended.wait()
+    assert stream.error is None
+    # An erased mentor is unknown: 404 before any stream opens.
+    async with httpx.AsyncClient(base_url=base) as http:
+        assert (await http.get(EVENTS.format("a"))).status_code == 404
+
+
+async def _removed(base: str, token: str, path: str) -> int:
+    await remove(base, token, path)
+    return await _version(base)
+
+
+async def _imported(document: Path, env: dict[str, str], base: str) -> int:
+    command = [sys.executable, "-m", "personal_stats.cli", "import", str(document)]
+    process = await asyncio.create_subprocess_exec(*command, env=env,
+                                                   stdout=asyncio.subprocess.DEVNULL)  # fmt: skip
+    assert await process.wait() == 0
+    return await _version(base)
+
+
+async def _version(base: str) -> int:
+    async with httpx.AsyncClient(base_url=base) as http:
+        return int((await http.get("/api/v1/personal-stats/b")).headers["x-data-version"])
+
+
+async def test_changes_within_the_interval_are_merged_into_one_event(
+    base: str, token: str, streams: Streams
+) -> None:
+    await seed(base, token)
+    stream = await streams.open("a")
+    first = await ingest(base, token, activity("b1", "b"))
+    told = await stream.event()
+    assert told.data["data_version"] == first
+    assert told.data["own_data_changed"] is False
+    # three writes at once: one event, the newest version, a's own change among them
+    await ingest(base, token, activity("a2", "a"))
+    await ingest(base, token, activity("b2", "b"))
+    last = await ingest(base, token, activity("b3", "b"))
+    merged = await stream.event(seconds=2)
+    assert merged.data == {"mentor_id": "a", "data_version": last, "own_data_changed": True}
+    assert merged.at - told.at >= INTERVAL - 0.05  # throttled: not before the interval ends
+    await stream.quiet(1.5)
+
+
+async def test_last_event_id_resumes_from_the_change_log(
+    base: str, token: str, streams: Streams, engine: AsyncEngine
+) -> None:
+    start = await seed(base, token)
+    others = await ingest(base, token, activity("b1", "b"))
+    # older, only others changed since: told at once, not own
+    stream = await streams.open("a", {"Last-Event-ID": str(start)})
+    event = await stream.event(seconds=1)
+    assert event.data == {"mentor_id": "a", "data_version": others, "own_data_changed": False}
+    own = await ingest(base, token, activity("a2", "a"))
+    # older, a's own records changed since; the query parameter of a first connection
+    stream = await streams.open("a", query=f"?last_event_id={others}")
+    event = await stream.event(seconds=1)
+    assert event.data == {"mentor_id": "a", "data_version": own, "own_data_changed": True}
+    # equal: nothing until the next change (the header wins over the query parameter)
+    equal = await streams.open("a", {"Last-Event-ID": str(own)}, query=f"?last_event_id={start}")
+    await equal.quiet(1.2)
+    # newer (the database was replaced): as older, own unknown so true
+    newer = await streams.open("a", {"Last-Event-ID": str(own + 100)})
+    event = await newer.event(seconds=1)
+    assert event.data == {"mentor_id": "a", "data_version": own, "own_data_changed": True}
+    later = await ingest(base, token, activity("b2", "b"))
+    event = await equal.event()
+    assert event.data == {"mentor_id": "a", "data_version": later, "own_data_changed": False}
+    # past the change log: writes of b's alone, more than the log keeps; a's own change
+    # cannot be ruled out any more
+    for _ in range(CHANGES_KEPT + 1):
+        async with write_transaction(engine) as connection:
+            now = await bump_data_version(connection, ["b"])
+    await asyncio.sleep(1.5)
+    stream = await streams.open("a", {"Last-Event-ID": str(later)})
+    event = await stream.event(seconds=1)
+    assert event.data == {"mentor_id": "a", "data_version": now, "own_data_changed": True}
+    # ...while within the log, the same writes are others'
+    stream = await streams.open("a", {"Last-Event-ID": str(now - 5)})
+    event = await stream.event(seconds=1)
+    assert event.data == {"mentor_id": "a", "data_version": now, "own_data_changed": False}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_ping_at_most_15_seconds_apart_whatever_was_sent(
+    base: str, token: str, streams: Streams
+) -> None:
+    await seed(base, token)
+    stream = await streams.open("a")
+    opened = time.monotonic()
+    await asyncio.sleep(5)
+    await ingest(base, token, activity("a2", "a"))
+    await asyncio.sleep(5)
+    await ingest(base, token, activity("a3", "a"))
+    events = 0
+    while True:
+        message = await stream.next(seconds=16 - (time.monotonic() - opened), pings=True)
+        if message.comments:
+            assert message.comments == ["ping"]
+            break
+        events += message.event is not None
+    assert events == 2
+    assert time.monotonic() - opened <= 15.5
+
+
+async def test_checks_come_before_the_stream_in_order(base: str, token: str) -> None:
+    await seed(base, token)
+    async with httpx.AsyncClient(base_url=base) as http:
+
+        async def status(path: str, headers: dict[str, str] | None = None) -> int:
+            answer = await http.get(path, headers=headers)
+            assert answer.headers["content-type"] == "application/problem+json"
+            return answer.status_code
+
+        assert await status(EVENTS.format("bad%20id"), {"Last-Event-ID": "x"}) == 400
+        assert await status(EVENTS.format("nobody"), {"Last-Event-ID": "x"}) == 404
+        for bad in ("x", "-1", "1.5", "", "+1", "0x1"):
+            assert await status(EVENTS.format("a"), {"Last-Event-ID": bad}) == 400
+        for bad in ("-3", "%D9%A1"):  # the second: an Arabic-Indic digit one
+            assert await status(EVENTS.format("a") + f"?last_event_id={bad}") == 400
+        doubled = "/api/v1/personal-stats" + EVENTS.format("a")
+        async with http.stream("GET", doubled) as answer:
+            assert answer.status_code == 200
+            assert await anext(answer.aiter_lines()) == "retry: 3000"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_stream_cap_refuses_with_503_and_streams_take_no_request_slot(
+    database_url: str, engine: AsyncEngine, token: str, tmp_path: Path
+) -> None:
+    limits = {"PERSONAL_STATS_MAX_STREAMS": "2", "PERSONAL_STATS_MAX_IN_FLIGHT": "1"}
+    with serving(database_url, tmp_path / "server.log", settings=limits) as base:
+        await seed(base, token)
+        streams = Streams(base)
+        first = await streams.open("a")
+        subscription = await Subscription.open(base, SUBSCRIPTION, {"id": "b"})
+        async with httpx.AsyncClient(base_url=base) as http:
+            refused = await http.get(EVENTS.format("a"))
+            assert refused.status_code == 503
+            assert int(refused.headers["retry-after"]) > 0
+            # the two streams take none of the one request slot
+            assert (await http.get("/api/v1/personal-stats/a")).status_code == 200
+            third = await Subscription.open(base, SUBSCRIPTION, {"id": "a"})
+            message = await third.message()
+            assert message["type"] == "error"
+            assert message["payload"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            await third.close()
+            await first.response.aclose()
+            await streams.close()
+            for _ in range(50):  # once the server has noticed the disconnect, there is room
+                async with http.stream("GET", EVENTS.format("a")) as answer:
+                    if answer.status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            assert answer.status_code == 200
+        await subscription.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_client_that_never_reads_delays_no_one(
+    base: str, token: str, streams: Streams
+) -> None:
+    await seed(base, token)
+    stalled = []
+    for _ in range(20):  # connections that send their request and never read a byte
+        raw = socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])))
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        raw.sendall(b"GET /api/v1/personal-stats/a/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        stalled.append(raw)
+    reader = await streams.open("a")
+    try:
+        for i in range(4):
+            written = time.monotonic()
+            version = await ingest(base, token, activity(f"a{10 + i}", "a"))
+            event = await reader.event()
+            assert event.data["data_version"] == version
+            assert event.at - written <= WITHIN
+            await asyncio.sleep(INTERVAL)
+    finally:
+        for raw in stalled:
+            raw.close()
+
+
+async def test_every_worker_tells_its_streams(
+    database_url: str, engine: AsyncEngine, token: str, tmp_path: Path
+) -> None:
+    with serving(database_url, tmp_path / "server.log", "--workers", "2") as base:
+        await seed(base, token)
+        streams = Streams(base)
+        by_worker: dict[int, list[object]] = {}
+        try:
+            for _ in range(40):  # until both workers hold streams
+                stream, worker = await streams.open_on_worker("a")
+                assert worker is not None
+                by_worker.setdefault(worker, []).append(stream)
+                if len(by_worker) == 2 and min(len(s) for s in by_worker.values()) >= 2:
+                    break
+            assert len(by_worker) == 2
+            written = time.monotonic()
+            version = await ingest(base, token, activity("a2", "a"))
+            for held in by_worker.values():
+                for stream in held:
+                    event = await stream.event()  # type: ignore[attr-defined]
+                    assert event.data["data_version"] == version
+                    assert event.at - written <= WITHIN
+        finally:
+            await streams.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_instances_on_one_postgres_database(
+    postgres_url: str, engine: AsyncEngine, token: str, tmp_path: Path
+) -> None:
+    with (
+        serving(postgres_url, tmp_path / "a.log") as first,
+        serving(postgres_url, tmp_path / "b.log") as second,
+    ):
+        await seed(first, token)
+        streams = Streams(first)
+        try:
+            stream = await streams.open("a")
+            written = time.monotonic()
+            version = await ingest(second, token, activity("a2", "a"))
+            event = await stream.event()
+            assert event.data == {"mentor_id": "a", "data_version": version,
+                                  "own_data_changed": True}  # fmt: skip
+            assert event.at - written <= WITHIN
+        finally:
+            await streams.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_killed_listener_comes_back_and_loses_no_change(
+    postgres_url: str, engine: AsyncEngine, token: str, tmp_path: Path
+) -> None:
+    with serving(postgres_url, tmp_path / "server.log") as base:
+        await seed(base, token)
+        streams = Streams(base)
+        try:
+            stream = await streams.open("a")
+            killed = await _terminate_listeners(engine)
+            assert killed == 1  # one listening connection per worker
+            # written while the listener is gone: told once it is back, from the change log
+            version = await ingest(base, token, activity("a2", "a"))
+            event = await stream.event(seconds=5)
+            assert event.data == {"mentor_id": "a", "data_version": version,
+                                  "own_data_changed": True}  # fmt: skip
+            for _ in range(50):
+                if await _listeners(engine) == 1:
+                    break
+                await asyncio.sleep(0.1)
+            assert await _listeners(engine) == 1
+            await asyncio.sleep(INTERVAL)
+            written = time.monotonic()
+            version = await ingest(base, token, activity("b1", "b"))
+            event = await stream.event()
+            assert event.data["data_version"] == version
+            assert event.at - written <= WITHIN
+        finally:
+            await streams.close()
+
+
+_FEED = "application_name = 'personal-stats change feed'"
+
+
+async def _terminate_listeners(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {_FEED}")
+        )
+        return len(found.all())
+
+
+async def _listeners(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            text(f"SELECT count(*) FROM pg_stat_activity WHERE {_FEED}")
+        )
+        return int(found.scalar_one())
+
+
+SUBSCRIPTION = """subscription Live($id: ID!) {
+  statsChanged(mentorId: $id) {
+    dataVersion ownDataChanged
+    mentor { id name personalStats(period: ALL_TIME) { totalActivities totalHoursLogged } }
+  }
+}"""
+
+
+async def test_the_subscription_answers_each_event_at_its_version(base: str, token: str) -> None:
+    await seed(base, token)
+    subscription = await Subscription.open(base, SUBSCRIPTION, {"id": "a"})
+    try:
+        await asyncio.sleep(0.2)
+        version = await ingest(base, token, activity("a2", "a", minutes=90))
+        message = await subscription.message()
+        assert message["type"] == "next", message
+        changed = message["payload"]["data"]["statsChanged"]
+        async with httpx.AsyncClient(base_url=base) as http:
+            rest = await http.get("/api/v1/personal-stats/a?period=all_time")
+        assert rest.headers["x-data-version"] == str(version)
+        assert changed == {
+            "dataVersion": version,
+            "ownDataChanged": True,
+            "mentor": {"id": "a", "name": "Mentor a", "personalStats": {
+                "totalActivities": 2, "totalHoursLogged": 2.0}},
+        }  # fmt: skip
+        assert rest.json()["total_activities"] == 2
+        await asyncio.sleep(INTERVAL)
+        version = await ingest(base, token, activity("b1", "b"))
+        changed = (await subscription.message())["payload"]["data"]["statsChanged"]
+        assert (changed["dataVersion"], changed["ownDataChanged"]) == (version, False)
+        await remove(base, token, "/api/v1/ingest/mentors/a")
+        assert await subscription.message() == {"id": "1", "type": "complete"}
+    finally:
+        await subscription.close()
+
+
+async def test_subscription_errors_limits_and_the_legacy_protocol(base: str, token: str) -> None:
+    await seed(base, token)
+    for mentor_id, code in (("nobody", "NOT_FOUND"), ("bad id", "BAD_USER_INPUT")):
+        subscription = await Subscription.open(base, SUBSCRIPTION, {"id": mentor_id})
+        message = await subscription.message()
+        assert message["type"] == "error"
+        assert message["payload"][0]["extensions"]["code"] == code
+        await subscription.close()
+    # the limits of every document: 21 aliases is past the default 20
+    aliased = " ".join(f"x{i}: dataVersion" for i in range(21))
+    subscription = await Subscription.open(
+        base, f'subscription {{ statsChanged(mentorId: "a") {{ {aliased} }} }}', {}
+    )
+    message = await subscription.message()
+    assert message["type"] == "error"
+    assert "aliases" in message["payload"][0]["message"].lower()
+    await subscription.close()
+    # a client asking only for the legacy graphql-ws protocol is refused
+    import websockets
+
+    url = base.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-ws"]) as legacy:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await _init_and_read(legacy)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4406
+
+
+async def _init_and_read(socket: Any) -> None:
+    await socket.send(json.dumps({"type": "connection_init"}))
+    await asyncio.wait_for(socket.recv(), 3)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_cost_budget_applies_to_subscriptions(
+    database_url: str, engine: AsyncEngine, token: str, tmp_path: Path
+) -> None:
+    with serving(database_url, tmp_path / "server.log",
+                 settings={"PERSONAL_STATS_GRAPHQL_MAX_COST": "10"}) as base:  # fmt: skip
+        await seed(base, token)
+        costly = """subscription { statsChanged(mentorId: "a") { mentor {
+            contributionHistory(limit: 100) { data { year } } } } }"""  # 1 + 1 + 13 > 10
+        subscription = await Subscription.open(base, costly, {})
+        message = await subscription.message()
+        assert message["type"] == "error"
+        assert "cost" in message["payload"][0]["message"].lower()
+        await subscription.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_metrics_count_open_streams_and_events(
+    base: str, token: str, streams: Streams
+) -> None:
+    await seed(base, token)
+    await streams.open("a")
+    subscription = await Subscription.open(base, SUBSCRIPTION, {"id": "b"})
+    await asyncio.sleep(0.2)
+    await ingest(base, token, activity("a2", "a"))
+    await asyncio.sleep(1)
+    async with httpx.AsyncClient(base_url=base) as http:
+        metrics = (await http.get("/metrics")).text
+    assert 'personal_stats_open_followers{kind="sse"} 1.0' in metrics
+    assert 'personal_stats_open_followers{kind="graphql"} 1.0' in metrics
+    assert 'personal_stats_events_sent_total{event="stats-changed",kind="sse"} 1.0' in metrics
+    assert 'personal_stats_events_sent_total{event="stats-changed",kind="graphql"} 1.0' in metrics
+    await subscription.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_shutdown_ends_every_stream_cleanly(
+    database_url: str, engine: AsyncEngine, token: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "personal_stats.cli", "serve", "--port", str(port)]
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        server = await asyncio.create_subprocess_exec(*command, env=env, stdout=output,
+                                                      stderr=asyncio.subprocess.STDOUT)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(wait_until_ready, base)
+        await seed(base, token)
+        streams = Streams(base)
+        opened = [await streams.open("a") for _ in range(3)]
+        for stream in opened:
+            await stream.next()
+        server.send_signal(signal.SIGTERM)
+        for stream in opened:
+            async with asyncio.timeout(10):
+                await stream.ended.wait()
+            assert stream.error is None  # the last chunk came: no stream cut short
+        await streams.close()
+        # uvicorn raises the signal again once it has shut down gracefully
+        async with asyncio.timeout(15):
+            assert await server.wait() in (0, -signal.SIGTERM)
+        assert "Application shutdown complete." in log.read_text()
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
