@@ -3,6 +3,7 @@ Each test fails if a page asked any other host for anything; screenshots go to t
 In CI a missing Chromium fails the run; elsewhere these tests are skipped without one."""
 
 import json
+from datetime import UTC, datetime
 import os
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ DEMO = ROOT / "fixtures" / "demo.json"
 JAMES = "mentor_b2c91a"
 HOSTILE = "<script>alert(1)</script>"
 AS_OF = "2026-03-25"
+TOKENS: dict[str, str] = {}  # the write API's token of each server
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +46,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cli = [sys.executable, "-m", "personal_stats.cli"]
     subprocess.run([*cli, "import", str(DEMO), str(hostile)], env=env, check=True,
                    capture_output=True)  # fmt: skip
+    created = subprocess.run([*cli, "token", "create", "browser-test"], env=env, check=True,
+                             capture_output=True, text=True)  # fmt: skip
     port = free_port()
     process = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    TOKENS[base] = created.stdout.split()[0]
     try:
         wait_until_ready(base)
         yield base
@@ -294,3 +299,36 @@ def test_rest_docs_render_under_the_content_security_policy(page: Any, server: s
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     page.wait_for_selector(".swagger-ui .opblock")  # Swagger UI ran and read the OpenAPI
     assert page.locator(".swagger-ui .opblock").count() >= 5
+
+
+def test_an_open_dashboard_follows_new_data_without_a_reload(page: Any, server: str) -> None:
+    """Last: it writes. One GraphQL request per event, the figure from the new version."""
+    page.goto(f"{server}/dashboard/hostile")
+    wait_until_drawn(page)
+    total = page.locator('#summary dd[data-field="totalActivities"]')
+    before = int(total.inner_text().split()[0])
+    page.wait_for_function("() => document.getElementById('live').textContent.includes('Live')")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/graphql" in request.url
+            else None)  # fmt: skip
+    version = int(page.evaluate("document.body.dataset.version"))
+    today = datetime.now(UTC).strftime("%Y-%m-%dT%H:00:00Z")
+    record = {"record": "activity", "id": "live-1", "mentor_id": "hostile",
+              "activity_type_id": "act_type_001", "status": "completed", "started_at": today,
+              "duration_minutes": 30}  # fmt: skip
+    answer = httpx.post(f"{server}/api/v1/ingest", content=json.dumps(record),
+                        headers={"authorization": f"Bearer {TOKENS[server]}",
+                                 "content-type": "application/x-ndjson"})  # fmt: skip
+    assert answer.status_code == 200
+    written = int(answer.headers["x-data-version"])
+    assert written > version
+    page.wait_for_function(f"() => Number(document.body.dataset.version) === {written}")
+    wait_until_drawn(page)
+    assert int(total.inner_text().split()[0]) == before + 1
+    assert page.locator("#updated").inner_text().startswith("Last updated ")
+    assert len(asked) == 1
+    page.reload()  # the figure a new page reads is the same
+    wait_until_drawn(page)
+    assert int(total.inner_text().split()[0]) == before + 1
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "dashboard-live.png"))

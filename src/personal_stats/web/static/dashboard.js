@@ -197,9 +197,9 @@
     if (events || typeof version !== "number" || !window.EventSource) return;
     const url = `/api/v1/personal-stats/${encodeURIComponent(mentorId)}/events?last_event_id=${version}`;
     events = new EventSource(url);
-    events.addEventListener("open", () => { live.textContent = "Live: the figures follow new data."; });
+    events.addEventListener("open", () => { live.textContent = "· Live: the figures follow new data."; });
     events.addEventListener("error", () => {
-      if (events.readyState !== EventSource.CLOSED) live.textContent = "Live updates paused: reconnecting…";
+      if (events.readyState !== EventSource.CLOSED) live.textContent = "· Live updates paused: reconnecting…";
     });
     events.addEventListener("stats-changed", () => load("event"));
     events.addEventListener("mentor-erased", () => {
