@@ -3,12 +3,12 @@ Each test fails if a page asked any other host for anything; screenshots go to t
 In CI a missing Chromium fails the run; elsewhere these tests are skipped without one."""
 
 import json
-from datetime import UTC, datetime
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit

@@ -1,7 +1,6 @@
 """The composition root: builds the service, both adapters and the middleware into one
 Starlette app."""
 
-import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,15 +33,18 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         if migrate:
             await upgrade_schema(settings)
         await service.start()
-        ending = asyncio.create_task(events.end_on_exit(service.live), name="streams' end")
         # What start-up built lives as long as the process: moved out of the collector's
         # reach, a full collection no longer walks it (60-80 ms pauses at L, in the p99).
         gc.collect()
         gc.freeze()
         # The server's protocol sheds by the admission too, and times heads (protocol.py).
-        yield {"admission": admission, "header_timeout": settings.header_timeout}
+        # ...and ends the live streams when the server stops (a stream would never end).
+        yield {
+            "admission": admission,
+            "header_timeout": settings.header_timeout,
+            "live": service.live,
+        }
         gc.unfreeze()
-        ending.cancel()
         await close(app)
 
     middleware = [

@@ -1,25 +1,25 @@
 """Server-Sent Events of a mentor's changes (SPEC 18): `GET .../{mentor_id}/events`.
 
-sse-starlette's `EventSourceResponse` does the protocol's work: the response head at once,
-the `: ping` comment every 15 seconds whatever else was sent, a disconnect noticed, a send
-the transport has not taken within 30 seconds ending the stream (a client that stops
-reading), and uvicorn's shutdown noticed. The events come from the service's `Hub` (see
-`live`): one follower per stream, whose pending event is state, merged while its client
-does not read.
+One task per stream (the request's own): it waits for its follower's next event (see `live`:
+the pending event is state, merged while the client does not read), sends it, and sends a
+`: ping` comment 15 seconds after the previous one whatever else was sent. A second, small
+task waits for the client to go away. A send the transport has not taken within 30 seconds
+ends the stream. The server's protocol ends every stream at shutdown (`protocol.py` closes
+the hub), each with its last chunk.
+
+sse-starlette did this first; at 10,000 streams a worker its five tasks, task group and
+cancel scopes per stream cost 44 KB a stream and 445 ms of CPU to send one event to every
+stream (bench/README.md), so the protocol's few lines are written here instead.
 """
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 import orjson
-from sse_starlette import EventSourceResponse, ServerSentEvent
-from sse_starlette.sse import AppStatus, SendTimeoutError
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from personal_stats.errors import InvalidInput
 from personal_stats.live import Event, Follower, Hub
@@ -31,10 +31,14 @@ from personal_stats.service import StatsService
 LOG = logging.getLogger("personal_stats.events")
 PATH = "/{mentor_id}/events"
 RETRY = b"retry: 3000\n\n"  # milliseconds before a client reconnects
-PING_SECONDS = 15
+PING = b": ping\n\n"
+PING_SECONDS = 15.0
 STALLED_SECONDS = 30.0  # a send the transport has not taken by then ends the stream
-SHUTDOWN_GRACE = 5.0  # seconds sse-starlette leaves the streams to end by themselves
-EXIT_CHECK_SECONDS = 0.25
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
+]
 _OPEN = OPEN_FOLLOWERS.labels("sse")
 _SENT = {name: EVENTS_SENT.labels("sse", name) for name in ("stats-changed", "mentor-erased")}
 
@@ -55,39 +59,61 @@ async def events(request: Request) -> Response:
         await service.require_mentor(mentor_id)
         raise InvalidInput.one("Last-Event-ID", "must be a non-negative integer (a data version)")
     follower = await service.follow(mentor_id, None if since is None else int(since))
-    return _EventStream(
-        _stream(service.live, follower),
-        headers={"Cache-Control": "no-cache"},
-        ping=PING_SECONDS,
-        ping_message_factory=lambda: ServerSentEvent(comment="ping", sep="\n"),
-        sep="\n",
-        send_timeout=STALLED_SECONDS,
-        shutdown_grace_period=SHUTDOWN_GRACE,
-        background=BackgroundTask(service.live.leave, follower),  # never iterated: HEAD
-    )
+    return EventStream(service.live, follower)
 
 
-class _EventStream(EventSourceResponse):
-    """A stream whose client stopped reading ends quietly: it is not the service's error."""
+class EventStream(Response):
+    """The stream of one follower (a Response, so that Starlette sends it as it is)."""
+
+    def __init__(self, hub: Hub, follower: Follower) -> None:
+        self.hub = hub
+        self.follower = follower
+        self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _OPEN.inc()
+        watcher = asyncio.create_task(self._until_gone(receive))
         try:
-            await super().__call__(scope, receive, send)
-        except SendTimeoutError:
+            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+            if scope["method"] != "HEAD":
+                await self._events(send)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except TimeoutError:  # the client stopped reading: the connection is closed
             STALLED_STREAMS.inc()
             LOG.info("stream closed: its client took nothing for %g seconds", STALLED_SECONDS)
+        finally:
+            watcher.cancel()
+            self.hub.leave(self.follower)
+            _OPEN.dec()
 
-
-async def _stream(hub: Hub, follower: Follower) -> AsyncIterator[bytes]:
-    _OPEN.inc()
-    try:
-        yield RETRY
-        while (event := await follower.next()) is not None:
+    async def _events(self, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        await _chunk(send, RETRY)
+        ping_at = loop.time() + PING_SECONDS
+        while True:
+            try:
+                async with asyncio.timeout_at(ping_at):
+                    event = await self.follower.next()
+            except TimeoutError:
+                await _chunk(send, PING)
+                ping_at = loop.time() + PING_SECONDS
+                continue
+            if event is None:
+                return
             _SENT[event.name].inc()
-            yield encoded(event)
-    finally:
-        hub.leave(follower)
-        _OPEN.dec()
+            await _chunk(send, encoded(event))
+
+    async def _until_gone(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.follower.end()
+
+
+async def _chunk(send: Send, body: bytes) -> None:
+    """Send one chunk; `TimeoutError` when the transport has not taken it in time."""
+    message: Message = {"type": "http.response.body", "body": body, "more_body": True}
+    async with asyncio.timeout(STALLED_SECONDS):
+        await send(message)
 
 
 def encoded(event: Event) -> bytes:
@@ -100,15 +126,6 @@ def encoded(event: Event) -> bytes:
         event.name.encode(),
         orjson.dumps(data),
     )
-
-
-async def end_on_exit(hub: Hub) -> None:
-    """Ends every stream once the server is told to stop (sse-starlette hears uvicorn's
-    signal): each ends with its last chunk, and its client reconnects after `retry`."""
-    # A flag sse-starlette sets, with no event to wait on.
-    while not AppStatus.should_exit:  # noqa: ASYNC110
-        await asyncio.sleep(EXIT_CHECK_SECONDS)
-    hub.close()
 
 
 def routes() -> list[Route]:

@@ -20,6 +20,7 @@ from personal_stats.storage.feed import Changes
 
 STATS_CHANGED = "stats-changed"
 MENTOR_ERASED = "mentor-erased"
+TURN = 256  # mentors told in one turn of the event loop
 RECENT_KEPT = 64  # tellings kept for a follower that joins while one is under way
 NO_ROOM = "this worker holds as many streams as it may; try again shortly"
 
@@ -166,15 +167,26 @@ class Hub:
         self.version = changes.version
         self.recent.append(changes)
         self.tellings += 1
+        self._tell_in_turns(list(self.following.items()), 0, changes, replaced)
+
+    def _tell_in_turns(
+        self, mentors: list[tuple[str, set[Follower]]], start: int, changes: Changes,
+        replaced: bool,
+    ) -> None:  # fmt: skip
+        """Tell `TURN` mentors' followers, then let the loop run other work before the next
+        ones: a telling to 10,000 streams never holds the loop for its whole length."""
         version, erased = changes.version, changes.erased
-        for mentor_id, followers in self.following.items():
+        for mentor_id, followers in mentors[start : start + TURN]:
             if mentor_id in erased:
-                for follower in followers:
+                for follower in list(followers):
                     follower.erase(version)
             else:
                 own = changes.everyone or mentor_id in changes.mentors
                 for follower in followers:
                     follower.offer(version, own, replaced=replaced)
+        if start + TURN < len(mentors):
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._tell_in_turns, mentors, start + TURN, changes, replaced)
 
     def followers(self) -> Iterator[Follower]:
         for followers in self.following.values():

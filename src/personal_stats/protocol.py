@@ -89,6 +89,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.flow.pause_reading()
         self.loop.call_later(SHED_PAUSE, self.flow.resume_reading)
 
+    def shutdown(self) -> None:
+        """The server is stopping: every event stream and subscription of the worker ends
+        now (each with its last chunk), or the server would wait for them forever."""
+        hub = self.app_state.get("live")
+        if hub is not None:
+            hub.close()
+        super().shutdown()
+
     def head_too_late(self) -> None:
         self.waiting_since = None
         if not self.transport.is_closing():
