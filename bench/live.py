@@ -2,9 +2,9 @@
 
 On data set L (10,000 mentors, 2 million activities) of each engine:
 - write → event: one stream, one small write a second through the write API; the time from
-  the write's request (its commit lies within it) to the event's arrival. With one worker; with two (the stream on one,
-  writes reaching either); on PostgreSQL also with two instances (stream on one, writes
-  through the other).
+  the write's request (its commit lies within it) to the event's arrival. With one worker;
+  with two (a stream on each, writes reaching either); on PostgreSQL also with two instances
+  (stream on one, writes through the other).
 - 10,000 streams held by one worker, one per mentor: the server's resident memory per
   stream; /healthz under wrk while one write a second is told to all of them; the REST
   summary under wrk with the streams open and without; and the server's CPU time spent on
@@ -27,6 +27,8 @@ from pathlib import Path
 
 import httpx
 from run import CLI, SETS, WARM_UP, build, console, database_url, load, serve
+
+from personal_stats.live import Follower
 
 HERE = Path(__file__).parent
 STREAMS = 10_000  # held by one worker
@@ -164,19 +166,22 @@ class Many:
     streams: int
     per_stream_kb: float
     healthz_p99: float
-    healthz_rps: float
+    healthz_p99_alone: float
     summary_alone: float
     summary_streams: float
     fan_out_ms: list[float]
     told_all_ms: list[float]
 
     def row(self) -> str:
-        return (f"| {self.backend} | {self.streams:,} | {self.per_stream_kb:.1f} | "
-                f"{self.healthz_p99:.1f} | {self.summary_alone:.0f} / {self.summary_streams:.0f} "
-                f"= {self.summary_streams / self.summary_alone:.2f} | "
-                f"{statistics.median(self.fan_out_ms):.0f} ({min(self.fan_out_ms):.0f} to "
-                f"{max(self.fan_out_ms):.0f}) | "
-                f"{statistics.median(self.told_all_ms):.0f} |")  # fmt: skip
+        fan_out = (f"{statistics.median(self.fan_out_ms):.0f} ({min(self.fan_out_ms):.0f} to "
+                   f"{max(self.fan_out_ms):.0f})")  # fmt: skip
+        return (
+            f"| {self.backend} | {self.streams:,} | {self.per_stream_kb:.1f} | "
+            f"{self.healthz_p99:.1f} ({self.healthz_p99_alone:.1f}) | "
+            f"{self.summary_streams:.0f} / {self.summary_alone:.0f} = "
+            f"{self.summary_streams / self.summary_alone:.2f} | {fan_out} | "
+            f"{statistics.median(self.told_all_ms):.0f} |"
+        )
 
 
 class Writer(threading.Thread):
@@ -206,6 +211,10 @@ async def many(backend: str, url: str, key: str, port: int, seconds: int, stream
         mentors = SETS["L"].mentors
         load(port, "summary", mentors, WARM_UP, 32)
         alone = float(load(port, "summary", mentors, seconds, 32)["rps"])
+        writer = Writer(port, key, seconds)
+        writer.start()
+        health_alone = load(port, "healthz", mentors, seconds, 32)
+        writer.join()
         before = rss_mb(server.pid)
         held = [Held() for _ in range(streams)]
         for first in range(0, streams, 500):
@@ -245,13 +254,48 @@ async def many(backend: str, url: str, key: str, port: int, seconds: int, stream
         other.wait(timeout=30)
         for h in held:
             h.close()
-        found = Many(backend, streams, per_stream_kb, float(health["p99_ms"]), float(health["rps"]),
+        await asyncio.sleep(2)
+        alone = (alone + float(load(port, "summary", mentors, seconds, 32)["rps"])) / 2
+        found = Many(backend, streams, per_stream_kb, float(health["p99_ms"]),
+                     float(health_alone["p99_ms"]),
                      alone, with_streams, fan_out, told_all)  # fmt: skip
         console.print(found.row())
         return found
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+async def hub_alone(streams: int) -> list[float]:
+    """The hub's part of one write's fan-out, in this process: `streams` followers on as many
+    mentors, each read by a task as a stream's is (no socket); CPU time from the feed's news
+    until every task has its event, 5 times."""
+    from personal_stats.live import Hub
+    from personal_stats.storage.feed import Changes
+
+    hub = Hub(min_interval=0.5, capacity=streams)
+    followers = [hub.join(f"mentor_{i:06d}", 1, 1, False) for i in range(streams)]
+    told, every = [0], asyncio.Event()
+
+    async def read(follower: Follower) -> None:
+        while await follower.next() is not None:
+            told[0] += 1
+            if told[0] % streams == 0:
+                every.set()
+
+    tasks = [asyncio.create_task(read(f)) for f in followers]
+    await asyncio.sleep(0.1)
+    spent = []
+    for version in range(2, 7):
+        every.clear()
+        began = time.process_time()
+        hub.heard(Changes(version, frozenset({"mentor_000000"})))
+        await every.wait()
+        spent.append((time.process_time() - began) * 1000)
+        await asyncio.sleep(0.6)
+    hub.close()
+    await asyncio.gather(*tasks)
+    return spent
 
 
 async def measure(
@@ -301,29 +345,39 @@ so this is an upper bound — to the event's arrival), ms:
 |---|---|---|---|---|
 {latencies}
 
-{streams:,} streams on one worker, one per mentor (KB each: the server's resident memory
-after opening them, less before, per stream; /healthz p99 under wrk, 32 connections, while
-one write a second is told to every stream; REST summary req/s with the streams open /
-without; CPU: the server's CPU time for one write touching one mentor, its event sent to
-all {streams:,} streams (the write made through another server on the database, so this
-one's CPU is the change feed, the hub and the sends alone), idle CPU subtracted, median (min
-to max) of 5; told: from the write's answer until the last stream read it):
+{streams:,} streams on one worker, one per mentor. KB each: the server's resident memory
+after opening them, less before, per stream. /healthz p99 under wrk (32 connections) while one
+write a second (through this server) is told to every stream; in brackets, the same with no
+stream open. REST summary req/s with the streams open / without
+(the mean of a run before they opened and one after they closed: runs differ by up to 40 %).
+CPU: the server's CPU time for one write touching one mentor, its event sent to all
+{streams:,} streams (the write made through another server on the database, so this one's CPU
+is the change feed, the hub and the sends alone), idle CPU subtracted, median (min to max) of
+5. Told: from the write's answer until the last stream read it.
 
 | engine | streams | KB each | /healthz p99 ms | summary with / without | CPU ms a write | told ms |
 |---|---|---|---|---|---|---|
 {many}
+
+The hub alone (`live.py`, in the benchmark's process, no sockets): CPU from the feed's news of
+one write until each of {streams:,} followers on as many mentors has its event in the task
+that reads it, as a stream's does: {hub} ms, median (min to max) of 5. The rest of the CPU
+above is each stream's send: the ASGI layers, uvicorn's chunked body, and a `send` system call
+on each of {streams:,} sockets.
 <!-- /live results -->"""
 
 
 def report(
-    latencies: list[Latency], held: list[Many], machine: str, writes: int, streams: int
-) -> str:
+    latencies: list[Latency], held: list[Many], hub: list[float], machine: str, writes: int,
+    streams: int,
+) -> str:  # fmt: skip
     from datetime import UTC, datetime
 
     return RESULTS.format(
         when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), machine=machine, writes=writes,
         latencies="\n".join(x.row() for x in latencies), streams=streams,
         many="\n".join(m.row() for m in held),
+        hub=f"{statistics.median(hub):.0f} ({min(hub):.0f} to {max(hub):.0f})",
     )  # fmt: skip
 
 
@@ -350,12 +404,14 @@ def main() -> None:
     backends = options.backends.split(",")
     for backend in backends:
         build(backend, "L")
+    hub = asyncio.run(hub_alone(options.streams))
+    console.print(f"the hub alone: {statistics.median(hub):.0f} ms for {options.streams:,}")
     latencies, held = asyncio.run(
         measure(backends, options.seconds, options.streams, options.writes)
     )
     from run import machine
 
-    write_report(report(latencies, held, machine(), options.writes, options.streams))
+    write_report(report(latencies, held, hub, machine(), options.writes, options.streams))
 
 
 if __name__ == "__main__":

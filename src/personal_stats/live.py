@@ -20,7 +20,7 @@ from personal_stats.storage.feed import Changes
 
 STATS_CHANGED = "stats-changed"
 MENTOR_ERASED = "mentor-erased"
-TURN = 256  # mentors told in one turn of the event loop
+TURN = 64  # mentors told in one turn of the event loop
 RECENT_KEPT = 64  # tellings kept for a follower that joins while one is under way
 NO_ROOM = "this worker holds as many streams as it may; try again shortly"
 
@@ -112,6 +112,7 @@ class Hub:
         self.told_at = -math.inf
         self.timer: asyncio.TimerHandle | None = None
         self.tellings = 0
+        self.joined = 0  # followers ever joined
         self.closed = False
 
     def check_room(self) -> None:
@@ -133,6 +134,7 @@ class Hub:
                     follower.offer(changes.version, changes.changed(mentor_id))
         self.following.setdefault(mentor_id, set()).add(follower)
         self.count += 1
+        self.joined += 1
         return follower
 
     def leave(self, follower: Follower) -> None:
