@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -35,16 +36,21 @@ def wait_until_ready(base: str, log: Path | None = None, seconds: float = 30) ->
 
 @contextmanager
 def serving(
-    database_url: str, log: Path, *options: str, settings: dict[str, str] | None = None
+    database_url: str,
+    log: Path,
+    *options: str,
+    settings: dict[str, str] | None = None,
+    popen: dict[str, Any] | None = None,
 ) -> Iterator[str]:
-    """`personal-stats serve` on this database (and these PERSONAL_STATS_* settings), its
-    output in `log`, until the block ends; yields its base URL once it is ready."""
+    """`personal-stats serve` on this database (and these PERSONAL_STATS_* settings, and
+    `popen`'s arguments), its output in `log`, until the block ends; yields its base URL once
+    it is ready."""
     port = free_port()
     env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url} | (settings or {})
     with log.open("wb") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "personal_stats.cli", "serve", "--port", str(port), *options],
-            env=env, stdout=output, stderr=subprocess.STDOUT,
+            env=env, stdout=output, stderr=subprocess.STDOUT, **(popen or {}),
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

@@ -5,6 +5,7 @@ read, several workers and instances, a lost listener, the subscription, and shut
 import asyncio
 import json
 import os
+import resource
 import signal
 import socket
 import sys
@@ -521,3 +522,21 @@ async def test_shutdown_ends_every_stream_cleanly(
         if server.returncode is None:
             server.kill()
             await server.wait()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_serve_raises_its_open_files_limit_for_the_streams(
+    database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """A soft limit of 1,024 open files (a common default) would refuse connections long
+    before 10,000 streams; `serve` raises it towards the hard limit."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < 11_024:
+        pytest.skip(f"this machine's hard limit of open files is {hard}")
+    low = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))}
+    with serving(database_url, tmp_path / "server.log", popen=low) as base:
+        pid = httpx.get(f"{base}/readyz").json()["worker"]
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        soft = next(line.split()[3] for line in limits.splitlines()
+                    if line.startswith("Max open files"))  # fmt: skip
+        assert int(soft) >= 11_024

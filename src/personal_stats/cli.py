@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import re
+import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -95,6 +96,7 @@ def _serve(options: argparse.Namespace, settings: Settings) -> int:
 
     given = {name: getattr(options, name) for name in ("host", "port", "workers")}
     settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
+    open_files_for(settings.max_streams)
     # Each worker process builds its app from these settings (pickled to it), not from the
     # environment.
     config = uvicorn.Config(
@@ -114,6 +116,25 @@ def _serve(options: argparse.Namespace, settings: Settings) -> int:
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 3  # as uvicorn's own command: the app did not start
+
+
+# Besides its streams, a worker's other connections, database connections and files.
+FILES_BESIDE_STREAMS = 1_024
+
+
+def open_files_for(streams: int) -> int:
+    """Raise the process's soft limit of open files (often 1,024) towards its hard limit, so
+    that a worker can hold `streams` streams (each an open connection); a hard limit below
+    that is reported, not exceeded. The soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = streams + FILES_BESIDE_STREAMS
+    if soft < wanted:
+        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft < wanted:
+        print(f"personal-stats: open files are limited to {soft}: fewer than "
+              f"PERSONAL_STATS_MAX_STREAMS={streams} streams fit", file=sys.stderr)  # fmt: skip
+    return soft
 
 
 def event_loop(workers: int) -> Literal["asyncio", "uvloop"]:
