@@ -4,11 +4,13 @@ statement's time is PostgreSQL's (SQLite's timeout is a wait for the write lock)
 import on the request engine, with the request limit, fails."""
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.app import close, create_app
@@ -22,6 +24,16 @@ from personal_stats.storage.models import Activity
 from tests.conftest import reset_postgres
 
 ACTIVITIES = 30_000
+
+
+@asynccontextmanager
+async def writes_held(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Another transaction holds the activity table against writes (reads go on): a write's
+    statement on it waits past any request's time limit, on however fast a machine (a
+    statement's own speed made the test depend on the machine's)."""
+    async with engine.connect() as connection, connection.begin():
+        await connection.execute(text("LOCK TABLE activity IN EXCLUSIVE MODE"))
+        yield
 
 
 def bulk_file(tmp_path: Path) -> Path:
@@ -51,8 +63,9 @@ async def test_a_long_import_outlives_the_request_time_limit(
     try:
         await upgrade(engine)
         await reset_postgres(engine)
-        with pytest.raises(TimeoutError):
-            await import_files(requests, [path])
+        async with writes_held(engine):
+            with pytest.raises(TimeoutError):
+                await import_files(requests, [path])
         assert await activities(engine) == 0
         report = await _import_files(settings, [path], if_empty=False)  # the import's own
         assert report is not None
@@ -76,7 +89,10 @@ async def test_an_ingest_past_the_request_time_limit_is_a_503(
         app = create_app(Settings(database_url=postgres_url, db_timeout=0.05,
                                   max_ingest_bytes=20_000_000))  # fmt: skip
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with (
+            writes_held(engine),
+            httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+        ):
             answer = await client.post(
                 "/api/v1/ingest", content=bulk_file(tmp_path).read_bytes(),
                 headers={"authorization": f"Bearer {token}",
