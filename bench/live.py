@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from run import CLI, SETS, WARM_UP, build, console, database_url, load, serve
+from run import CLI, SETS, WARM_UP, build, console, database_url, load, serve, write_report
 
 from personal_stats.live import Follower
 
@@ -205,16 +205,23 @@ class Writer(threading.Thread):
                 await asyncio.sleep(max(0.0, began + 1 - time.monotonic()))
 
 
+def healthz_while_writing(port: int, key: str, seconds: int) -> dict[str, str]:
+    """wrk's figures of /healthz while one write a second arrives."""
+    writer = Writer(port, key, seconds)
+    writer.start()
+    try:
+        return load(port, "healthz", SETS["L"].mentors, seconds, 32)
+    finally:
+        writer.join()
+
+
 async def many(backend: str, url: str, key: str, port: int, seconds: int, streams: int) -> Many:
     server = serve(url, port)
     try:
         mentors = SETS["L"].mentors
         load(port, "summary", mentors, WARM_UP, 32)
         alone = float(load(port, "summary", mentors, seconds, 32)["rps"])
-        writer = Writer(port, key, seconds)
-        writer.start()
-        health_alone = load(port, "healthz", mentors, seconds, 32)
-        writer.join()
+        health_alone = healthz_while_writing(port, key, seconds)
         before = rss_mb(server.pid)
         held = [Held() for _ in range(streams)]
         for first in range(0, streams, 500):
@@ -225,10 +232,7 @@ async def many(backend: str, url: str, key: str, port: int, seconds: int, stream
         console.print(f"{backend}: {streams:,} streams open, {per_stream_kb:.1f} KB each")
         load(port, "summary", mentors, WARM_UP, 32)
         with_streams = float(load(port, "summary", mentors, seconds, 32)["rps"])
-        writer = Writer(port, key, seconds)
-        writer.start()
-        health = load(port, "healthz", mentors, seconds, 32)
-        writer.join()
+        health = healthz_while_writing(port, key, seconds)
         # The write through another server on the database: this one's CPU is then the
         # fan-out alone (the change feed's read, the hub, every stream's send).
         other = serve(url, port + 50)
@@ -381,16 +385,6 @@ def report(
     )  # fmt: skip
 
 
-def write_report(text: str) -> None:
-    readme = HERE / "README.md"
-    current = readme.read_text()
-    pattern = re.compile(r"<!-- live results: .*?<!-- /live results -->", re.DOTALL)
-    if pattern.search(current):
-        readme.write_text(pattern.sub(lambda _: text, current))
-    else:
-        readme.write_text(current.rstrip("\n") + "\n\n" + text + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backends", default="sqlite,postgres")
@@ -411,7 +405,8 @@ def main() -> None:
     )
     from run import machine
 
-    write_report(report(latencies, held, hub, machine(), options.writes, options.streams))
+    write_report(report(latencies, held, hub, machine(), options.writes, options.streams),
+                 "live results")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -748,11 +748,12 @@ def _mixed_row(m: Mixed) -> str:
     )
 
 
-def write_report(text: str) -> None:
-    """Replace the results section of bench/README.md, keeping the text around it."""
+def write_report(text: str, section: str = "results") -> None:
+    """Replace a results section of bench/README.md (`<!-- {section}: ... <!-- /{section}
+    -->`), keeping the text around it."""
     readme = HERE / "README.md"
     current = readme.read_text() if readme.exists() else "# Benchmark\n\n"
-    pattern = re.compile(r"<!-- results: .*?<!-- /results -->", re.DOTALL)
+    pattern = re.compile(rf"<!-- {section}: .*?<!-- /{section} -->", re.DOTALL)
     if pattern.search(current):
         readme.write_text(pattern.sub(lambda _: text, current))
     else:
