@@ -293,7 +293,7 @@ async def hub_alone(streams: int) -> list[float]:
     for version in range(2, 7):
         every.clear()
         began = time.process_time()
-        hub.heard(Changes(version, frozenset({"mentor_000000"})))
+        hub.heard(Changes(version, {"mentor_000000": version}))
         await every.wait()
         spent.append((time.process_time() - began) * 1000)
         await asyncio.sleep(0.6)

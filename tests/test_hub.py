@@ -19,7 +19,7 @@ from personal_stats.storage.feed import Changes, changes_in_log, heard, notice
 
 
 def changed(version: int, *mentors: str, erased: tuple[str, ...] = ()) -> Changes:
-    return Changes(version, frozenset(mentors), frozenset(erased))
+    return Changes(version, dict.fromkeys(mentors, version), dict.fromkeys(erased, version))
 
 
 async def test_the_first_change_is_told_at_once_the_next_ones_when_the_interval_ends() -> None:
@@ -77,6 +77,37 @@ async def test_a_follower_joining_during_a_telling_misses_nothing_and_repeats_no
     assert (event.version, event.own) == (4, True)
 
 
+async def test_a_merged_telling_is_news_to_each_follower_from_what_it_knew() -> None:
+    """Changes merged while a telling waits keep each write's version: a follower that
+    opened on a snapshot holding some of them hears only of the later ones."""
+    hub = Hub(min_interval=0.05, capacity=10)
+    hub.heard(changed(1, "x"))  # told at once: the interval begins
+    hub.heard(changed(2, "a"))  # waits
+    a = hub.join("a", since=2, version=2, own=False)  # its snapshot holds a's change
+    hub.heard(changed(3, "b"))  # merged with 2's
+    event = await a.next()
+    assert event is not None
+    assert (event.version, event.own) == (3, False)
+    late = hub.join("a", since=2, version=2, own=False)  # after that telling, from recent ones
+    event = late.ready()
+    assert event is not None
+    assert (event.version, event.own) == (3, False)
+    # a erased at 4 and made again at 5, told as one: ends the followers from before 4 only
+    hub.heard(changed(4, "a", erased=("a",)))
+    again = hub.join("a", since=5, version=5, own=False)
+    hub.heard(changed(5, "a"))
+    event = await a.next()
+    assert event is not None
+    assert (event.name, event.version) == ("mentor-erased", 5)
+    await asyncio.sleep(0.06)
+    assert again.ready() is None  # nothing it did not know
+    hub.heard(changed(6, "b"))
+    await asyncio.sleep(0.06)
+    event = again.ready()
+    assert event is not None
+    assert (event.name, event.version, event.own) == ("stats-changed", 6, False)
+
+
 async def test_erasure_ends_its_mentors_followers_and_shutdown_ends_all() -> None:
     hub = Hub(min_interval=0.01, capacity=10)
     a = hub.join("a", since=1, version=1, own=False)
@@ -109,12 +140,11 @@ def test_room_is_counted_and_given_back() -> None:
 
 def test_the_change_log_and_notices() -> None:
     rows = [(5, "a", False), (6, "b", True), (6, "c", False)]
-    assert changes_in_log(4, 6, rows) == Changes(6, frozenset("abc"), frozenset("b"))
-    assert changes_in_log(4, 6, [(5, "*", False)]).everyone
-    assert changes_in_log(4, 5000, []).everyone  # the log does not reach back
-    assert changes_in_log(9, 6, []).everyone  # the database was replaced
-    assert heard(notice(7, ["a", "b"], "b"), since=6) == Changes(7, frozenset("ab"),
-                                                                 frozenset("b"))  # fmt: skip
+    assert changes_in_log(4, 6, rows) == Changes(6, {"a": 5, "b": 6, "c": 6}, {"b": 6})
+    assert changes_in_log(4, 6, [(5, "*", False)]).everyone == 5
+    assert changes_in_log(4, 5000, []).everyone == 5000  # the log does not reach back
+    assert changes_in_log(9, 6, []).everyone == 6  # the database was replaced
+    assert heard(notice(7, ["a", "b"], "b"), since=6) == Changes(7, {"a": 7, "b": 7}, {"b": 7})
     assert heard(notice(7, ["a"], None), since=5) is None  # a gap: read the log
     many = notice(8, [f"mentor-{i:05d}" for i in range(2000)], None)
     assert len(many.encode()) < 8000

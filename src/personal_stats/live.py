@@ -128,10 +128,10 @@ class Hub:
         follower.own = own and since != version
         for changes in self.recent:  # told after the snapshot, before the follower joined
             if changes.version > version:
-                if mentor_id in changes.erased:
+                if changes.erased_after(mentor_id, version):
                     follower.erase(changes.version)
                 else:
-                    follower.offer(changes.version, changes.changed(mentor_id))
+                    follower.offer(changes.version, changes.changed(mentor_id, version))
         self.following.setdefault(mentor_id, set()).add(follower)
         self.count += 1
         self.joined += 1
@@ -177,15 +177,15 @@ class Hub:
     ) -> None:  # fmt: skip
         """Tell `TURN` mentors' followers, then let the loop run other work before the next
         ones: a telling to 10,000 streams never holds the loop for its whole length."""
-        version, erased = changes.version, changes.erased
+        version = changes.version
         for mentor_id, followers in mentors[start : start + TURN]:
-            if mentor_id in erased:
-                for follower in list(followers):
+            for follower in followers:
+                # What a follower knows of already is not news (a database replaced: all is).
+                after = -1 if replaced else follower.version
+                if changes.erased_after(mentor_id, after):
                     follower.erase(version)
-            else:
-                own = changes.everyone or mentor_id in changes.mentors
-                for follower in followers:
-                    follower.offer(version, own, replaced=replaced)
+                else:
+                    follower.offer(version, changes.changed(mentor_id, after), replaced=replaced)
         if start + TURN < len(mentors):
             loop = asyncio.get_running_loop()
             loop.call_soon(self._tell_in_turns, mentors, start + TURN, changes, replaced)

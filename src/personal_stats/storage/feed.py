@@ -9,8 +9,8 @@ when it is back."""
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 CHANGES_KEPT = 1000  # versions of the change log that writers keep (see storage.changes)
 EVERY_MENTOR = "*"  # in the change log: a write that may have changed anyone's activities
@@ -20,41 +20,48 @@ RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0, 5.0)  # between attempts to reach the data
 
 @dataclass(frozen=True, slots=True)
 class Changes:
-    """What writes changed up to data version `version`: the mentors whose own records
-    changed (`everyone`: the log cannot tell, so anyone's may have), and those erased."""
+    """What writes changed up to data version `version`, each change with the version of the
+    write that made it (changes merged while a telling waits are told to followers that
+    joined in between, who know of the earlier ones): the mentors whose own records
+    changed, those erased, and `everyone`, the last version of whose changes the log cannot
+    tell (anyone's records may have changed; 0: none)."""
 
     version: int
-    mentors: frozenset[str] = frozenset()
-    erased: frozenset[str] = frozenset()
-    everyone: bool = False
+    mentors: Mapping[str, int] = field(default_factory=dict)
+    erased: Mapping[str, int] = field(default_factory=dict)
+    everyone: int = 0
 
     def then(self, later: "Changes") -> "Changes":
         """These changes followed by `later`'s, as one."""
         return Changes(
-            later.version, self.mentors | later.mentors, self.erased | later.erased,
-            self.everyone or later.everyone,
+            later.version, {**self.mentors, **later.mentors}, {**self.erased, **later.erased},
+            max(self.everyone, later.everyone),
         )  # fmt: skip
 
-    def changed(self, mentor_id: str) -> bool:
-        return self.everyone or mentor_id in self.mentors
+    def changed(self, mentor_id: str, after: int) -> bool:
+        """Whether a write after version `after` changed the mentor's own records."""
+        return self.everyone > after or self.mentors.get(mentor_id, 0) > after
+
+    def erased_after(self, mentor_id: str, after: int) -> bool:
+        return self.erased.get(mentor_id, 0) > after
 
 
 def changes_in_log(since: int, version: int, rows: Iterable[tuple[int, str, bool]]) -> Changes:
     """The changes after `since` up to `version` from the change log's rows after `since`
-    (version, mentor id, erased). A log that no longer reaches back to `since`, or a
-    database whose version went back (it was replaced), cannot tell whose records
+    (version, mentor id, erased), in order. A log that no longer reaches back to `since`, or
+    a database whose version went back (it was replaced), cannot tell whose records
     changed."""
-    mentors: set[str] = set()
-    erased: set[str] = set()
-    everyone = not 0 <= version - since < CHANGES_KEPT
-    for _version, mentor_id, was_erased in rows:
+    mentors: dict[str, int] = {}
+    erased: dict[str, int] = {}
+    everyone = 0 if 0 <= version - since < CHANGES_KEPT else version
+    for at, mentor_id, was_erased in rows:
         if mentor_id == EVERY_MENTOR:
-            everyone = True
+            everyone = max(everyone, at)
         else:
-            mentors.add(mentor_id)
+            mentors[mentor_id] = at
             if was_erased:
-                erased.add(mentor_id)
-    return Changes(version, frozenset(mentors), frozenset(erased), everyone)
+                erased[mentor_id] = at
+    return Changes(version, mentors, erased, everyone)
 
 
 Tell = Callable[[Changes], None]
@@ -97,6 +104,6 @@ def heard(payload: str, since: int) -> Changes | None:
         return None
     if version != since + 1 or not isinstance(mentors, list) or not isinstance(erased, list):
         return None
-    everyone = EVERY_MENTOR in mentors
-    named = frozenset(str(m) for m in mentors if m != EVERY_MENTOR)
-    return Changes(version, named, frozenset(str(e) for e in erased), everyone)
+    everyone = version if EVERY_MENTOR in mentors else 0
+    named = {str(m): version for m in mentors if m != EVERY_MENTOR}
+    return Changes(version, named, {str(e): version for e in erased}, everyone)
