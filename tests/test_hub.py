@@ -4,15 +4,20 @@ nothing is closed."""
 
 import asyncio
 import json
+import logging
+import socket
 from pathlib import Path
 
 import pytest
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from personal_stats import events
 from personal_stats.app import close, create_app, upgrade_schema
 from personal_stats.errors import Unavailable
 from personal_stats.ingest import import_files
-from personal_stats.live import Hub
+from personal_stats.live import Event, Hub
+from personal_stats.protocol import _Push
 from personal_stats.settings import Settings
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.feed import Changes, changes_in_log, heard, notice
@@ -150,6 +155,75 @@ def test_the_change_log_and_notices() -> None:
     assert len(many.encode()) < 8000
     assert heard(many, since=7) is None
     assert heard("not json", since=1) is None
+
+
+async def test_a_follower_is_told_at_once_through_its_stream_else_its_reader_is_woken() -> None:
+    """While its reader waits, a follower whose stream can write the event has it written
+    there and then, no task woken; when the stream cannot (its client has not read what came
+    before), the reader is woken and sends it; an erasure always goes to the reader."""
+    hub = Hub(min_interval=0.0, capacity=10)
+    a = hub.join("a", since=1, version=1, own=False)
+    delivered: list[Event] = []
+    can = True
+
+    def deliver(event: Event) -> bool:
+        if can:
+            delivered.append(event)
+        return can
+
+    a.deliver = deliver
+    read: list[Event] = []
+
+    async def reader() -> None:
+        while (event := await a.next()) is not None:
+            read.append(event)
+
+    task = asyncio.create_task(reader())
+    await asyncio.sleep(0.01)  # the reader waits
+    hub.heard(changed(2, "a"))
+    hub.heard(changed(3, "b"))
+    await asyncio.sleep(0.01)
+    assert [(e.version, e.own) for e in delivered] == [(2, True), (3, False)]
+    assert read == []
+    can = False
+    hub.heard(changed(4, "a"))
+    await asyncio.sleep(0.01)
+    assert [(e.version, e.own) for e in read] == [(4, True)]
+    can = True
+    hub.heard(changed(5, "a", erased=("a",)))
+    await asyncio.wait_for(task, 1)
+    assert [(e.name, e.version) for e in read[1:]] == [("mentor-erased", 5)]
+    assert len(delivered) == 2
+
+
+async def test_the_push_extension_writes_a_chunk_only_when_the_client_has_taken_the_last() -> None:
+    """The server protocol's `PUSH` on a real socket: a chunk of the started response is
+    written at once; with bytes still waiting for the client it is not (the stream sends it
+    through ASGI, which waits)."""
+    loop = asyncio.get_running_loop()
+    ours, theirs = socket.socketpair()
+    transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
+    cycle = RequestResponseCycle(
+        scope={"type": "http", "method": "GET", "path": "/", "http_version": "1.1"},
+        transport=transport, flow=FlowControl(transport), logger=logging.getLogger("test"),
+        access_logger=logging.getLogger("test"), access_log=False, default_headers=[],
+        message_event=asyncio.Event(), expect_100_continue=False, keep_alive=True,
+        on_response=lambda: None,
+    )  # fmt: skip
+    push = _Push(cycle)
+    assert not push(b"early")  # no response yet
+    await cycle.send({"type": "http.response.start", "status": 200, "headers": []})
+    assert push(b"data: 1\n\n")
+    theirs.setblocking(False)
+    await asyncio.sleep(0.01)
+    received = theirs.recv(65536)
+    assert received.endswith(b"\r\n\r\n9\r\ndata: 1\n\n\r\n")
+    assert b"transfer-encoding: chunked" in received
+    transport.write(b"x" * 50_000_000)  # more than the socket holds: the rest waits
+    assert transport.get_write_buffer_size() > 0
+    assert not push(b"data: 2\n\n")
+    transport.abort()
+    theirs.close()
 
 
 async def test_a_stream_whose_transport_takes_nothing_is_closed(

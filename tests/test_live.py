@@ -486,6 +486,7 @@ async def test_metrics_count_open_streams_and_events(
     assert 'personal_stats_open_followers{kind="graphql"} 1.0' in metrics
     assert 'personal_stats_events_sent_total{event="stats-changed",kind="sse"} 1.0' in metrics
     assert 'personal_stats_events_sent_total{event="stats-changed",kind="graphql"} 1.0' in metrics
+    assert "personal_stats_events_pushed_total 1.0" in metrics  # the stream's, below ASGI
     await subscription.close()
 
 

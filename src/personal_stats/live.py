@@ -12,7 +12,7 @@ reading has its events merged, never piled up.
 import asyncio
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from personal_stats.errors import Unavailable
@@ -36,7 +36,7 @@ class Event:
 class Follower:
     """One stream or subscription of one mentor: what it has been told, what it has not."""
 
-    __slots__ = ("ended", "erased", "mentor_id", "own", "sent", "version", "waiter")
+    __slots__ = ("deliver", "ended", "erased", "mentor_id", "own", "sent", "version", "waiter")
 
     def __init__(self, mentor_id: str, sent: int, version: int) -> None:
         self.mentor_id = mentor_id
@@ -46,6 +46,9 @@ class Follower:
         self.erased = False
         self.ended = False
         self.waiter: asyncio.Future[None] | None = None
+        # Sends an event at once if its stream can (True), while its reader waits: a
+        # telling then wakes no task. Set by streams that write below ASGI (`events`).
+        self.deliver: Callable[[Event], bool] | None = None
 
     def offer(self, version: int, own: bool, *, replaced: bool = False) -> None:
         """A write's version, and whether it changed the mentor's own records. A version it
@@ -55,7 +58,8 @@ class Follower:
             return
         self.version = version
         self.own = self.own or own
-        self._wake()
+        if not self._delivered():
+            self._wake()
 
     def erase(self, version: int) -> None:
         self.version, self.erased = version, True
@@ -64,6 +68,17 @@ class Follower:
     def end(self) -> None:
         self.ended = True
         self._wake()
+
+    def _delivered(self) -> bool:
+        """Sent at once through `deliver`, while its reader waits (so nothing else of the
+        stream is being sent)."""
+        waiter = self.waiter
+        if self.deliver is None or waiter is None or waiter.done() or self.erased:
+            return False
+        if not self.deliver(Event(STATS_CHANGED, self.mentor_id, self.version, self.own)):
+            return False
+        self.sent, self.own = self.version, False
+        return True
 
     def _wake(self) -> None:
         waiter = self.waiter

@@ -44,6 +44,11 @@ EVENTS_SENT = Counter(
     "personal_stats_events_sent", "Events sent to streams (sse) and subscriptions (graphql)",
     ["kind", "event"],
 )  # fmt: skip
+EVENTS_PUSHED = Counter(
+    "personal_stats_events_pushed",
+    "Stream events written to the connection at once as they were told, not by the stream's"
+    " own task (the rest waited for a client that had not read the previous bytes)",
+)
 STALLED_STREAMS = Counter(
     "personal_stats_stalled_streams", "Streams closed because their client stopped reading"
 )

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from personal_stats.events import is_stream
+from personal_stats.events import PUSH, is_stream
 from personal_stats.metrics import SHED_REQUESTS
 from personal_stats.middleware import ALWAYS_ANSWERED, AT_THE_LIMIT, Admission
 from personal_stats.settings import Settings
@@ -73,8 +73,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         admission: Admission | None = self.app_state.get("admission")
         path = cycle.scope["path"]
-        never_shed = path in ALWAYS_ANSWERED or is_stream(path)
-        if admission is None or not admission.saturated or never_shed:
+        stream = is_stream(path)
+        if stream:
+            cycle.scope.setdefault("extensions", {})[PUSH] = {"write": _Push(cycle)}
+        if admission is None or not admission.saturated or stream or path in ALWAYS_ANSWERED:
             super()._start_asgi_task(cycle, app)
             return
         SHED_REQUESTS.inc()
@@ -102,6 +104,30 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(TOO_LATE)
             self.transport.close()
+
+
+class _Push:
+    """An event stream's `PUSH` extension: writes a chunk of the response at once, when the
+    response has started, is chunked and is not over, and the client has taken every byte
+    written before (else False: the stream sends it through ASGI, which waits)."""
+
+    __slots__ = ("cycle",)
+
+    def __init__(self, cycle: RequestResponseCycle) -> None:
+        self.cycle = cycle
+
+    def __call__(self, body: bytes) -> bool:
+        cycle = self.cycle
+        if (
+            not (cycle.response_started and cycle.chunked_encoding)
+            or cycle.response_complete
+            or cycle.disconnected
+            or cycle.flow.write_paused
+            or cycle.transport.get_write_buffer_size()
+        ):
+            return False
+        cycle.transport.write(b"%x\r\n%s\r\n" % (len(body), body))
+        return True
 
 
 class _Sweeper:
