@@ -16,7 +16,7 @@ from personal_stats import events
 from personal_stats.app import close, create_app, upgrade_schema
 from personal_stats.errors import Unavailable
 from personal_stats.ingest import import_files
-from personal_stats.live import Event, Hub
+from personal_stats.live import POKED, Event, Hub
 from personal_stats.protocol import _Push
 from personal_stats.settings import Settings
 from personal_stats.storage.engine import create_engine
@@ -194,6 +194,45 @@ async def test_a_follower_is_told_at_once_through_its_stream_else_its_reader_is_
     await asyncio.wait_for(task, 1)
     assert [(e.name, e.version) for e in read[1:]] == [("mentor-erased", 5)]
     assert len(delivered) == 2
+
+
+async def test_one_timer_pings_every_stream_each_ring_at_once_else_through_its_reader() -> None:
+    """A ring of 4 ticks of 0.05 s: a stream is first pinged 0.15-0.2 s after it starts,
+    then every 0.2 s, written at once while its reader waits and its push takes it; when
+    the push cannot, its reader is poked and sends it; a stream that ended is not pinged."""
+    hub = Hub(min_interval=0.0, capacity=10)
+    pings = events.Pings(seconds=0.2, tick=0.05)
+    loop = asyncio.get_running_loop()
+    pushed: list[float] = []
+    two = asyncio.Event()
+    can = True
+
+    def push(body: bytes) -> bool:
+        assert body == events.PING
+        if can:
+            pushed.append(loop.time())
+            if len(pushed) == 2:
+                two.set()
+        return can
+
+    follower = hub.join("a", since=1, version=1, own=False)
+    stream = events.EventStream(hub, follower, pings)
+    stream.push = push
+    other = events.EventStream(hub, hub.join("b", since=1, version=1, own=False), pings)
+    other.push = push
+    reader = asyncio.create_task(follower.next())
+    await asyncio.sleep(0.01)  # the reader waits
+    started = loop.time()
+    pings.add(stream)
+    pings.add(other)
+    pings.remove(other)  # ended: never pinged
+    await asyncio.wait_for(two.wait(), 1)
+    assert not reader.done()  # no task woken for a ping
+    assert 0.14 < pushed[0] - started <= 0.25  # ticks may come late on a loaded machine...
+    assert 0.15 < pushed[1] - pushed[0] < 0.25  # ...never early
+    can = False
+    assert await asyncio.wait_for(reader, 0.3) is POKED
+    assert len(pushed) == 2  # both of a's: b's ended before its first
 
 
 async def test_the_push_extension_writes_a_chunk_only_when_the_client_has_taken_the_last() -> None:

@@ -1,18 +1,18 @@
 """Server-Sent Events of a mentor's changes (SPEC 18): `GET .../{mentor_id}/events`.
 
 One task per stream (the request's own): it waits for its follower's next event (see `live`:
-the pending event is state, merged while the client does not read), sends it, and sends a
-`: ping` comment 15 seconds after the previous one whatever else was sent. A second, small
-task waits for the client to go away. A send the transport has not taken within 30 seconds
-ends the stream. The server's protocol ends every stream at shutdown (`protocol.py` closes
-the hub), each with its last chunk.
+the pending event is state, merged while the client does not read) and sends it. A second,
+small task waits for the client to go away. The worker's one `Pings` timer has each stream
+send a `: ping` comment at most 15 seconds after the previous one, whatever else was sent.
+A send the transport has not taken within 30 seconds ends the stream. The server's protocol
+ends every stream at shutdown (`protocol.py` closes the hub), each with its last chunk.
 
-Where the server offers it (`PUSH`, `personal-stats serve`'s protocol), an event told while
-the stream's task waits and its client has taken every byte before is written to the
-connection there and then, as a chunk of the response: one write, no task woken, none of
-the layers of ASGI `send`. A write to 10,000 streams took 620 ms of CPU the ASGI way
-(bench/README.md). Anything else — the first chunk, pings, the end, an event for a client
-that has not read the previous ones — goes the ASGI way, which waits for the client.
+Where the server offers it (`PUSH`, `personal-stats serve`'s protocol), an event told or a
+ping due while the stream's task waits, its client having taken every byte before, is
+written to the connection there and then, as a chunk of the response: one write, no task
+woken, none of the layers of ASGI `send`. A write told to 10,000 streams took 620 ms of CPU
+the ASGI way (bench/README.md). Anything else — the first chunk, the end, what is due for a
+client that has not read what came before — goes the ASGI way, which waits for the client.
 
 sse-starlette did this first; at 10,000 streams a worker its five tasks, task group and
 cancel scopes per stream cost 44 KB a stream and 445 ms of CPU to send one event to every
@@ -31,7 +31,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from personal_stats.errors import InvalidInput
-from personal_stats.live import Event, Follower, Hub
+from personal_stats.live import POKED, TURN, Event, Follower, Hub
 from personal_stats.metrics import EVENTS_PUSHED, EVENTS_SENT, OPEN_FOLLOWERS, STALLED_STREAMS
 from personal_stats.params import check_mentor_id
 from personal_stats.rest import BASE
@@ -41,7 +41,8 @@ LOG = logging.getLogger("personal_stats.events")
 PATH = "/{mentor_id}/events"
 RETRY = b"retry: 3000\n\n"  # milliseconds before a client reconnects
 PING = b": ping\n\n"
-PING_SECONDS = 15.0
+PING_SECONDS = 14.0  # between two pings of a stream (the spec: at most 15)
+TICK_SECONDS = 1.0  # of the pings' timer: a stream's first ping comes 13-14 s after it opens
 STALLED_SECONDS = 30.0  # a send the transport has not taken by then ends the stream
 # The scope's extension offered by the server's protocol: {"write": a callable that writes a
 # body chunk of the started response at once, and says whether it could}.
@@ -60,7 +61,7 @@ def is_stream(path: str) -> bool:
     return path.endswith("/events") and path.startswith(BASE)
 
 
-async def events(request: Request) -> Response:
+async def events(request: Request, pings: "Pings") -> Response:
     """Checks in order: the id (400), the mentor (404), `Last-Event-ID` (400), room (503);
     then the stream."""
     mentor_id = request.path_params["mentor_id"]
@@ -71,15 +72,18 @@ async def events(request: Request) -> Response:
         await service.require_mentor(mentor_id)
         raise InvalidInput.one("Last-Event-ID", "must be a non-negative integer (a data version)")
     follower = await service.follow(mentor_id, None if since is None else int(since))
-    return EventStream(service.live, follower)
+    return EventStream(service.live, follower, pings)
 
 
 class EventStream(Response):
     """The stream of one follower (a Response, so that Starlette sends it as it is)."""
 
-    def __init__(self, hub: Hub, follower: Follower) -> None:
+    def __init__(self, hub: Hub, follower: Follower, pings: "Pings") -> None:
         self.hub = hub
         self.follower = follower
+        self.pings = pings
+        self.push: Callable[[bytes], bool] | None = None
+        self.bucket: int | None = None  # its place among the pings', once it has started
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -96,32 +100,76 @@ class EventStream(Response):
             LOG.info("stream closed: its client took nothing for %g seconds", STALLED_SECONDS)
         finally:
             watcher.cancel()
+            self.pings.remove(self)
             self.hub.leave(self.follower)
             _OPEN.dec()
 
     async def _events(self, send: Send, push: Callable[[bytes], bool] | None) -> None:
-        loop = asyncio.get_running_loop()
         await _chunk(send, RETRY)
         if push is not None:  # the response has started, chunked: events may be pushed
+            self.push = push
             self.follower.deliver = partial(_pushed, push)
-        ping_at = loop.time() + PING_SECONDS
-        while True:
-            try:
-                async with asyncio.timeout_at(ping_at):
-                    event = await self.follower.next()
-            except TimeoutError:
+        self.pings.add(self)
+        while (event := await self.follower.next()) is not None:
+            if event is POKED:
                 await _chunk(send, PING)
-                ping_at = loop.time() + PING_SECONDS
-                continue
-            if event is None:
-                return
-            _SENT[event.name].inc()
-            await _chunk(send, encoded(event))
+            else:
+                _SENT[event.name].inc()
+                await _chunk(send, encoded(event))
+
+    def ping(self) -> None:
+        """Its ping: written at once where it can be (its task waits, its client has taken
+        every byte before), else sent by its task."""
+        if not (self.push is not None and self.follower.waiting and self.push(PING)):
+            self.follower.poke()
 
     async def _until_gone(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
         self.follower.end()
+
+
+class Pings:
+    """The one timer of a worker's pings: its streams in a ring of buckets, one per tick of
+    the timer; each tick pings one bucket's streams (`TURN` at a time, other work answered
+    in between) and they stay there, due again a ring later. A timer per stream kept 10,000
+    timers in the event loop's heap, and each request's own timers paid for the heap's
+    depth: ~8 % of a worker under the REST summary at 10,000 idle streams (bench/README.md)."""
+
+    def __init__(self, seconds: float = PING_SECONDS, tick: float = TICK_SECONDS) -> None:
+        self.tick = tick
+        self.ring: list[set[EventStream]] = [set() for _ in range(round(seconds / tick))]
+        self.at = 0  # the bucket of the next tick
+        self.timer: asyncio.TimerHandle | None = None
+        self.tick_at = 0.0  # the loop's time of the next tick (they do not drift)
+
+    def add(self, stream: EventStream) -> None:
+        """A stream pinged from now on: first between a ring less a tick and a ring later."""
+        stream.bucket = (self.at - 1) % len(self.ring)
+        self.ring[stream.bucket].add(stream)
+        if self.timer is None:
+            loop = asyncio.get_running_loop()
+            self.tick_at = loop.time() + self.tick
+            self.timer = loop.call_at(self.tick_at, self._tick)
+
+    def remove(self, stream: EventStream) -> None:
+        if stream.bucket is not None:
+            self.ring[stream.bucket].discard(stream)
+            stream.bucket = None
+
+    def _tick(self) -> None:
+        self.tick_at += self.tick
+        self.timer = asyncio.get_running_loop().call_at(self.tick_at, self._tick)
+        due = list(self.ring[self.at])
+        self.at = (self.at + 1) % len(self.ring)
+        self._ping(due, 0)
+
+    def _ping(self, due: list[EventStream], start: int) -> None:
+        for stream in due[start : start + TURN]:
+            if stream.bucket is not None:  # still open
+                stream.ping()
+        if start + TURN < len(due):
+            asyncio.get_running_loop().call_soon(self._ping, due, start + TURN)
 
 
 def _pushed(push: Callable[[bytes], bool], event: Event) -> bool:
@@ -152,4 +200,9 @@ def encoded(event: Event) -> bytes:
 
 
 def routes() -> list[Route]:
-    return [Route(f"{base}{PATH}", events, methods=["GET"]) for base in (BASE, BASE + BASE)]
+    pings = Pings()
+
+    async def endpoint(request: Request) -> Response:
+        return await events(request, pings)
+
+    return [Route(f"{base}{PATH}", endpoint, methods=["GET"]) for base in (BASE, BASE + BASE)]

@@ -33,10 +33,14 @@ class Event:
     own: bool = False
 
 
+POKED = Event("poked", "", 0)  # what `Follower.next` gives when poked
+
+
 class Follower:
     """One stream or subscription of one mentor: what it has been told, what it has not."""
 
-    __slots__ = ("deliver", "ended", "erased", "mentor_id", "own", "sent", "version", "waiter")
+    __slots__ = ("deliver", "ended", "erased", "mentor_id", "own", "poked", "sent", "version",
+                 "waiter")  # fmt: skip
 
     def __init__(self, mentor_id: str, sent: int, version: int) -> None:
         self.mentor_id = mentor_id
@@ -45,6 +49,7 @@ class Follower:
         self.own = False  # its mentor's own records changed after `sent`
         self.erased = False
         self.ended = False
+        self.poked = False
         self.waiter: asyncio.Future[None] | None = None
         # Sends an event at once if its stream can (True), while its reader waits: a
         # telling then wakes no task. Set by streams that write below ASGI (`events`).
@@ -69,11 +74,21 @@ class Follower:
         self.ended = True
         self._wake()
 
+    def poke(self) -> None:
+        """Its reader is woken though nothing is to be told: `next()` gives `POKED` (its
+        stream has something of its own to send, a ping)."""
+        self.poked = True
+        self._wake()
+
+    @property
+    def waiting(self) -> bool:
+        """Whether its reader waits for its next event (and so sends nothing meanwhile)."""
+        return self.waiter is not None and not self.waiter.done()
+
     def _delivered(self) -> bool:
         """Sent at once through `deliver`, while its reader waits (so nothing else of the
         stream is being sent)."""
-        waiter = self.waiter
-        if self.deliver is None or waiter is None or waiter.done() or self.erased:
+        if self.deliver is None or not self.waiting or self.erased:
             return False
         if not self.deliver(Event(STATS_CHANGED, self.mentor_id, self.version, self.own)):
             return False
@@ -99,13 +114,17 @@ class Follower:
         return event
 
     async def next(self) -> Event | None:
-        """Its next event, when one is due; None when it ends (erased, or shutting down)."""
+        """Its next event, when one is due (`POKED` when poked); None when it ends (erased,
+        or shutting down)."""
         while True:
             event = self.ready()
             if event is not None:
                 return event
             if self.ended:
                 return None
+            if self.poked:
+                self.poked = False
+                return POKED
             self.waiter = asyncio.get_running_loop().create_future()
             try:
                 await self.waiter
