@@ -2,11 +2,13 @@
 
 The worker's one change feed (`storage.feed`) tells the `Hub` of every committed write. The
 hub throttles: the first change after a quiet stretch is told at once; changes within
-`min_interval` of the last telling are merged and told when the interval ends. Telling a
-change costs once per followed mentor (is it their own change? were they erased?), and
-each `Follower` then holds its next event as state — the newest version and whether its
-mentor's own records changed since its last event — not as a queue: a client that stops
-reading has its events merged, never piled up.
+`min_interval` of the last telling are merged (each change keeping its write's version) and
+told when the interval ends. Telling costs two lookups per follower (did its mentor's own
+records change, or were they erased, after the version it knew of?), and each `Follower`
+then holds its next event as state — the newest version and whether its mentor's own
+records changed since its last event — not as a queue: a client that stops reading has its
+events merged, never piled up. A stream that can take an event at once (`deliver`) is sent
+it there and then, with no task woken.
 """
 
 import asyncio
@@ -193,7 +195,7 @@ class Hub:
             self.timer = loop.call_later(delay, self.tell)
 
     def tell(self) -> None:
-        """Every follower hears the waiting changes: once per mentor, whose they were."""
+        """Every follower hears the waiting changes, as news from the version it knew of."""
         self.timer = None
         changes, self.waiting = self.waiting, None
         if changes is None:
