@@ -15,6 +15,7 @@ from personal_stats.graphql.schema import build_schema
 from personal_stats.reads import Question, R
 from personal_stats.service import StatsService, UnitOfWork
 from personal_stats.settings import Settings
+from personal_stats.stats import find_mentor
 from personal_stats.storage import tokens
 from tests.helpers import SessionFactory, activity, add, database_url, mentor
 
@@ -254,4 +255,51 @@ async def test_a_dashboard_with_its_comparisons_reads_no_more_rows(
         }  # fmt: skip
         assert work.fetched["ActivitiesRead"] == 2  # each mentor's rows once, whole
     finally:
+        await service.close()
+
+
+@pytest.mark.parametrize("released", [True, False])
+async def test_a_subscriptions_event_lets_go_of_its_snapshot_before_it_is_sent(
+    sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch, released: bool
+) -> None:
+    """With one connection in the pool, another question is answered while the client holds
+    the event it was sent: the event's snapshot was let go. Without the release, the same
+    question waits for that connection."""
+    from personal_stats.graphql import subscription
+    from personal_stats.storage.feed import Changes
+
+    if not released:
+
+        async def kept(self: Any, result: Any) -> Any:
+            yield
+
+        monkeypatch.setattr(subscription.ReleaseEventWork, "on_stream_result", kept)
+    await add(sessions, mentor("m1"))
+    settings = Settings(database_url=database_url(sessions), pool_size=1)
+    service = StatsService(settings)
+    schema = build_schema(settings)
+    events = await schema.subscribe(
+        'subscription { statsChanged(mentorId: "m1") { dataVersion mentor { name } } }',
+        context_value={"service": service},
+    )
+    try:
+        assert not isinstance(events, ExecutionResult)
+        async with service.unit_of_work() as work:
+            await work.answer(find_mentor, "m1")
+            version = work.version + 1  # a write after the one the subscription knows of
+        first = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.05)  # the subscription follows
+        service.live.heard(Changes(version, {"m1": version}))
+        result = await asyncio.wait_for(first, 5)  # the event as the sender has it
+        assert result.errors is None
+        assert result.data is not None
+        assert result.data["statsChanged"]["mentor"] == {"name": "M1"}
+        try:
+            async with asyncio.timeout(1), service.unit_of_work() as other:
+                answered = await other.answer(find_mentor, "m1") is not None
+        except TimeoutError:
+            answered = False
+        assert answered is released
+    finally:
+        await events.aclose()  # type: ignore[union-attr]
         await service.close()
