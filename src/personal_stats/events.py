@@ -31,7 +31,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from personal_stats.errors import InvalidInput
-from personal_stats.live import POKED, TURN, Event, Follower, Hub
+from personal_stats.live import POKED, Event, Follower, Hub, in_turns
 from personal_stats.metrics import EVENTS_PUSHED, EVENTS_SENT, OPEN_FOLLOWERS, STALLED_STREAMS
 from personal_stats.params import check_mentor_id
 from personal_stats.rest import BASE
@@ -162,14 +162,13 @@ class Pings:
         self.timer = asyncio.get_running_loop().call_at(self.tick_at, self._tick)
         due = list(self.ring[self.at])
         self.at = (self.at + 1) % len(self.ring)
-        self._ping(due, 0)
+        in_turns(due, _ping_open)
 
-    def _ping(self, due: list[EventStream], start: int) -> None:
-        for stream in due[start : start + TURN]:
-            if stream.bucket is not None:  # still open
-                stream.ping()
-        if start + TURN < len(due):
-            asyncio.get_running_loop().call_soon(self._ping, due, start + TURN)
+
+def _ping_open(streams: list[EventStream]) -> None:
+    for stream in streams:
+        if stream.bucket is not None:  # not closed since its tick began
+            stream.ping()
 
 
 def _pushed(push: Callable[[bytes], bool], event: Event) -> bool:

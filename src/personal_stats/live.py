@@ -16,13 +16,15 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from personal_stats.errors import Unavailable
 from personal_stats.storage.feed import Changes
 
+T = TypeVar("T")
 STATS_CHANGED = "stats-changed"
 MENTOR_ERASED = "mentor-erased"
-TURN = 64  # mentors told in one turn of the event loop
+TURN = 64  # mentors told, or streams pinged, in one turn of the event loop
 RECENT_KEPT = 64  # tellings kept for a follower that joins while one is under way
 NO_ROOM = "this worker holds as many streams as it may; try again shortly"
 
@@ -134,6 +136,13 @@ class Follower:
                 self.waiter = None
 
 
+def in_turns(items: list[T], act: Callable[[list[T]], None], start: int = 0) -> None:
+    """`act` on the next `TURN` items, then let the loop run other work before the rest."""
+    act(items[start : start + TURN])
+    if start + TURN < len(items):
+        asyncio.get_running_loop().call_soon(in_turns, items, act, start + TURN)
+
+
 class Hub:
     """Every follower of the worker, by mentor; see the module's docstring."""
 
@@ -205,26 +214,21 @@ class Hub:
         self.version = changes.version
         self.recent.append(changes)
         self.tellings += 1
-        self._tell_in_turns(list(self.following.items()), 0, changes, replaced)
-
-    def _tell_in_turns(
-        self, mentors: list[tuple[str, set[Follower]]], start: int, changes: Changes,
-        replaced: bool,
-    ) -> None:  # fmt: skip
-        """Tell `TURN` mentors' followers, then let the loop run other work before the next
-        ones: a telling to 10,000 streams never holds the loop for its whole length."""
         version = changes.version
-        for mentor_id, followers in mentors[start : start + TURN]:
-            for follower in followers:
-                # What a follower knows of already is not news (a database replaced: all is).
-                after = -1 if replaced else follower.version
-                if changes.erased_after(mentor_id, after):
-                    follower.erase(version)
-                else:
-                    follower.offer(version, changes.changed(mentor_id, after), replaced=replaced)
-        if start + TURN < len(mentors):
-            loop = asyncio.get_running_loop()
-            loop.call_soon(self._tell_in_turns, mentors, start + TURN, changes, replaced)
+
+        def tell(mentors: list[tuple[str, set[Follower]]]) -> None:
+            for mentor_id, followers in mentors:
+                for follower in followers:
+                    # What a follower knows of is not news (a database replaced: all is).
+                    after = -1 if replaced else follower.version
+                    if changes.erased_after(mentor_id, after):
+                        follower.erase(version)
+                    else:
+                        own = changes.changed(mentor_id, after)
+                        follower.offer(version, own, replaced=replaced)
+
+        # A telling to 10,000 streams never holds the loop for its whole length.
+        in_turns(list(self.following.items()), tell)
 
     def followers(self) -> Iterator[Follower]:
         for followers in self.following.values():
