@@ -11,12 +11,14 @@ import httpx
 import pytest
 from graphql import ExecutionResult
 
+from personal_stats.graphql import subscription
 from personal_stats.graphql.schema import build_schema
 from personal_stats.reads import Question, R
 from personal_stats.service import StatsService, UnitOfWork
 from personal_stats.settings import Settings
 from personal_stats.stats import find_mentor
 from personal_stats.storage import tokens
+from personal_stats.storage.feed import Changes
 from tests.helpers import SessionFactory, activity, add, database_url, mentor
 
 TWO_FIELDS = """{
@@ -265,9 +267,6 @@ async def test_a_subscriptions_event_lets_go_of_its_snapshot_before_it_is_sent(
     """With one connection in the pool, another question is answered while the client holds
     the event it was sent: the event's snapshot was let go. Without the release, the same
     question waits for that connection."""
-    from personal_stats.graphql import subscription
-    from personal_stats.storage.feed import Changes
-
     if not released:
 
         async def kept(self: Any, result: Any) -> Any:
