@@ -171,15 +171,18 @@ class Subscription:
         url = base.replace("http://", "ws://") + "/graphql"
         socket = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
         await socket.send(json.dumps({"type": "connection_init"}))
-        assert json.loads(await socket.recv()) == {"type": "connection_ack"}
+        assert await socket.recv() == '{"type":"connection_ack"}'  # a text frame
         payload = {"query": query, "variables": variables}
         await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         return cls(socket)
 
     async def message(self, seconds: float = 3.0) -> dict[str, Any]:
         async with asyncio.timeout(seconds):
-            found: dict[str, Any] = json.loads(await self.socket.recv())
-            return found
+            frame = await self.socket.recv()
+        # graphql-transport-ws messages are text frames: browser clients cannot read binary ones
+        assert isinstance(frame, str), frame
+        found: dict[str, Any] = json.loads(frame)
+        return found
 
     async def close(self) -> None:
         await self.socket.close()

@@ -7,6 +7,7 @@ Everything else (GraphiQL, GET, batches, unusual bodies) goes through Strawberry
 """
 
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from inspect import isawaitable
 from typing import Any
@@ -17,9 +18,10 @@ from graphql import GraphQLError, OperationType, execute, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
@@ -36,7 +38,21 @@ from personal_stats.web.pages import graphiql_page
 CONNECTION_INIT_SECONDS = 10  # a WebSocket that has not said connection_init by then is closed
 
 
+class TextFrames(ASGIWebSocketAdapter):
+    """Every graphql-transport-ws message goes out as a text frame, as the protocol says
+    (browser and npm clients read no other). Strawberry sends what `encode_json` gives, and
+    ours gives bytes for HTTP, which would go out as binary frames."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
+
+
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
+    websocket_adapter_class = TextFrames
+
     def __init__(self, schema: StatsSchema, service: StatsService) -> None:
         super().__init__(
             schema,
