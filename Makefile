@@ -2,7 +2,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint schema demo clean bench vendor chromium
+.PHONY: run test lint schema demo clean bench vendor chromium clients
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,18 @@ run: $(VENV)/.installed
 	$(BIN)/personal-stats import --if-empty fixtures/demo.json
 	$(BIN)/personal-stats serve
 
-## Run the whole test suite (installs Debian's Chromium for the browser tests when missing).
-test: $(VENV)/.installed-dev chromium
+## Run the whole test suite (installs Debian's Chromium for the browser tests when missing,
+## and the npm client suite from its lock file).
+test: $(VENV)/.installed-dev chromium clients
 	$(BIN)/pytest
+
+CLIENTS := tests/clients
+clients:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(CLIENTS)/node_modules/.package-lock.json; \
+	else echo "npm is missing: the client suite (tests/clients) cannot run"; fi
+
+$(CLIENTS)/node_modules/.package-lock.json: $(CLIENTS)/package-lock.json
+	cd $(CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
 
 chromium:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
@@ -45,7 +54,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python fixtures/generate_demo.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache personal_stats.db*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache personal_stats.db* $(CLIENTS)/node_modules
 
 ## Benchmark S and L on SQLite and PostgreSQL, and the live updates; writes bench/README.md (needs wrk).
 bench: $(VENV)/.installed-dev

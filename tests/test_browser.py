@@ -316,10 +316,7 @@ def test_an_open_dashboard_follows_new_data_without_a_reload(page: Any, server: 
     record = {"record": "activity", "id": "live-1", "mentor_id": "hostile",
               "activity_type_id": "act_type_001", "status": "completed", "started_at": today,
               "duration_minutes": 30}  # fmt: skip
-    answer = httpx.post(f"{server}/api/v1/ingest", content=json.dumps(record),
-                        headers={"authorization": f"Bearer {TOKENS[server]}",
-                                 "content-type": "application/x-ndjson"})  # fmt: skip
-    assert answer.status_code == 200
+    answer = ingest(server, record)
     written = int(answer.headers["x-data-version"])
     assert written > version
     page.wait_for_function(f"() => Number(document.body.dataset.version) === {written}")
@@ -332,3 +329,11 @@ def test_an_open_dashboard_follows_new_data_without_a_reload(page: Any, server: 
     assert int(total.inner_text().split()[0]) == before + 1
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "dashboard-live.png"))
+
+
+def ingest(server: str, record: dict[str, Any]) -> httpx.Response:
+    answer = httpx.post(f"{server}/api/v1/ingest", content=json.dumps(record),
+                        headers={"authorization": f"Bearer {TOKENS[server]}",
+                                 "content-type": "application/x-ndjson"})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    return answer

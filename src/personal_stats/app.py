@@ -75,7 +75,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
                 max_age=600,
             )
         )
-    graphql = StatsGraphQL(build_schema(settings), service)
+    graphql = StatsGraphQL(build_schema(settings), service, settings.cors_origins)
     app = Starlette(
         routes=[  # matched in order: the busiest first
             Route("/graphql", graphql),

@@ -7,7 +7,7 @@ Everything else (GraphiQL, GET, batches, unusual bodies) goes through Strawberry
 """
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from inspect import isawaitable
 from typing import Any
@@ -21,8 +21,8 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.execution.is_awaitable import optimized_is_awaitable
-from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
@@ -53,10 +53,15 @@ class TextFrames(ASGIWebSocketAdapter):
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
     websocket_adapter_class = TextFrames
 
-    def __init__(self, schema: StatsSchema, service: StatsService) -> None:
+    def __init__(
+        self, schema: StatsSchema, service: StatsService, allowed_origins: Sequence[str] = ()
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
+            # Pages on these origins may subscribe (the CORS setting's); a browser's WebSocket
+            # from any other origin is refused, against cross-site WebSocket hijacking.
+            allowed_origins=allowed_origins,
             # Only graphql-transport-ws: the legacy graphql-ws protocol skips connection_init.
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=CONNECTION_INIT_SECONDS),
