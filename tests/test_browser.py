@@ -301,6 +301,29 @@ def test_rest_docs_render_under_the_content_security_policy(page: Any, server: s
     assert page.locator(".swagger-ui .opblock").count() >= 5
 
 
+def test_rest_docs_under_a_real_host_name_ask_no_other_host(server: str) -> None:
+    """Swagger UI shows a validator badge from validator.swagger.io on any host but
+    localhost; the page must load nothing from another host whatever its name."""
+    port = urlsplit(server).port
+    named = f"http://stats.example.test:{port}"
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--host-resolver-rules=MAP stats.example.test 127.0.0.1"])  # fmt: skip
+        page = chromium.new_page()
+        hosts: set[str] = set()
+        refused: list[str] = []
+        page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
+        page.on("console", lambda m: refused.append(m.text) if "Security Policy" in m.text
+                else None)  # fmt: skip
+        page.goto(f"{named}/docs")
+        page.wait_for_selector(".swagger-ui .opblock")
+        page.wait_for_load_state("networkidle")
+        assert hosts == {urlsplit(named).netloc}
+        assert refused == []
+        assert page.locator("a[href*='validator.swagger.io']").count() == 0
+        chromium.close()
+
+
 def test_an_open_dashboard_follows_new_data_without_a_reload(page: Any, server: str) -> None:
     """Last: it writes. One GraphQL request per event, the figure from the new version."""
     page.goto(f"{server}/dashboard/hostile")

@@ -4,6 +4,7 @@ and graphql-ws's browser build in Chromium, on a page of another origin as a fro
 `make test` installs the client suite from its lock file; in CI a missing node or Chromium fails
 the run, elsewhere these tests are skipped without them."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from personal_stats.openapi import openapi_document
 from tests.servers import serving
 
 ROOT = Path(__file__).parents[1]
@@ -163,3 +165,28 @@ def wait_for_subscriptions(base: str, count: int) -> None:
     while open_subscriptions(base) != count:
         assert time.monotonic() < deadline, f"not {count} open subscriptions within 5 s"
         time.sleep(0.05)
+
+
+def test_the_openapi_document_lints_clean_and_its_typescript_types_compile(
+    tmp_path: Path,
+) -> None:
+    """Redocly's recommended rules with no error; openapi-typescript's types of it compile
+    under `tsc --strict` with code that uses them."""
+    needed("node", shutil.which("node") is not None)
+    needed("the client suite's packages", (CLIENTS / "node_modules" / ".bin" / "tsc").exists())
+    bin_dir = CLIENTS / "node_modules" / ".bin"
+    document = tmp_path / "openapi.json"
+    document.write_text(json.dumps(openapi_document()))
+    lint = subprocess.run([bin_dir / "redocly", "lint", document, "--format=summary"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    shutil.copy(CLIENTS / "openapi" / "uses-the-types.ts", tmp_path)
+    types = subprocess.run([bin_dir / "openapi-typescript", document, "-o", tmp_path / "api.d.ts"],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert types.returncode == 0, types.stdout + types.stderr
+    compiled = subprocess.run(
+        [bin_dir / "tsc", "--strict", "--noEmit", "--skipLibCheck", "--target", "es2022",
+         "--module", "nodenext", tmp_path / "uses-the-types.ts"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr

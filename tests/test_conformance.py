@@ -80,6 +80,8 @@ def valid_query(query: dict[str, Any], path: str) -> dict[str, Any]:
     default from_year, the first activity's, may be more than 100 years before a far as_of,
     so the history always gets explicit years.)"""
     query = dict(query)
+    if "tz" in query and not is_known_timezone(query["tz"]):  # the document states no list
+        del query["tz"]
     as_of = date.fromisoformat(query["as_of"]) if "as_of" in query else None
     if ("start_date" in query) != ("end_date" in query):
         query.pop("start_date", None)

@@ -9,10 +9,11 @@ from pydantic.json_schema import JsonSchemaMode
 
 from personal_stats import params, questions, results
 from personal_stats.rest import BASE
-from personal_stats.windows import known_timezones
 
 _DATE = {"type": "string", "format": "date", "pattern": r"^(19|2\d)\d{2}-\d{2}-\d{2}$"}
 _MONTH = {"type": "string", "pattern": r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"}
+_ZONE = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9_+/-]+$",
+         "examples": ["America/New_York", "Europe/Berlin", "UTC"]}  # fmt: skip
 
 
 def _integer(low: int, high: int) -> dict[str, Any]:
@@ -41,7 +42,9 @@ def _schema_of(kind: params.Kind) -> dict[str, Any]:
     if isinstance(kind, params.Named):
         return {"type": "string", "enum": [name.value for name in kind.names]}
     if isinstance(kind, params.Zone):
-        return {"type": "string", "enum": sorted(known_timezones())}
+        # Not an enum of the ~600 names: generated clients turn them into identifiers, and
+        # GMT+0, GMT-0 and GMT0 become one (a name outside the tz database is a 400).
+        return _ZONE
     if isinstance(kind, params.Choice):
         return {"type": "string", "enum": list(kind.values)}
     raise TypeError(f"no schema for {kind!r}")
@@ -103,6 +106,7 @@ def _operation(summary: str, asked: questions.Asked, schema: str) -> dict[str, A
             "summary": summary,
             "description": rules(*records),
             "operationId": schema[0].lower() + schema[1:],
+            "security": [],  # public: no token
             "parameters": [MENTOR_ID, *parameters(*records)],
             "responses": {
                 "200": {
@@ -139,7 +143,9 @@ def _schemas() -> dict[str, Any]:
     for (name, _), reference in keyed.items():
         schemas[name] = schemas.pop(reference["$ref"].rsplit("/", 1)[-1])
     schemas["Problem"] = PROBLEM
-    return schemas
+    # Each schema titled by its own name: generated clients name their models by title, and
+    # two generic pages were both titled "Page".
+    return {name: {**schema, "title": name} for name, schema in schemas.items()}
 
 
 _WRITE_ERRORS = {
@@ -259,6 +265,8 @@ def openapi_document() -> dict[str, Any]:
             "description": "A mentor's summary card, monthly trend, activity breakdown and "
             "contribution heatmap. GraphQL with the same figures is served at /graphql.",
         },
+        # Relative: the document describes whichever host serves it.
+        "servers": [{"url": "/", "description": "This service"}],
         "paths": {
             path: _operation("Summary card", questions.SUMMARY, "PersonalStats"),
             f"{path}/monthly-series": _operation(
@@ -280,7 +288,7 @@ def openapi_document() -> dict[str, Any]:
             **_write_operations(),
         },
         "components": {
-            "schemas": {**_schemas(), "LocatedProblem": _LOCATED},
+            "schemas": {**_schemas(), "LocatedProblem": {**_LOCATED, "title": "LocatedProblem"}},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -4,4 +4,5 @@ window.ui = SwaggerUIBundle({
   dom_id: "#swagger-ui",
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
   layout: "StandaloneLayout",
+  validatorUrl: null, // no badge from validator.swagger.io: the page asks no other host
 });
