@@ -190,3 +190,12 @@ def test_the_openapi_document_lints_clean_and_its_typescript_types_compile(
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+
+
+def test_the_readme_shows_the_client_code_the_suite_runs() -> None:
+    connect = (CLIENTS / "connect.mjs").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for client in ("Apollo Client", "urql"):
+        start = connect.index(f"// --- {client} ---\n") + len(f"// --- {client} ---\n")
+        snippet = connect[start : connect.index(f"// --- end {client} ---")].strip()
+        assert f"```js\n{snippet}\n```" in readme, client
