@@ -1,15 +1,21 @@
 """GraphQL at the front door: documents prepared once by text or by shape, the cost budget,
 a question asked twice answered once."""
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from graphql import parse, validate
 from starlette.applications import Starlette
 
 from personal_stats.app import close, create_app
+from personal_stats.graphql.cost import cost_of
 from personal_stats.graphql.documents import Documents, shape_of
+from personal_stats.graphql.rules import alias_limit, depth_limit
+from personal_stats.graphql.schema import build_schema
 from personal_stats.settings import Settings
 from tests.helpers import SessionFactory, activity, add, database_url, mentor
 
@@ -137,6 +143,67 @@ async def test_a_query_over_the_cost_budget_is_refused_before_it_runs(
             assert got.json()["errors"][0]["message"].startswith("The query costs 45,")
     finally:
         await close(app)
+
+
+def doubling_fragments(levels: int, body: str) -> str:
+    """`...F<levels>` where F0 is `body` and each fragment spreads the one before twice:
+    2^levels copies of `body`, in about 40 bytes a level."""
+    fragments = [f"fragment F0 on Query {{ {body} }}"]
+    fragments += [
+        f"fragment F{i} on Query {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, levels + 1)
+    ]
+    return f"query {{ ...F{levels} }}\n" + "\n".join(fragments)
+
+
+async def test_fragments_that_double_are_measured_once_each(served: Any) -> None:
+    """30 levels are 2^30 copies: the cost, the aliases and the depth are each worked out
+    once a fragment, so the answer comes at once (before: about half an hour, /healthz
+    unanswered meanwhile), by POST and by GET."""
+    _app, http = served
+    refused = {
+        'mentor(id: "m1") { id }': "The query costs 1073741824, over the budget of 1000 a request.",
+        "x: __typename": "1073741824 aliases found. Allowed: 20",
+    }
+    for body, message in refused.items():
+        query = doubling_fragments(30, body)
+        assert len(query) < 1300
+        async with asyncio.timeout(10):  # a hang, not a speed: 2^30 steps take minutes
+            posted = await post(http, query)
+            got = (await http.get("/graphql", params={"query": query})).json()
+        assert posted["errors"][0]["message"] == message
+        assert got["errors"][0]["message"] == message
+    async with asyncio.timeout(10):  # costs nothing, within every limit: it runs
+        assert (await post(http, doubling_fragments(30, "__typename")))["data"] == {
+            "__typename": "Query"
+        }
+
+
+def test_the_depth_and_alias_limits_count_through_fragments() -> None:
+    """mentor > monthlySeries > data: depth 3, two of it in a fragment spread twice."""
+    schema = build_schema(Settings(database_url="sqlite+aiosqlite://"))._schema
+    query = parse(
+        '{ mentor(id: "m1") { ...A ...A x: id } } '
+        "fragment A on Mentor { monthlySeries { data { year } } y: id }"
+    )
+    messages = [e.message for e in validate(schema, query, [depth_limit(2), alias_limit(2)])]
+    assert messages == [
+        "'anonymous' exceeds maximum operation depth of 2",
+        "3 aliases found. Allowed: 2",
+    ]
+    assert validate(schema, query, [depth_limit(3), alias_limit(3)]) == []
+
+
+def test_a_default_value_counts_as_given() -> None:
+    """The 10 x 100-id query costs the same whether the ids come as variables or as the
+    variable's default value: 10 x 100 x (1 + 1) = 2,000."""
+    ids = json.dumps([f"m{i}" for i in range(100)])
+    selection = " ".join(f"a{i}: mentors(ids: $ids) {{ personalStats {{ totalActivities }} }}"
+                         for i in range(10))  # fmt: skip
+    given = parse(f"query Q($ids: [ID!]!) {{ {selection} }}")
+    defaulted = parse(f"query Q($ids: [ID!]! = {ids}) {{ {selection} }}")
+    assert cost_of(given, None, {"ids": json.loads(ids)}) == 2000
+    assert cost_of(defaulted, None, {}) == 2000
+    assert cost_of(defaulted, None, {"ids": ["m1"]}) == 20  # what is given wins
 
 
 async def test_a_question_asked_twice_in_a_request_is_answered_once(served: Any) -> None:

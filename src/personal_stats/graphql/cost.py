@@ -5,7 +5,12 @@ Each question (a stats field) costs 1, plus 1 for every 100 list entries its ans
 (`limit` page entries, 13 a year of history, 366 calendar days); `mentor` costs 1; `mentors`
 costs 1 per id and multiplies whatever is asked under it by the number of ids (duplicates
 included: the answer holds each). Aliases and fragments count each time they are asked.
-A dashboard (a mentor and her five questions) costs 15.
+A dashboard (a mentor and her five questions) costs 15. A variable the request leaves out
+counts with its default value.
+
+The estimate is linear in the document: each fragment is costed once and its cost reused
+at every spread (a chain of fragments that each spread the one before twice would otherwise
+take 2^n steps, while its cost, as large, is refused all the same).
 """
 
 import math
@@ -54,7 +59,13 @@ def cost_of(document: DocumentNode, operation_name: str | None, variables: dict[
     ]
     if len(chosen) != 1:
         return 0
-    return _Costing(fragments, variables).of(chosen[0].selection_set)
+    operation = chosen[0]
+    defaults: dict[str, Any] = {
+        definition.variable.name.value: definition.default_value
+        for definition in operation.variable_definitions or ()
+        if definition.default_value is not None
+    }
+    return _Costing(fragments, {**defaults, **variables}).of(operation.selection_set)
 
 
 class _Costing:
@@ -62,6 +73,7 @@ class _Costing:
         self.fragments = fragments
         self.variables = variables
         self.expanding: set[str] = set()  # the document is not validated yet: spreads may loop
+        self.costs: dict[str, int] = {}  # of each fragment costed
 
     def of(self, selections: SelectionSetNode | None) -> int:
         if selections is None:
@@ -73,13 +85,21 @@ class _Costing:
             elif isinstance(selection, InlineFragmentNode):
                 total += self.of(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is not None and name not in self.expanding:
-                    self.expanding.add(name)
-                    total += self.of(fragment.selection_set)
-                    self.expanding.discard(name)
+                total += self._fragment(selection.name.value)
         return total
+
+    def _fragment(self, name: str) -> int:
+        known = self.costs.get(name)
+        if known is not None:
+            return known
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.expanding:  # unknown, or a loop: invalid anyway
+            return 0
+        self.expanding.add(name)
+        cost = self.of(fragment.selection_set)
+        self.expanding.discard(name)
+        self.costs[name] = cost
+        return cost
 
     def _field(self, field: FieldNode) -> int:
         name = field.name.value

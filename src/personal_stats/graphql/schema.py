@@ -14,8 +14,6 @@ from graphql import (
 )
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
-from strawberry.extensions.max_aliases import create_validator as alias_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 from strawberry.types.nodes import SelectedField
@@ -25,6 +23,7 @@ from personal_stats.graphql.cost import QUESTIONS
 from personal_stats.graphql.documents import Documents, PreparedDocuments
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.fields import ask, question_field
+from personal_stats.graphql.rules import alias_limit, depth_limit
 from personal_stats.graphql.subscription import ReleaseEventWork, Subscription
 from personal_stats.graphql.types import (
     ActivityBreakdownPage,
@@ -124,8 +123,8 @@ def build_schema(settings: Settings) -> StatsSchema:
     budget is checked on every request."""
     rules: list[type[ASTValidationRule]] = [
         *specified_rules,
-        depth_validator(settings.graphql_max_depth, should_ignore=None),
-        alias_validator(settings.graphql_max_aliases),
+        depth_limit(settings.graphql_max_depth),
+        alias_limit(settings.graphql_max_aliases),
     ]
     if not settings.graphql_introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
