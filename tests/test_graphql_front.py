@@ -82,6 +82,24 @@ async def test_inline_arguments_are_parsed_once_per_shape(served: Any) -> None:
     assert served_by(app)["text"] - after["text"] == 2
 
 
+async def test_a_template_never_answers_for_literals_its_document_would_not_allow(
+    served: Any,
+) -> None:
+    """Two fields of one response key must have equal arguments: with "m1" twice the
+    document is valid, with "m1" and "m2" it is the validator's error, in either order (a
+    template with a variable for each literal would have answered m1's figures for both)."""
+    same = '{ x: mentor(id: "m1") { id } x: mentor(id: "m1") { id } }'
+    other = '{ x: mentor(id: "m1") { id } x: mentor(id: "m2") { id } }'
+    for first, second in ((same, other), (other, same)):
+        app, http = served
+        app.state.graphql.stats_schema.documents.__post_init__()  # nothing kept
+        answers = {query: await post(http, query) for query in (first, second)}
+        assert answers[same]["data"] == {"x": {"id": "m1"}}
+        [error] = answers[other]["errors"]
+        assert "Fields 'x' conflict" in error["message"], error
+        assert answers[other]["data"] is None
+
+
 async def test_a_literal_that_does_not_fit_gets_the_validators_error(served: Any) -> None:
     _, http = served
     series = '{ monthlySeries(mentorId: "m1", months: %s, asOf: "%s") { pagination { total } } }'

@@ -9,7 +9,8 @@ literal is a variable (`$__literal0`, declared with the type its position expect
 one of the same shape is read by a regular expression, and its literals become the values of
 those variables. Literals that do not fit the type their position expects (an Int out of
 range, a malformed Date) send the document down the full path, so its errors are the
-validator's own.
+validator's own. A template is kept only if it passes validation itself, so that no literal
+values can make it answer what the document they came in would not.
 """
 
 import re
@@ -179,7 +180,7 @@ class Documents:
         errors = validate_document(self.schema, document, tuple(self.rules))
         prepared = Prepared(document, errors)
         if not errors and shape is not None:
-            template = _template(self.schema, prepared, shape)
+            template = self._template(prepared, shape)
             values = None if template is None else _literal_values(template, shape)
             if template is not None and values is not None:
                 self.by_shape.put(shape.key, template)
@@ -187,6 +188,18 @@ class Documents:
                 return template, values, []
         self.by_text.put(text, (prepared, {}))
         return prepared, {}, errors
+
+    def _template(self, prepared: Prepared, shape: Shape) -> Prepared | None:
+        """The shape's template, if it is valid itself: then any literals of the types its
+        variables declare make a valid document. (Not so where two fields of one response key
+        must have equal arguments: `x: mentor(id: "A") x: mentor(id: "A")` is valid, but as a
+        template, with a variable for each, it would answer "A" and "B" with A's figures.)"""
+        template = _template(self.schema, prepared, shape)
+        if template is None or template.document is None:
+            return None
+        if validate_document(self.schema, template.document, tuple(self.rules)):
+            return None
+        return template
 
     def _problems(
         self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any]
