@@ -58,6 +58,8 @@ def test_a_shape_is_the_tokens_with_literals_by_kind() -> None:
     assert shape_of("{ a(n: 12b) }") is None  # not a GraphQL token: the parser reports it
     assert shape_of("{ a(n: 01) }") is None
     assert shape_of("{ a(x: $__literal0) }") is None  # would clash with the template
+    assert shape_of("{ a b c }", max_tokens=5) is not None
+    assert shape_of("{ a b c d }", max_tokens=5) is None  # read no further than the limit
 
 
 async def test_inline_arguments_are_parsed_once_per_shape(served: Any) -> None:

@@ -541,3 +541,23 @@ def test_serve_raises_its_open_files_limit_for_the_streams(
         soft = next(line.split()[3] for line in limits.splitlines()
                     if line.startswith("Max open files"))  # fmt: skip
         assert int(soft) >= 11_024
+
+
+async def test_a_websocket_message_past_the_body_limit_is_refused_unread(base: str) -> None:
+    """Messages up to 16 MiB were read and scanned (the loop blocked ~2 s for one that
+    large); now a message past the body limit (64 KB) closes the connection unread."""
+    import websockets
+
+    url = base.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"],
+                                  max_size=None) as socket:  # fmt: skip
+        await socket.send(json.dumps({"type": "connection_init"}))
+        assert await socket.recv() == '{"type":"connection_ack"}'
+        padding = " " * (1024 * 1024)
+        await socket.send('{"id": "1", "type": "subscribe", "payload": {"query": "' + padding)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009  # message too big
+    async with httpx.AsyncClient(base_url=base) as http:
+        assert (await http.get("/healthz")).status_code == 200

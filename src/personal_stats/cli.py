@@ -108,6 +108,8 @@ def _serve(options: argparse.Namespace, settings: Settings) -> int:
         log_config=logging_config(settings.log_level),
         access_log=False,  # the app writes its own access log
         http=GuardedHttpToolsProtocol,
+        # A WebSocket message past the body limit closes its connection (1009) unread.
+        ws_max_size=settings.max_body_bytes,
         loop=event_loop(settings.workers),
     )
     if settings.workers > 1:

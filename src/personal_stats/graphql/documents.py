@@ -76,10 +76,11 @@ class Shape:
     starts: tuple[int, ...]  # of the literal tokens, in the text
 
 
-def shape_of(text: str) -> Shape | None:
+def shape_of(text: str, max_tokens: int | None = None) -> Shape | None:
     """The text's shape, or None when the regular expression cannot read it exactly as the
-    GraphQL lexer would (escapes, block strings, anything unusual): then only its text keys
-    it."""
+    GraphQL lexer would (escapes, block strings, anything unusual), or it has more than
+    `max_tokens` tokens (read no further: the parser refuses it at the same count): then only
+    its text keys it."""
     parts: list[str] = []
     values: list[Any] = []
     starts: list[int] = []
@@ -91,6 +92,8 @@ def shape_of(text: str) -> Shape | None:
         kind = token.lastgroup
         if kind == "skip":
             continue
+        if max_tokens is not None and len(parts) >= max_tokens:
+            return None
         value = token.group()
         if kind == "string":
             parts.append('"')
@@ -157,7 +160,7 @@ class Documents:
             found, given = known
             merged = {**variables, **given} if given else variables
             return found, given, self._problems(found, operation_name, merged)
-        shape = shape_of(text)
+        shape = shape_of(text, self.max_tokens)
         if shape is not None:
             template = self.by_shape.get(shape.key)
             if template is not None:
