@@ -298,3 +298,22 @@ async def test_pages_cards_and_answers_carry_security_headers(
     for response in (await client.get(SUMMARY), await client.get("/api/v1/personal-stats/x y")):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert "content-security-policy" not in response.headers  # JSON runs nowhere
+
+
+async def test_no_error_may_be_cached(client: httpx.AsyncClient) -> None:
+    """A shared cache must not keep an error as the answer of its URL: every problem+json
+    answer, and the HTML 404 page, carry Cache-Control: no-store."""
+    asked = [
+        ("GET", "/nope", {}),
+        ("GET", "/api/v1/personal-stats/nobody", {}),
+        ("GET", "/api/v1/personal-stats/bad!id", {}),
+        ("GET", "/api/v1/personal-stats/nobody/cards/summary.svg", {}),
+        ("GET", "/dashboard/nobody", {}),
+        ("POST", "/api/v1/ingest", {}),
+        ("PUT", "/graphql", {}),
+        ("POST", "/graphql", {"content": "x", "headers": {"content-type": "text/plain"}}),
+    ]
+    for method, path, options in asked:
+        answer = await client.request(method, path, **options)
+        assert answer.status_code >= 400, path
+        assert answer.headers["cache-control"] == "no-store", (method, path)

@@ -25,7 +25,8 @@ def problem(
     headers: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Response:
-    """An RFC 9457 problem+json response (`extra`: more members, such as located errors)."""
+    """An RFC 9457 problem+json response (`extra`: more members, such as located errors).
+    No cache keeps it (`no-store`): an error is the answer of its moment, not of the URL."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -35,4 +36,5 @@ def problem(
     if errors is not None:
         body["errors"] = [{"param": e.param, "message": e.message} for e in errors]
     body.update(extra or {})
+    headers = {"Cache-Control": "no-store", **(headers or {})}
     return StatsJSONResponse(body, status, headers, media_type="application/problem+json")

@@ -60,7 +60,8 @@ def _template(name: str) -> Template:
 
 def _page(title: str, content: str, scripts: str = "", status: int = 200) -> HTMLResponse:
     html = _template("base").substitute(title=escape(title), content=content, scripts=scripts)
-    return HTMLResponse(html, status_code=status)
+    headers = {"Cache-Control": "no-store"} if status >= 400 else None  # errors are not kept
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 @cache
