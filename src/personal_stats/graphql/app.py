@@ -169,6 +169,12 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson's reader (bodies, GET variables, WebSocket messages): JSON nested deeper
+        than 1,024 levels is a JSONDecodeError, which Strawberry answers as malformed (400,
+        or 4400 on a WebSocket), where the standard library's reader ran out of stack (500)."""
+        return orjson.loads(data)
+
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL from the vendored packages: it works with no network beyond the service."""
         return HTMLResponse(graphiql_page())
