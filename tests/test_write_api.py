@@ -8,6 +8,7 @@ import http.client
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -561,3 +562,43 @@ async def test_an_erased_mentors_id_leaves_the_change_log_once_followed(
     await client.post(INGEST, content=lines(other), headers=NDJSON | bearer(token))
     assert await naming("w1") == ([], [])
     assert set(named) <= set((await naming("*"))[0])
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ("", 401),  # no token
+        ("Authorization: Bearer pst_unknown\r\n", 401),
+        ("Authorization: Bearer {token}\r\nContent-Type: text/plain\r\n", 415),
+        ("Authorization: Bearer {token}\r\nContent-Type: application/x-ndjson\r\n", 413),
+    ],
+)
+def test_the_token_type_and_declared_length_are_checked_before_the_body(
+    server: str, token: str, headers: str, status: int
+) -> None:
+    """A head that declares 100 MB and sends none of it is answered at once: the token, the
+    content type and the declared length come before the body (the body was awaited first,
+    so a client with no token held its connection, and the server waited, for 10 s)."""
+    host, port = server.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        head = (f"POST {INGEST} HTTP/1.1\r\nHost: {server}\r\n"
+                f"{headers.format(token=token)}Content-Length: 100000000\r\n\r\n")  # fmt: skip
+        connection.sendall(head.encode())
+        connection.settimeout(2)  # a hang, not a speed: the server waited 10 s before
+        answer = connection.recv(65536).decode("latin-1")
+    assert answer.startswith(f"HTTP/1.1 {status} "), answer[:200]
+
+
+def test_a_client_that_sends_its_whole_body_first_reads_the_401(server: str) -> None:
+    """Refused before its body is read, a client that sends it all before reading (as
+    http.client does) still reads the 401, and its kept-alive connection serves the next
+    request: the server reads and drops the unread body."""
+    connection = http.client.HTTPConnection(server, timeout=30)
+    headers = {"Content-Type": "application/x-ndjson", "Authorization": "Bearer pst_unknown"}
+    connection.request("POST", INGEST, body=b"x" * 5_000_000, headers=headers)
+    answer = connection.getresponse()
+    assert answer.status == 401
+    assert json.loads(answer.read())["status"] == 401
+    connection.request("GET", "/healthz")
+    assert connection.getresponse().status == 200
+    connection.close()

@@ -62,6 +62,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
                 larger_prefix=write_api.BASE,
                 larger=settings.max_ingest_bytes,
             ),
+            before_body=write_api.before_body,
         )
     ]
     if settings.cors_origins:

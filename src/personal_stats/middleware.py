@@ -14,6 +14,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,19 +64,30 @@ class BodyLimits:
     larger_prefix: str = ""
     larger: int = 0
 
+    def is_larger(self, path: str) -> bool:
+        return bool(self.larger_prefix) and path.startswith(self.larger_prefix)
+
     def for_path(self, path: str) -> int:
-        if self.larger_prefix and path.startswith(self.larger_prefix):
-            return self.larger
-        return self.max_bytes
+        return self.larger if self.is_larger(path) else self.max_bytes
 
 
 class RequestMachinery:
     """See the module's docstring."""
 
-    def __init__(self, app: ASGIApp, *, admission: Admission, bodies: BodyLimits) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        admission: Admission,
+        bodies: BodyLimits,
+        before_body: Callable[[Scope], Awaitable[ASGIApp | None]] | None = None,
+    ) -> None:
         self.app = app
         self.admission = admission
         self.bodies = bodies
+        # The checks that need no body of the larger bodies' paths: what they refuse is
+        # answered at once, its body unread (the server's protocol reads and drops it).
+        self.before_body = before_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -132,6 +144,11 @@ class RequestMachinery:
         if declared in (None, b"0") and b"transfer-encoding" not in headers:
             return receive  # no body: nothing to wait for
         limit = self.bodies.for_path(scope["path"])
+        if self.before_body is not None and self.bodies.is_larger(scope["path"]):
+            refusal = await self.before_body(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return None
         if declared is not None and declared.isdigit() and int(declared) > limit:
             detail = f"The request body is over the limit of {limit} bytes."
             closing = {} if await _drained(receive, int(declared)) else {"Connection": "close"}

@@ -4,7 +4,8 @@ mentor: the `erase` scope); the body goes
 through the import's own validation and is written in one transaction.
 
 Checks run in this order: the token (401, 403), the rate limit (429), the content type
-(415), the body's size (413), its JSON (400), its records (422, or 413 past the record
+(415), the body's declared size (413) — all before the body is read (`before_body`) — then
+its size as it arrives (413), its JSON (400), its records (422, or 413 past the record
 limit). None of them writes anything.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from personal_stats import tokens
 from personal_stats.errors import ImportRejected, TooManyRecords
@@ -27,6 +29,7 @@ BASE = "/api/v1/ingest"
 MAX_RECORDS = 50_000
 MEDIA_TYPES = {"application/json": False, "application/x-ndjson": True}  # -> JSON Lines?
 LOG = logging.getLogger("personal_stats.auth")
+CHECKED = "personal_stats.checked"  # the scope's key of the token that `before_body` passed
 
 
 def _unauthorized(detail: str, error: str) -> Response:
@@ -68,7 +71,22 @@ async def _authorize(request: Request, service: StatsService, scope: str) -> Res
     return found.name
 
 
-async def ingest(request: Request) -> Response:
+async def before_body(scope: Scope) -> Response | None:
+    """The ingest's checks that need no body (the token, its scope, the rate, the content
+    type), made by the request middleware before it reads the body: a client without a
+    token holds nothing while it sends its body, or never does. None when they pass (the
+    token's name is then kept for `ingest`), else the refusal."""
+    if scope["method"] != "POST" or scope["path"] != BASE:
+        return None
+    checked = await _checked(Request(scope))
+    if isinstance(checked, Response):
+        return checked
+    scope[CHECKED] = checked
+    return None
+
+
+async def _checked(request: Request) -> Response | str:
+    """The token's name when the checks before the body pass, else the refusal."""
     service: StatsService = request.app.state.service
     authorized = await _authorize(request, service, tokens.INGEST)
     if isinstance(authorized, Response):
@@ -77,6 +95,15 @@ async def ingest(request: Request) -> Response:
     if media_type not in MEDIA_TYPES:
         detail = "Send application/json (an import document) or application/x-ndjson (JSON Lines)."
         return _counted(problem(415, detail), "refused", authorized)
+    return authorized
+
+
+async def ingest(request: Request) -> Response:
+    service: StatsService = request.app.state.service
+    authorized = request.scope.get(CHECKED) or await _checked(request)  # no body: not yet
+    if isinstance(authorized, Response):
+        return authorized
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
     source = body_source(body, lines=MEDIA_TYPES[media_type])
     try:
