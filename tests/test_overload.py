@@ -159,6 +159,44 @@ def test_slow_heads_and_bodies_are_cut_off_by_a_real_server(tmp_path: Path) -> N
         assert time.monotonic() - started < 5  # 2 s, and a sweep a second
 
 
+def test_a_head_past_its_limit_is_431_and_closed(tmp_path: Path) -> None:
+    """A 2 MB header (one piece, or trickled) and 80 headers of 1 KB are refused with 431 and
+    the connection closed; a head just under 64 KB, and a small head with a 200 KB body in
+    the same packets, are served."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'real.db'}"
+    with serving(url, tmp_path / "server.log") as base:
+        port = int(base.rsplit(":", 1)[1])
+
+        def reply_to(*pieces: bytes) -> bytes:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+                try:
+                    for piece in pieces:
+                        connection.sendall(piece)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # refused before all was sent: the answer is waiting
+                reply = b""
+                while chunk := connection.recv(65536):
+                    reply += chunk
+                    if b"\r\n\r\n" in reply and not reply.startswith(b"HTTP/1.1 431"):
+                        break  # an answer that keeps the connection: enough of it
+                return reply
+
+        line = b"GET /healthz HTTP/1.1\r\nhost: x\r\n"
+        huge = b"x-huge: " + b"a" * 2_000_000 + b"\r\n\r\n"
+        assert reply_to(line + huge).startswith(b"HTTP/1.1 431 ")
+        trickled = [line] + [huge[i : i + 8192] for i in range(0, len(huge), 8192)]
+        assert reply_to(*trickled).startswith(b"HTTP/1.1 431 ")
+        many = b"".join(b"x-h%d: %s\r\n" % (i, b"b" * 1000) for i in range(80))
+        assert reply_to(line + many + b"\r\n").startswith(b"HTTP/1.1 431 ")
+        under = b"".join(b"x-h%d: %s\r\n" % (i, b"b" * 1000) for i in range(60))
+        assert reply_to(line + under + b"\r\n").startswith(b"HTTP/1.1 200 ")
+        body = b'{"query": "{ __typename }", "padding": "' + b"p" * 200_000 + b'"}'
+        post = (b"POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\n\r\n" % len(body))  # fmt: skip
+        answer = reply_to(post + body)
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:100]  # the body's limit, not the head's
+
+
 async def test_the_servers_protocol_sheds_at_the_socket_while_the_worker_is_saturated() -> None:
     """uvicorn with the service's protocol, an app holding its one place: the next request
     is answered 503 by the protocol (the app never sees it), the connection stays usable,

@@ -46,6 +46,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         yield {
             "admission": admission,
             "header_timeout": settings.header_timeout,
+            "max_head_bytes": settings.max_head_bytes,
             "live": service.live,
         }
         keeping.cancel()

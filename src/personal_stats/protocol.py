@@ -9,6 +9,9 @@ to send the whole head; past that (checked once a second) it is answered 408 and
 (The body's deadline is the middleware's: it is read before the request counts as in
 flight.)
 
+A request's head (its line and headers) may have `max_head_bytes`; past that it is answered
+431 and the connection closed, before the rest is read or kept (a 2 MB head was accepted).
+
 While the worker is at its limit of requests in flight (the middleware's `Admission`, handed
 over in the lifespan state), a new request is answered 503 here, with bytes written once at
 start-up: no task, no middleware, no log line (a counter in /metrics); and the connection's
@@ -29,10 +32,14 @@ from personal_stats.metrics import SHED_REQUESTS
 from personal_stats.middleware import ALWAYS_ANSWERED, AT_THE_LIMIT, Admission
 from personal_stats.settings import Settings
 
-# Without the app's setting in the lifespan state (another app), the setting's default.
+# Without the app's settings in the lifespan state (another app), the settings' defaults.
 DEFAULT_HEADER_TIMEOUT: float = Settings.model_fields["header_timeout"].default
+DEFAULT_MAX_HEAD_BYTES: int = Settings.model_fields["max_head_bytes"].default
 
 SWEEP_SECONDS = 1.0
+READ_BYTES = 256 * 1024  # the most a read of the socket gives (asyncio's and uvloop's)
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 4 * 1024 * 1024
 SHED_PAUSE = 0.5  # seconds before the next request of a connection just refused is read
 _LATE = b"The request's head did not arrive in time.\n"
 TOO_LATE = (
@@ -46,6 +53,17 @@ BUSY_HEAD = (
     b"retry-after: 1\r\nx-content-type-options: nosniff\r\ncontent-length: %d\r\n\r\n" % len(_BUSY)
 )
 BUSY = BUSY_HEAD + _BUSY
+_LARGE = orjson.dumps({"type": "about:blank", "title": "Request Header Fields Too Large",
+                       "status": 431, "detail": "The request's head is too large."})  # fmt: skip
+TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/problem+json\r\n"
+    b"cache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_LARGE), _LARGE)
+)
+
+
+class _HeadTooLarge(Exception):
+    """Raised in the parser's callback to stop it (it then raises HttpParserCallbackError)."""
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -54,20 +72,79 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     the connections that waited too long."""
 
     waiting_since: float | None = None
+    max_head_bytes = DEFAULT_MAX_HEAD_BYTES
+    head_bytes = 0  # of the head being read: its line and headers, as the parser gives them
+    in_head = False  # whether a head is being read
+    received_in_head = 0  # bytes received while a head is being read (a body's may be among them)
+    lingering = False  # the head was refused: the connection is closing
+    lingered = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         timeout = self.app_state.get("header_timeout", DEFAULT_HEADER_TIMEOUT)
+        self.max_head_bytes = self.app_state.get("max_head_bytes", DEFAULT_MAX_HEAD_BYTES)
         _Sweeper.of(self.loop).watch(self.connections, timeout)
         self.waiting_since = self.loop.time()
 
+    def data_received(self, data: bytes) -> None:
+        if self.lingering:  # refused: what still comes is dropped until the connection closes
+            self.lingered += len(data)
+            if self.lingered > LINGER_BYTES:
+                self.transport.close()
+            return
+        # The parser keeps a header until it ends: the bytes received while a head is read
+        # count too, so that a header megabytes long is refused before it is all kept. The
+        # last of them may be the body's, at most one read's worth.
+        if self.in_head:
+            self.received_in_head += len(data)
+            if self.received_in_head > self.max_head_bytes + READ_BYTES:
+                self.refuse_head()
+                return
+        super().data_received(data)
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.head_bytes, self.received_in_head, self.in_head = 0, 0, True
         if self.waiting_since is None:
             self.waiting_since = self.loop.time()
 
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        self.head_bytes += size
+        if self.head_bytes > self.max_head_bytes:
+            raise _HeadTooLarge
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a parser error, unless the error was ours: a head too large."""
+        if self.head_bytes > self.max_head_bytes:
+            self.refuse_head()
+        else:
+            super().send_400_response(msg)
+
+    def refuse_head(self) -> None:
+        """431, then the connection closes. Closing at once, with the client's bytes unread,
+        would reset it, and the client could lose the answer: the answer is followed by the
+        end of our side, and what the client still sends is read and dropped for a moment
+        (up to LINGER_BYTES and LINGER_SECONDS) before the connection is closed."""
+        self.in_head, self.waiting_since = False, None
+        if self.transport.is_closing() or self.lingering:
+            return
+        self.transport.write(TOO_LARGE)
+        self.lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
     def on_headers_complete(self) -> None:
         self.waiting_since = None
+        self.in_head = False
         super().on_headers_complete()
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
