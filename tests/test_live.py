@@ -561,3 +561,32 @@ async def test_a_websocket_message_past_the_body_limit_is_refused_unread(base: s
     assert closed.value.rcvd.code == 1009  # message too big
     async with httpx.AsyncClient(base_url=base) as http:
         assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_a_query_sent_over_the_websocket_is_answered_next_then_complete(
+    base: str, token: str
+) -> None:
+    """graphql-transport-ws carries any operation: a query gets `next` with the same answer
+    as over HTTP, then `complete` (it was an INTERNAL_SERVER_ERROR: no unit of work)."""
+    await seed(base, token)
+    query = '{ mentor(id: "a") { name personalStats(period: ALL_TIME) { totalActivities } } }'
+    async with httpx.AsyncClient(base_url=base) as http:
+        over_http = (await http.post("/graphql", json={"query": query})).json()
+    subscription = await Subscription.open(base, query, {})
+    try:
+        answer = await subscription.message()
+        assert answer["type"] == "next", answer
+        assert answer["payload"]["data"] == over_http["data"]
+        assert answer["payload"]["data"]["mentor"]["personalStats"]["totalActivities"] == 1
+        assert await subscription.message() == {"id": "1", "type": "complete"}
+    finally:
+        await subscription.close()
+    missing = await Subscription.open(
+        base, '{ personalStats(mentorId: "nobody") { streakDays } }', {}
+    )
+    try:
+        answer = await missing.message()
+        assert answer["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND", answer
+        assert await missing.message() == {"id": "1", "type": "complete"}
+    finally:
+        await missing.close()

@@ -4,6 +4,7 @@ descriptions; the records built from them; the core's answer converted by the fi
 
 import inspect
 from collections.abc import Awaitable, Callable, Hashable
+from contextvars import ContextVar
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
@@ -30,6 +31,9 @@ from personal_stats.service import UnitOfWork
 from personal_stats.wire import parse_month
 
 R = TypeVar("R")
+# The unit of work of a query or mutation sent over the WebSocket, in the operation's task
+# (`graphql.subscription.OperationWork`); an HTTP request's is in its context.
+OPERATION_WORK: ContextVar[UnitOfWork | None] = ContextVar("operation_work", default=None)
 _POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
@@ -39,8 +43,12 @@ async def ask(
 ) -> R:
     """Every field of one request asks the request's one unit of work (one snapshot), which
     answers a question asked twice (an alias, a mentor listed twice) once. A mentor of a
-    subscription's event carries the event's own unit of work."""
-    work: UnitOfWork = getattr(root, "work", None) or info.context["work"]
+    subscription's event carries the event's own unit of work; a query sent over the
+    WebSocket has one of its own (`OPERATION_WORK`)."""
+    work: UnitOfWork | None = getattr(root, "work", None) or info.context.get("work")
+    if work is None:
+        work = OPERATION_WORK.get()  # an operation sent over the WebSocket
+    assert work is not None, "every operation is answered in a unit of work"
     return await work.answer(question, *arguments)
 
 

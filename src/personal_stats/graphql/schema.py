@@ -24,7 +24,7 @@ from personal_stats.graphql.documents import Documents, PreparedDocuments
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.fields import ask, question_field
 from personal_stats.graphql.rules import alias_limit, depth_limit
-from personal_stats.graphql.subscription import ReleaseEventWork, Subscription
+from personal_stats.graphql.subscription import OperationWork, ReleaseEventWork, Subscription
 from personal_stats.graphql.types import (
     ActivityBreakdownPage,
     ContributionCalendar,
@@ -139,6 +139,7 @@ def build_schema(settings: Settings) -> StatsSchema:
             lambda: PreparedDocuments(schema.documents),
             OperationMetrics,
             ReleaseEventWork,
+            OperationWork,
         ],
     )
     schema.documents = Documents(

@@ -13,7 +13,9 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
+from strawberry.types.graphql import OperationType
 
+from personal_stats.graphql.fields import OPERATION_WORK
 from personal_stats.graphql.types import Mentor
 from personal_stats.live import MENTOR_ERASED, Follower
 from personal_stats.metrics import EVENTS_SENT, OPEN_FOLLOWERS
@@ -74,6 +76,26 @@ async def _events(service: StatsService, follower: Follower) -> AsyncIterator[St
         _EVENT_WORK.set(None)
         service.live.leave(follower)
         _OPEN.dec()
+
+
+class OperationWork(SchemaExtension):
+    """A query sent over the WebSocket (graphql-transport-ws allows any operation there) is
+    answered in a unit of work of its own, as an HTTP request is: the connection's context
+    holds the service, not a unit of work."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        subscribing = self.execution_context.operation_type is OperationType.SUBSCRIPTION
+        if subscribing or not isinstance(context, dict) or "work" in context:
+            yield
+            return
+        service: StatsService = context["service"]
+        async with service.unit_of_work() as work:
+            token = OPERATION_WORK.set(work)
+            try:
+                yield
+            finally:
+                OPERATION_WORK.reset(token)
 
 
 class ReleaseEventWork(SchemaExtension):
