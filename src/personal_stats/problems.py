@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse, Response
 
-from personal_stats.errors import Problem
+from personal_stats.errors import InvalidInput, NotFound, Problem, StatsError, Unavailable
 
 
 class StatsJSONResponse(JSONResponse):
@@ -38,3 +38,14 @@ def problem(
     body.update(extra or {})
     headers = {"Cache-Control": "no-store", **(headers or {})}
     return StatsJSONResponse(body, status, headers, media_type="application/problem+json")
+
+
+def problem_for(error: StatsError) -> Response:
+    """The one place where the core's errors become HTTP responses."""
+    if isinstance(error, InvalidInput):
+        return problem(400, f"Invalid request parameters: {error}", error.problems)
+    if isinstance(error, NotFound):
+        return problem(404, str(error).capitalize() + ".")
+    if isinstance(error, Unavailable):
+        return problem(503, str(error).capitalize() + ".", headers={"Retry-After": "5"})
+    return problem(500, "The server failed to answer this request.")

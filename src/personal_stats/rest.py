@@ -14,9 +14,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from personal_stats import cards, questions, stats
-from personal_stats.errors import InvalidInput, NotFound, StatsError, Unavailable
+from personal_stats.errors import InvalidInput, StatsError
 from personal_stats.params import Args, CalendarArgs, CardArgs, WindowArgs, check_mentor_id
-from personal_stats.problems import StatsJSONResponse, problem
+from personal_stats.problems import StatsJSONResponse, problem, problem_for
 from personal_stats.questions import Asked
 from personal_stats.reads import Question
 from personal_stats.service import StatsService
@@ -131,14 +131,8 @@ def routes() -> list[Route]:
 
 
 async def stats_error(_request: Request, error: Exception) -> Response:
-    """The one place where the core's errors become HTTP responses."""
-    if isinstance(error, InvalidInput):
-        return problem(400, f"Invalid request parameters: {error}", error.problems)
-    if isinstance(error, NotFound):
-        return problem(404, str(error).capitalize() + ".")
-    if isinstance(error, Unavailable):
-        return problem(503, str(error).capitalize() + ".", headers={"Retry-After": "5"})
-    return problem(500, "The server failed to answer this request.")
+    assert isinstance(error, StatsError)
+    return problem_for(error)
 
 
 async def http_error(_request: Request, error: Exception) -> Response:

@@ -18,11 +18,11 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from personal_stats import tokens
-from personal_stats.errors import ImportRejected, TooManyRecords
+from personal_stats.errors import ImportRejected, StatsError, TooManyRecords
 from personal_stats.ingest import body_source
 from personal_stats.metrics import INGEST_REQUESTS, INGESTED
 from personal_stats.params import is_valid_id
-from personal_stats.problems import problem
+from personal_stats.problems import problem, problem_for
 from personal_stats.service import StatsService
 
 BASE = "/api/v1/ingest"
@@ -78,7 +78,10 @@ async def before_body(scope: Scope) -> Response | None:
     token's name is then kept for `ingest`), else the refusal."""
     if scope["method"] != "POST" or scope["path"] != BASE:
         return None
-    checked = await _checked(Request(scope))
+    try:
+        checked = await _checked(Request(scope))
+    except StatsError as error:  # the database cannot check the token now: 503
+        return problem_for(error)
     if isinstance(checked, Response):
         return checked
     scope[CHECKED] = checked

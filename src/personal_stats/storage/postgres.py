@@ -12,7 +12,6 @@ import asyncpg  # type: ignore[import-untyped]
 import numpy as np
 from sqlalchemy.engine import make_url
 
-from personal_stats.errors import Unavailable
 from personal_stats.reads import (
     ActivitiesRead,
     ActivityRow,
@@ -34,6 +33,7 @@ from personal_stats.storage.base import (
     Snapshot,
     Store,
 )
+from personal_stats.storage.faults import is_unavailable, unavailable_as
 from personal_stats.storage.feed import (
     CHANGES_KEPT,
     CHANNEL,
@@ -49,7 +49,7 @@ _SQL = postgres_statements()
 LOG = logging.getLogger("personal_stats.feed")
 FEED_NAME = "personal-stats change feed"  # the listener's application_name
 CHECK_EVERY = 5.0  # seconds without a notice before the listening connection is checked
-UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+UNREACHABLE = "the database cannot be reached; try again shortly"
 _BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 # Each mentor's completed instants as one array: 10,000 rows to decode, not millions.
 _BY_MENTOR = (
@@ -163,22 +163,20 @@ class PostgresStore(Store):
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Snapshot]:
-        try:
+        with unavailable_as(UNREACHABLE):
             pool = await self._pool()
             async with (
                 pool.acquire(timeout=self.timeout) as connection,
                 _on(connection) as snapshot,
             ):
                 yield snapshot
-        except UNREACHABLE as error:
-            raise Unavailable("the database cannot be reached; try again shortly") from error
 
     @asynccontextmanager
     async def _for_the_index(self) -> AsyncIterator[PostgresSnapshot]:
         """A snapshot on the peer index's own connection (one build at a time): the index
         of a new version never waits behind requests for a pooled one."""
         async with self.index_lock:
-            try:
+            with unavailable_as(UNREACHABLE):
                 connection = self.index_connection
                 if connection is None or connection.is_closed():
                     connection = self.index_connection = await asyncpg.connect(
@@ -187,8 +185,6 @@ class PostgresStore(Store):
                 async with _on(connection) as snapshot:
                     await snapshot.open()
                     yield snapshot
-            except UNREACHABLE as error:
-                raise Unavailable("the database cannot be reached; try again shortly") from error
 
     async def instants(self) -> InstantTable:
         async with self._for_the_index() as snapshot:
@@ -248,7 +244,9 @@ class PostgresFeed(Feed):
         while True:
             try:
                 await self._listen(progress, tell)
-            except (*UNREACHABLE, asyncpg.PostgresError) as error:  # terminated, shut down
+            except Exception as error:
+                if not (is_unavailable(error) or isinstance(error, asyncpg.PostgresError)):
+                    raise
                 LOG.warning("the change feed lost the database: %r", error)
             else:
                 failures = 0  # it was closed under us: come back at once

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from personal_stats.errors import Unavailable
 from personal_stats.settings import Settings
 from personal_stats.storage.engine import create_engine
+from personal_stats.storage.faults import unavailable_as
 
 T = TypeVar("T")
 
@@ -34,13 +35,17 @@ class WriteLane:
     async def run(self, work: Callable[[AsyncEngine], Coroutine[Any, Any, T]]) -> T:
         """Run `work` with the write engine on the lane, and wait for it here. Cancelled
         here (a client gone, a shutdown), it is cancelled there too. A statement past the
-        time limit raises `Unavailable` (the transaction is rolled back: nothing written)."""
+        time limit, or a database that cannot serve (`faults`), raises `Unavailable` (the
+        transaction is rolled back: nothing written)."""
         loop, engine = self._started()
         done = asyncio.run_coroutine_threadsafe(work(engine), loop)
         try:
-            return await asyncio.wrap_future(done)
-        except TimeoutError as error:
-            raise Unavailable("the database answered too late; try again shortly") from error
+            with unavailable_as("the database cannot be written now; try again shortly"):
+                return await asyncio.wrap_future(done)
+        except Unavailable as error:
+            if isinstance(error.__cause__, TimeoutError):
+                raise Unavailable("the database answered too late; try again shortly") from error
+            raise
 
     def _started(self) -> tuple[asyncio.AbstractEventLoop, AsyncEngine]:
         with self.starting:
