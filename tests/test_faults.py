@@ -126,15 +126,13 @@ def create_token(database_url: str) -> str:
 async def unavailable_everywhere(base: str, token: str) -> None:
     """Every path answers 503 problem+json with Retry-After (GraphQL: SERVICE_UNAVAILABLE)."""
     bearer = {"authorization": f"Bearer {token}"}
+    ndjson = bearer | {"content-type": "application/x-ndjson"}
+    one_mentor = '{"record": "mentor", "id": "c", "name": "C"}'
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         answers = [
             await http.get("/api/v1/personal-stats/a?period=all_time"),
             await http.get("/readyz"),
-            await http.post(
-                "/api/v1/ingest",
-                headers=bearer | {"content-type": "application/x-ndjson"},
-                content='{"record": "mentor", "id": "c", "name": "C"}',
-            ),  # fmt: skip
+            await http.post("/api/v1/ingest", headers=ndjson, content=one_mentor),
             await http.delete("/api/v1/ingest/activities/a1", headers=bearer),
             await http.get("/api/v1/personal-stats/a/events"),
         ]
