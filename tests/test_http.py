@@ -317,3 +317,21 @@ async def test_no_error_may_be_cached(client: httpx.AsyncClient) -> None:
         answer = await client.request(method, path, **options)
         assert answer.status_code >= 400, path
         assert answer.headers["cache-control"] == "no-store", (method, path)
+
+
+async def test_metrics_can_be_kept_from_the_public(configured: Any) -> None:
+    """Open by default; with PERSONAL_STATS_METRICS_TOKEN set, only with that bearer token."""
+    async with configured() as http:
+        assert (await http.get("/metrics")).status_code == 200
+    async with configured(metrics_token="s3cret-metrics") as http:
+        refused = [
+            await http.get("/metrics"),
+            await http.get("/metrics", headers={"authorization": "Bearer wrong"}),
+            await http.get("/metrics", headers={"authorization": "Basic s3cret-metrics"}),
+        ]
+        assert [r.status_code for r in refused] == [401, 401, 401]
+        assert "s3cret" not in refused[0].text
+        shown = await http.get("/metrics", headers={"authorization": "Bearer s3cret-metrics"})
+        assert shown.status_code == 200
+        assert "personal_stats_http_requests_total" in shown.text
+        assert (await http.get("/healthz")).status_code == 200  # the probes stay open

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -84,7 +85,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             WebSocketRoute("/graphql", graphql),  # subscriptions
             *rest.routes(),
             *events.routes(),
-            *health.routes(service, admission),
+            *health.routes(service, admission, _secret(settings.metrics_token)),
             *write_api.routes(),
             *docs.routes(),
             *pages.routes(service),
@@ -135,3 +136,7 @@ async def keep_long_lived(hub: Hub) -> None:
             gc.unfreeze()
             gc.collect()
             gc.freeze()
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()

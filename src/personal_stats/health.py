@@ -1,6 +1,9 @@
 """Health and metrics: /healthz (the process answers), /readyz (the database answers and
-the worker has room for another request) and /metrics (Prometheus)."""
+the worker has room for another request) and /metrics (Prometheus; behind a bearer token
+when PERSONAL_STATS_METRICS_TOKEN is set)."""
 
+import hashlib
+import hmac
 import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
@@ -10,7 +13,7 @@ from starlette.routing import Route
 
 from personal_stats.metrics import PEER_INDEX_READY, PEER_INDEX_VERSION, exposition
 from personal_stats.middleware import Admission
-from personal_stats.problems import StatsJSONResponse
+from personal_stats.problems import StatsJSONResponse, problem
 from personal_stats.service import StatsService
 
 
@@ -18,7 +21,7 @@ async def healthz(_request: Request) -> Response:
     return StatsJSONResponse({"status": "ok"})
 
 
-def routes(service: StatsService, admission: Admission) -> list[Route]:
+def routes(service: StatsService, admission: Admission, metrics_token: str | None) -> list[Route]:
     async def readyz(_request: Request) -> Response:
         """Ready when the database answers and the worker has room for another request
         (503 while it is at its limit of requests in flight, so that a load balancer sends
@@ -37,7 +40,10 @@ def routes(service: StatsService, admission: Admission) -> list[Route]:
 
     registry = _registry()
 
-    async def metrics(_request: Request) -> Response:
+    async def metrics(request: Request) -> Response:
+        if metrics_token is not None and not _bearer_is(request, metrics_token):
+            challenge = {"WWW-Authenticate": 'Bearer realm="personal-stats metrics"'}
+            return problem(401, "The metrics need the metrics token.", headers=challenge)
         state = service.peers.state()
         PEER_INDEX_READY.set(1 if state["ready"] else 0)
         PEER_INDEX_VERSION.set(state["version"] or 0)
@@ -48,6 +54,13 @@ def routes(service: StatsService, admission: Admission) -> list[Route]:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
+
+
+def _bearer_is(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = hashlib.sha256(token.encode()).digest()
+    offered = hashlib.sha256(given.strip().encode()).digest()
+    return scheme.lower() == "bearer" and hmac.compare_digest(expected, offered)
 
 
 def _registry() -> CollectorRegistry:

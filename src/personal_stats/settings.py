@@ -3,7 +3,7 @@ for, never at import time."""
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./personal_stats.db"
@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     graphql_max_cost: int = Field(default=1_000, ge=1)
     graphql_introspection: bool = True
     graphql_field_suggestions: bool = True
+    # When set, GET /metrics asks for it as a bearer token (token names and write counts are
+    # not for the public); never logged or shown.
+    metrics_token: SecretStr | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod
