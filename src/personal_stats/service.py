@@ -9,7 +9,7 @@ unit of work runs their questions one after another on its one connection.
 
 import asyncio
 from bisect import bisect_left
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -45,8 +45,9 @@ from personal_stats.stats import find_mentor
 from personal_stats.storage import Snapshot, Store, open_store
 from personal_stats.storage import tokens as token_store
 from personal_stats.storage.base import InstantChanges
-from personal_stats.storage.changes import delete_activity, erase_mentor
+from personal_stats.storage.changes import delete_activity, erase_mentor, leave_no_trace
 from personal_stats.storage.engine import Connection, Engine
+from personal_stats.storage.feed import Changes
 from personal_stats.storage.transactions import write_transaction
 from personal_stats.storage.write_lane import WriteLane
 from personal_stats.tokens import TokenInfo
@@ -64,6 +65,8 @@ class StatsService:
         self.questions: Counter[str] = Counter()  # asked, or repeated in a unit of work
         self.live = Hub(settings.events_min_interval, settings.max_streams)
         self.feed: asyncio.Task[None] | None = None
+        self.untold: deque[Changes] = deque()  # told by the feed, waiting for an erasure's names
+        self.naming: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator["UnitOfWork"]:
@@ -80,8 +83,41 @@ class StatsService:
         writes committed after it (`live`)."""
         async with self.unit_of_work() as work:
             await work.ask(nothing())
-        feed = self.store.feed().follow(work.version, self.live.heard)
+        feed = self.store.feed().follow(work.version, self._heard)
         self.feed = asyncio.create_task(feed, name="change feed")
+
+    def _heard(self, changes: Changes) -> None:
+        """What the feed tells goes to the live hub, in order. An erasure does not say whom
+        it erased (the change log never names an erased mentor): the hub is told it as the
+        erasure of each followed mentor that no longer exists, looked up first."""
+        if not self.untold and not changes.someone_erased:
+            self.live.heard(changes)
+            return
+        self.untold.append(changes)
+        if self.naming is None:
+            self.naming = asyncio.create_task(self._tell_in_order(), name="naming erasures")
+
+    async def _tell_in_order(self) -> None:
+        try:
+            while self.untold:
+                changes = self.untold[0]
+                if changes.someone_erased:
+                    changes = changes.naming(await self._gone(list(self.live.following)))
+                self.untold.popleft()
+                self.live.heard(changes)
+        finally:
+            self.naming = None
+
+    async def _gone(self, followed: list[str]) -> list[str]:
+        """Which of these mentors no longer exist (none known when the database cannot say:
+        their followers then hear of a change, and find the mentor gone when they ask)."""
+        if not followed:
+            return []
+        try:
+            found = await self.ask(_read(MentorsRead(tuple(followed))))
+        except Unavailable:
+            return []
+        return [m for m in followed if m not in found]
 
     async def require_mentor(self, mentor_id: str) -> None:
         """`NotFound` unless there is a mentor with this id."""
@@ -123,8 +159,12 @@ class StatsService:
         return await self._remove(delete_activity, activity_id, token)
 
     async def erase_mentor(self, mentor_id: str, token: str) -> int | None:
-        """Erase a mentor and their activities: the data version made, or None."""
-        return await self._remove(erase_mentor, mentor_id, token)
+        """Erase a mentor and their activities, leaving no trace of them in the database's
+        files where the engine allows (`leave_no_trace`): the data version made, or None."""
+        version = await self._remove(erase_mentor, mentor_id, token)
+        if version is not None:
+            await self.writes.run(leave_no_trace)
+        return version
 
     async def _remove(
         self, remove: Callable[[Connection, str], Awaitable[int | None]], record_id: str, token: str

@@ -1,6 +1,7 @@
 """The change log every write that changes something leaves (`bump_data_version`), and the
 writes that are only a change: deleting an activity, erasing a mentor."""
 
+import asyncio
 import math
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
@@ -8,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, delete, insert, select, update
 
 from personal_stats.storage.base import COMPLETED
@@ -38,8 +39,9 @@ async def bump_data_version(
     changed anyone's) and each completed instant it added or took away. Every write that
     changed something ends with this, in its transaction (one that changed nothing leaves
     the version as it was); writers are serialised, so the version read here is the one
-    this write makes. The log keeps the last `CHANGES_KEPT` versions, and no erased
-    mentor's id past `ERASURE_FOLLOWED` (see `_forget_erased`)."""
+    this write makes. The log keeps the last `CHANGES_KEPT` versions, and names no erased
+    mentor (see `erase_mentor`; `_forget_erased` takes out ids that a version before that
+    rule logged)."""
     now = datetime.now(UTC)
     version = await data_version(connection) + 1
     await connection.execute(
@@ -50,7 +52,7 @@ async def bump_data_version(
         rows = [
             {"version": version, "mentor_id": m, "erased_at": now if m == erased else None}
             for m in mentors
-        ]
+        ]  # an erasure is `*` erased: the log never names an erased mentor
         await connection.execute(_log_change(connection.dialect.name), rows)
     if steps:
         await connection.execute(
@@ -79,19 +81,25 @@ async def _forget_erased(connection: AsyncConnection, before: datetime) -> None:
         )
     )
     for mentor_id, erased_in in found.all():
-        named = await connection.execute(
-            delete(ActivityChange)
-            .where(col(ActivityChange.mentor_id) == mentor_id,
-                   col(ActivityChange.version) <= erased_in)
-            .returning(col(ActivityChange.version))
-        )  # fmt: skip
-        versions = [{"version": v, "mentor_id": EVERY_MENTOR} for v in named.scalars()]
-        await connection.execute(
-            delete(InstantChange).where(col(InstantChange.mentor_id) == mentor_id,
-                                        col(InstantChange.version) <= erased_in)
-        )  # fmt: skip
-        if versions:
-            await connection.execute(_log_change(connection.dialect.name), versions)
+        if mentor_id != EVERY_MENTOR:
+            await _unname(connection, mentor_id, erased_in)
+
+
+async def _unname(connection: AsyncConnection, mentor_id: str, up_to: int | None) -> None:
+    """Take the mentor's id out of the change log (up to version `up_to`, or all of it):
+    each version that named them names everyone instead."""
+    named_here = col(ActivityChange.mentor_id) == mentor_id
+    stepped_here = col(InstantChange.mentor_id) == mentor_id
+    if up_to is not None:
+        named_here = named_here & (col(ActivityChange.version) <= up_to)
+        stepped_here = stepped_here & (col(InstantChange.version) <= up_to)
+    named = await connection.execute(
+        delete(ActivityChange).where(named_here).returning(col(ActivityChange.version))
+    )
+    versions = [{"version": v, "mentor_id": EVERY_MENTOR} for v in named.scalars()]
+    await connection.execute(delete(InstantChange).where(stepped_here))
+    if versions:
+        await connection.execute(_log_change(connection.dialect.name), versions)
 
 
 def completed_steps(
@@ -134,17 +142,33 @@ async def delete_activity(connection: AsyncConnection, activity_id: str) -> int 
 
 async def erase_mentor(connection: AsyncConnection, mentor_id: str) -> int | None:
     """Delete a mentor and every activity of theirs: the data version made, or None when
-    there is no such mentor."""
-    removed = await connection.execute(
-        delete(Activity)
-        .where(col(Activity.mentor_id) == mentor_id)
-        .returning(col(Activity.status), col(Activity.started_at))
-    )
-    steps = [step for status, at in removed.all()
-             for step in completed_steps((mentor_id, status, epoch_second(at)), None)]  # fmt: skip
+    there is no such mentor. Nothing of the mentor is left in the change log either: each
+    version that named them names everyone instead (`*`), and the erasure itself is logged
+    as "someone was erased" (`*`, erased): workers find whom among the mentors they follow
+    (`live`), and their peer indexes load again."""
+    await connection.execute(delete(Activity).where(col(Activity.mentor_id) == mentor_id))
     found = await connection.execute(
         delete(Mentor).where(col(Mentor.id) == mentor_id).returning(col(Mentor.id))
     )
     if found.scalar_one_or_none() is None:
         return None
-    return await bump_data_version(connection, [mentor_id], steps, erased=mentor_id)
+    await _unname(connection, mentor_id, None)
+    return await bump_data_version(connection, None, erased=EVERY_MENTOR)
+
+
+async def leave_no_trace(engine: AsyncEngine) -> bool:
+    """After an erasure, on SQLite: what the deletes freed is already zeroes (`secure_delete`,
+    one of the engine's pragmas), and the write-ahead log, which still holds the pages as they
+    were, is checkpointed and truncated. Readers of older snapshots can hold that up for a
+    moment: it is tried for up to a second; False if it could not be done then (the next
+    checkpoint does it). PostgreSQL keeps dead rows until VACUUM (README, Erasure)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    for _ in range(20):
+        async with engine.connect() as connection:
+            found = await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = found.one()[0]
+        if not busy:
+            return True
+        await asyncio.sleep(0.05)
+    return False

@@ -16,7 +16,9 @@ DatabaseError = SQLAlchemyError
 
 # Every SQLite connection, read or write: WAL, so that readers never wait for a writer;
 # 16 MiB of pages.
-SQLITE_PRAGMAS = ("journal_mode=WAL", "cache_size=-16384")
+# secure_delete: a delete overwrites what it frees with zeroes (an erased mentor leaves no
+# trace in the file, with `changes.leave_no_trace` for the write-ahead log).
+SQLITE_PRAGMAS = ("journal_mode=WAL", "cache_size=-16384", "secure_delete=ON")
 
 
 def is_sqlite(database_url: str) -> bool:

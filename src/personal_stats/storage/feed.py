@@ -47,6 +47,18 @@ class Changes:
     def erased_after(self, mentor_id: str, after: int) -> bool:
         return self.erased.get(mentor_id, 0) > after
 
+    @property
+    def someone_erased(self) -> int:
+        """The version of the last erasure whose mentor is not named (0: none)."""
+        return self.erased.get(EVERY_MENTOR, 0)
+
+    def naming(self, gone: Iterable[str]) -> "Changes":
+        """These changes with the unnamed erasure told as the erasure of each of `gone`."""
+        version = self.someone_erased
+        erased = {m: v for m, v in self.erased.items() if m != EVERY_MENTOR}
+        return Changes(self.version, self.mentors, erased | dict.fromkeys(gone, version),
+                       self.everyone)  # fmt: skip
+
 
 def changes_in_log(since: int, version: int, rows: Iterable[tuple[int, str, bool]]) -> Changes:
     """The changes after `since` up to `version` from the change log's rows after `since`
@@ -59,6 +71,8 @@ def changes_in_log(since: int, version: int, rows: Iterable[tuple[int, str, bool
     for at, mentor_id, was_erased in rows:
         if mentor_id == EVERY_MENTOR:
             everyone = max(everyone, at)
+            if was_erased:  # someone was erased (the log does not say whom)
+                erased[EVERY_MENTOR] = at
         else:
             mentors[mentor_id] = at
             if was_erased:
