@@ -306,3 +306,23 @@ async def test_a_stream_whose_transport_takes_nothing_is_closed(
         assert app.state.service.live.count == 0
     finally:
         await close(app)
+
+
+async def test_an_erasure_the_log_does_not_name_is_told_as_each_gone_mentors() -> None:
+    """The change log logs an erasure as `*`, erased: read back it is "someone erased" (and
+    anyone changed); named with the mentors found gone, their followers hear the erasure and
+    the others a change."""
+    from personal_stats.storage.feed import changes_in_log
+
+    read = changes_in_log(3, 5, [(4, "a", False), (5, "*", True)])
+    assert (read.someone_erased, read.everyone, read.mentors) == (5, 5, {"a": 4})
+    named = read.naming(["b"])
+    assert named.erased == {"b": 5}
+    assert named.someone_erased == 0
+    hub = Hub(min_interval=0.01, capacity=10)
+    a, b = hub.join("a", 3, 3, False), hub.join("b", 3, 3, False)
+    hub.heard(named)
+    assert (a.ready(), b.ready()) == (
+        Event("stats-changed", "a", 5, True),
+        Event("mentor-erased", "b", 5),
+    )
