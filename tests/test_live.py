@@ -590,3 +590,43 @@ async def test_a_query_sent_over_the_websocket_is_answered_next_then_complete(
         assert await missing.message() == {"id": "1", "type": "complete"}
     finally:
         await missing.close()
+
+
+async def test_a_stream_ends_with_its_client_and_a_request_behind_it(base: str, token: str) -> None:
+    """A request pipelined behind an event stream (which never ends by itself) is refused:
+    the connection is closed, and the stream with it (before, the request was never answered
+    and the stream stayed counted after the client hung up); a client that just hangs up is
+    forgotten too. /metrics counts no open stream within seconds either way."""
+    await seed(base, token)
+    port = int(base.rsplit(":", 1)[1])
+    stream = b"GET /api/v1/personal-stats/a/events HTTP/1.1\r\nhost: x\r\n\r\n"
+    behind = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(stream + behind)
+    async with asyncio.timeout(3):
+        received = await reader.read()  # to the end: the server closes the connection
+    assert b'"status":"ok"' not in received  # refused: never answered behind the stream
+    writer.close()
+    await _no_open_streams(base)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(stream)
+    await reader.readuntil(b"retry: 3000")
+    assert await _open_streams(base) == 1
+    writer.close()  # hangs up
+    await _no_open_streams(base)
+
+
+async def _open_streams(base: str) -> float:
+    async with httpx.AsyncClient(base_url=base) as http:
+        metrics = (await http.get("/metrics")).text
+    line = next(m for m in metrics.splitlines()
+                if m.startswith('personal_stats_open_followers{kind="sse"}'))  # fmt: skip
+    return float(line.split()[-1])
+
+
+async def _no_open_streams(base: str) -> None:
+    for _ in range(60):  # 3 s
+        if await _open_streams(base) == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("a stream is still counted open 3 s after its client left")

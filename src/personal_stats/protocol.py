@@ -62,8 +62,12 @@ TOO_LARGE = (
 )
 
 
-class _HeadTooLarge(Exception):
-    """Raised in the parser's callback to stop it (it then raises HttpParserCallbackError)."""
+class _Refused(Exception):
+    """Raised in a parser's callback to stop it (it then raises HttpParserCallbackError)."""
+
+
+class _HeadTooLarge(_Refused):
+    pass
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -77,6 +81,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     in_head = False  # whether a head is being read
     received_in_head = 0  # bytes received while a head is being read (a body's may be among them)
     lingering = False  # the head was refused: the connection is closing
+    refused = False  # a request behind a stream: the connection is closed
     lingered = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -103,6 +108,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def on_message_begin(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and is_stream(cycle.scope["path"]):
+            # A request sent behind an event stream would wait for the stream's end, which
+            # never comes, while the connection's reading stays paused (a client that hangs
+            # up would go unnoticed): the connection is closed, which ends the stream.
+            self.refused = True
+            self.transport.close()
+            raise _Refused
         super().on_message_begin()
         self.head_bytes, self.received_in_head, self.in_head = 0, 0, True
         if self.waiting_since is None:
@@ -122,7 +135,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             raise _HeadTooLarge
 
     def send_400_response(self, msg: str) -> None:
-        """uvicorn's answer to a parser error, unless the error was ours: a head too large."""
+        """uvicorn's answer to a parser error, unless the error was ours: a head too large, or
+        a request behind a stream."""
+        if self.refused:
+            return
         if self.head_bytes > self.max_head_bytes:
             self.refuse_head()
         else:
