@@ -197,6 +197,52 @@ def test_a_head_past_its_limit_is_431_and_closed(tmp_path: Path) -> None:
         assert answer.startswith(b"HTTP/1.1 413 "), answer[:100]  # the body's limit, not the head's
 
 
+def test_clients_that_never_read_hold_no_place_and_are_closed(tmp_path: Path) -> None:
+    """24 clients ask for the 3.5 MB GraphiQL bundle and never read: with 4 requests in flight
+    allowed, every other client is still answered (an answer stops counting in flight once
+    it starts; before, they held every place and others got 503 for as long as they stayed),
+    and each of them is closed once it has taken nothing for the stall timeout (2 s here)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'real.db'}"
+    settings = {"PERSONAL_STATS_MAX_IN_FLIGHT": "4", "PERSONAL_STATS_STALL_TIMEOUT": "2"}
+    bundle = b"GET /static/vendor/graphiql-3.8.3/graphiql.min.js HTTP/1.1\r\nhost: x\r\n\r\n"
+    with serving(url, tmp_path / "server.log", settings=settings) as base, ExitStack() as opened:
+        port = int(base.rsplit(":", 1)[1])
+        idle = []
+        for _ in range(24):
+            connection = socket.socket()
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            connection.connect(("127.0.0.1", port))
+            opened.enter_context(connection)
+            connection.sendall(bundle)
+            idle.append(connection)
+            time.sleep(0.05)  # one after the other, each answer started (else some are shed)
+        time.sleep(0.5)  # their answers fill their buffers and wait
+        with httpx.Client(base_url=base, timeout=5) as client:
+            answered = [client.get("/api/v1/personal-stats/m1").status_code for _ in range(20)]
+            assert answered == [404] * 20  # unknown mentor: answered, none shed
+            deadline = time.monotonic() + 10
+            while True:
+                metrics = client.get("/metrics").text
+                closed = next(
+                    float(line.split()[-1])
+                    for line in metrics.splitlines()
+                    if line.startswith("personal_stats_stalled_connections_total")
+                )
+                if closed >= 24:
+                    break
+                assert time.monotonic() < deadline, f"{closed} of 24 closed"
+                time.sleep(0.2)
+        for connection in idle:  # each was closed: reading ends before the whole bundle
+            connection.settimeout(5)
+            received = 0
+            try:
+                while chunk := connection.recv(1 << 20):
+                    received += len(chunk)
+            except ConnectionResetError:
+                pass
+            assert received < 3_000_000
+
+
 async def test_the_servers_protocol_sheds_at_the_socket_while_the_worker_is_saturated() -> None:
     """uvicorn with the service's protocol, an app holding its one place: the next request
     is answered 503 by the protocol (the app never sees it), the connection stays usable,

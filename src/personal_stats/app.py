@@ -48,6 +48,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             "admission": admission,
             "header_timeout": settings.header_timeout,
             "max_head_bytes": settings.max_head_bytes,
+            "stall_timeout": settings.stall_timeout,
             "live": service.live,
         }
         keeping.cancel()

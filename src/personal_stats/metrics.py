@@ -49,6 +49,10 @@ EVENTS_PUSHED = Counter(
     "Stream events written to the connection at once as they were told, not by the stream's"
     " own task (the rest waited for a client that had not read the previous bytes)",
 )
+STALLED_CONNECTIONS = Counter(
+    "personal_stats_stalled_connections",
+    "Connections closed because their client took none of its answer for the stall timeout",
+)
 STALLED_STREAMS = Counter(
     "personal_stats_stalled_streams", "Streams closed because their client stopped reading"
 )

@@ -3,8 +3,9 @@
 In order: the request's id (the caller's X-Request-ID when it is plain, else a new one); its
 body, read whole before anything else within a size limit and a deadline (a client that
 sends slowly is cut off with 408 and holds nothing the others need); a place among the
-requests in flight, counted only while the service works on one (past the limit, an
-immediate 503 with Retry-After: overload is shed, not queued); the answer's security
+requests in flight, counted only while the service works on one — from its body's end to
+its answer's start — (past the limit, an immediate 503 with Retry-After: overload is shed,
+not queued); the answer's security
 headers; one access-log line and the HTTP metrics. One layer instead of five: each layer
 cost a coroutine and a wrapped `send` per request.
 """
@@ -125,14 +126,27 @@ class RequestMachinery:
             await problem(503, AT_THE_LIMIT, headers={"Retry-After": "1"})(scope, receive, send)
             return
         admission.in_flight += 1
+        counted = True
+
+        async def send_releasing(message: Message) -> None:
+            # The answer is made once it starts: the request stops counting in flight, so
+            # that a client that does not read its answer holds no place others need (its
+            # connection is closed when it takes nothing for a while: protocol.py).
+            nonlocal counted
+            if counted and message["type"] == "http.response.start":
+                counted = False
+                admission.in_flight -= 1
+            await send(message)
+
         try:
             # One turn of the loop before the work: requests that arrived together are all
             # counted first (a request that never waits would otherwise be alone "in
             # flight" while the rest queue unseen), so a backlog is shed, not served late.
             await asyncio.sleep(0)
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_releasing)
         finally:
-            admission.in_flight -= 1
+            if counted:
+                admission.in_flight -= 1
 
     async def _body(
         self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]

@@ -9,6 +9,11 @@ to send the whole head; past that (checked once a second) it is answered 408 and
 (The body's deadline is the middleware's: it is read before the request counts as in
 flight.)
 
+A connection whose client takes none of the answer waiting for it (the transport's writing
+stays paused) for `stall_timeout` seconds (30) is closed: an answer is not counted in flight
+once it has started (the middleware), and this bounds how long a client that never reads
+holds its connection and what waits in it (static files, JSON and cards alike).
+
 A request's head (its line and headers) may have `max_head_bytes`; past that it is answered
 431 and the connection closed, before the rest is read or kept (a 2 MB head was accepted).
 
@@ -28,13 +33,14 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from personal_stats.events import PUSH, is_stream
-from personal_stats.metrics import SHED_REQUESTS
+from personal_stats.metrics import SHED_REQUESTS, STALLED_CONNECTIONS
 from personal_stats.middleware import ALWAYS_ANSWERED, AT_THE_LIMIT, Admission
 from personal_stats.settings import Settings
 
 # Without the app's settings in the lifespan state (another app), the settings' defaults.
 DEFAULT_HEADER_TIMEOUT: float = Settings.model_fields["header_timeout"].default
 DEFAULT_MAX_HEAD_BYTES: int = Settings.model_fields["max_head_bytes"].default
+DEFAULT_STALL_TIMEOUT: float = Settings.model_fields["stall_timeout"].default
 
 SWEEP_SECONDS = 1.0
 READ_BYTES = 256 * 1024  # the most a read of the socket gives (asyncio's and uvloop's)
@@ -76,6 +82,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     the connections that waited too long."""
 
     waiting_since: float | None = None
+    writes_paused_since: float | None = None  # the transport holds more than it will take
     max_head_bytes = DEFAULT_MAX_HEAD_BYTES
     head_bytes = 0  # of the head being read: its line and headers, as the parser gives them
     in_head = False  # whether a head is being read
@@ -87,9 +94,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         timeout = self.app_state.get("header_timeout", DEFAULT_HEADER_TIMEOUT)
+        stall = self.app_state.get("stall_timeout", DEFAULT_STALL_TIMEOUT)
         self.max_head_bytes = self.app_state.get("max_head_bytes", DEFAULT_MAX_HEAD_BYTES)
-        _Sweeper.of(self.loop).watch(self.connections, timeout)
+        _Sweeper.of(self.loop).watch(self.connections, timeout, stall)
         self.waiting_since = self.loop.time()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.writes_paused_since = self.loop.time()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.writes_paused_since = None
+
+    def stalled(self) -> None:
+        """Its client has taken none of what waits for it for `stall_timeout` seconds."""
+        self.writes_paused_since = None
+        STALLED_CONNECTIONS.inc()
+        self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self.lingering:  # refused: what still comes is dropped until the connection closes
@@ -225,12 +247,14 @@ class _Push:
 
 class _Sweeper:
     """Once a second, closes the connections of the worker that have waited for a head
-    longer than the setting."""
+    longer than the setting, and those whose client has taken nothing of what waits for it
+    (the transport's writing paused) for `stall_timeout` seconds."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.connections: set[Any] | None = None
         self.timeout = DEFAULT_HEADER_TIMEOUT
+        self.stall = DEFAULT_STALL_TIMEOUT
 
     @classmethod
     def of(cls, loop: asyncio.AbstractEventLoop) -> "_Sweeper":
@@ -239,19 +263,27 @@ class _Sweeper:
             found = _SWEEPERS[loop] = cls(loop)
         return found
 
-    def watch(self, connections: set[Any], timeout: float) -> None:
+    def watch(self, connections: set[Any], timeout: float, stall: float) -> None:
         if self.connections is None:
-            self.connections, self.timeout = connections, timeout
+            self.connections, self.timeout, self.stall = connections, timeout, stall
             self.loop.call_later(SWEEP_SECONDS, self.sweep)
 
     def sweep(self) -> None:
         assert self.connections is not None
-        oldest = self.loop.time() - self.timeout
-        late = [c for c in self.connections
-                if isinstance(c, GuardedHttpToolsProtocol)
-                and c.waiting_since is not None and c.waiting_since < oldest]  # fmt: skip
+        now = self.loop.time()
+        oldest, stalled_before = now - self.timeout, now - self.stall
+        late, stalled = [], []
+        for c in self.connections:
+            if not isinstance(c, GuardedHttpToolsProtocol):
+                continue
+            if c.waiting_since is not None and c.waiting_since < oldest:
+                late.append(c)
+            elif c.writes_paused_since is not None and c.writes_paused_since < stalled_before:
+                stalled.append(c)
         for connection in late:
             connection.head_too_late()
+        for connection in stalled:
+            connection.stalled()
         if not self.loop.is_closed():
             self.loop.call_later(SWEEP_SECONDS, self.sweep)
 

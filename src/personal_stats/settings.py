@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(default=64, ge=1)
     header_timeout: float = Field(default=10.0, gt=0, le=300)
     max_head_bytes: int = Field(default=65_536, ge=4096)
+    stall_timeout: float = Field(default=30.0, gt=0, le=3600)
     body_timeout: float = Field(default=10.0, gt=0, le=3600)
     max_ingest_bytes: int = Field(default=10_000_000, ge=1024)
     ingest_rate_per_minute: int = Field(default=600, ge=1)
