@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -245,11 +246,11 @@ async def test_the_stream_cap_refuses_with_503_and_streams_take_no_request_slot(
             assert int(refused.headers["retry-after"]) > 0
             # the two streams take none of the one request slot
             assert (await http.get("/api/v1/personal-stats/a")).status_code == 200
-            third = await Subscription.open(base, SUBSCRIPTION, {"id": "a"})
-            message = await third.message()
-            assert message["type"] == "error"
-            assert message["payload"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
-            await third.close()
+            # a WebSocket holds a place from its upgrade: with none left, its handshake is 503
+            with pytest.raises(websockets.InvalidStatus) as third:
+                await Subscription.open(base, SUBSCRIPTION, {"id": "a"})
+            assert third.value.response.status_code == 503
+            assert int(third.value.response.headers["retry-after"]) > 0
             await first.response.aclose()
             await streams.close()
             for _ in range(50):  # once the server has noticed the disconnect, there is room
@@ -439,8 +440,6 @@ async def test_subscription_errors_limits_and_the_legacy_protocol(base: str, tok
     assert "aliases" in message["payload"][0]["message"].lower()
     await subscription.close()
     # a client asking only for the legacy graphql-ws protocol is refused
-    import websockets
-
     url = base.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(url, subprotocols=["graphql-ws"]) as legacy:
         with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -546,8 +545,6 @@ def test_serve_raises_its_open_files_limit_for_the_streams(
 async def test_a_websocket_message_past_the_body_limit_is_refused_unread(base: str) -> None:
     """Messages up to 16 MiB were read and scanned (the loop blocked ~2 s for one that
     large); now a message past the body limit (64 KB) closes the connection unread."""
-    import websockets
-
     url = base.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"],
                                   max_size=None) as socket:  # fmt: skip
@@ -630,3 +627,41 @@ async def _no_open_streams(base: str) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("a stream is still counted open 3 s after its client left")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_one_client_address_holds_at_most_its_share_of_streams(
+    database_url: str, engine: AsyncEngine, token: str, tmp_path: Path
+) -> None:
+    """PERSONAL_STATS_MAX_STREAMS_PER_CLIENT (2 here) places per client address, streams and
+    WebSockets together (one address could hold all 10,000); behind a trusted proxy the
+    forwarded address counts (uvicorn trusts 127.0.0.1 by default)."""
+    limits = {"PERSONAL_STATS_MAX_STREAMS_PER_CLIENT": "2"}
+    with serving(database_url, tmp_path / "server.log", settings=limits) as base:
+        await seed(base, token)
+        streams = Streams(base)
+        one, other = {"x-forwarded-for": "203.0.113.1"}, {"x-forwarded-for": "203.0.113.2"}
+        try:
+            await streams.open("a", one)
+            socket = await websockets.connect(base.replace("http://", "ws://") + "/graphql",
+                                              subprotocols=["graphql-transport-ws"],
+                                              additional_headers=one)  # fmt: skip
+            async with httpx.AsyncClient(base_url=base) as http:
+                refused = await http.get(EVENTS.format("a"), headers=one)
+                assert refused.status_code == 503
+                assert "client address" in refused.json()["detail"]
+                with pytest.raises(websockets.InvalidStatus) as handshake:
+                    await websockets.connect(base.replace("http://", "ws://") + "/graphql",
+                                             subprotocols=["graphql-transport-ws"],
+                                             additional_headers=one)  # fmt: skip
+                assert handshake.value.response.status_code == 503
+                await streams.open("b", other)  # another address has its own share
+                await socket.close()
+                for _ in range(50):  # the closed socket's place is given back
+                    async with http.stream("GET", EVENTS.format("a"), headers=one) as answer:
+                        if answer.status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+                assert answer.status_code == 200
+        finally:
+            await streams.close()

@@ -71,7 +71,8 @@ async def events(request: Request, pings: "Pings") -> Response:
     if since is not None and not (since.isascii() and since.isdigit() and len(since) <= 64):
         await service.require_mentor(mentor_id)
         raise InvalidInput.one("Last-Event-ID", "must be a non-negative integer (a data version)")
-    follower = await service.follow(mentor_id, None if since is None else int(since))
+    client = request.client.host if request.client else None
+    follower = await service.follow(mentor_id, None if since is None else int(since), client)
     return EventStream(service.live, follower, pings)
 
 

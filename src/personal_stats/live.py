@@ -13,7 +13,7 @@ it there and then, with no task woken.
 
 import asyncio
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -27,6 +27,7 @@ MENTOR_ERASED = "mentor-erased"
 TURN = 64  # mentors told, or streams pinged, in one turn of the event loop
 RECENT_KEPT = 64  # tellings kept for a follower that joins while one is under way
 NO_ROOM = "this worker holds as many streams as it may; try again shortly"
+NO_ROOM_FOR_CLIENT = "this client address holds as many streams and subscriptions as it may"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +44,12 @@ POKED = Event("poked", "", 0)  # what `Follower.next` gives when poked
 class Follower:
     """One stream or subscription of one mentor: what it has been told, what it has not."""
 
-    __slots__ = ("deliver", "ended", "erased", "mentor_id", "own", "poked", "sent", "version",
-                 "waiter")  # fmt: skip
+    __slots__ = ("client", "deliver", "ended", "erased", "mentor_id", "own", "poked", "sent",
+                 "version", "waiter")  # fmt: skip
 
     def __init__(self, mentor_id: str, sent: int, version: int) -> None:
         self.mentor_id = mentor_id
+        self.client: str | None = None  # the address whose place it holds
         self.sent = sent  # the version of its last event (or the one it started from)
         self.version = version  # the newest version it knows of (told or to tell)
         self.own = False  # its mentor's own records changed after `sent`
@@ -143,14 +145,31 @@ def in_turns(items: list[T], act: Callable[[list[T]], None], start: int = 0) -> 
         asyncio.get_running_loop().call_soon(in_turns, items, act, start + TURN)
 
 
-class Hub:
-    """Every follower of the worker, by mentor; see the module's docstring."""
+PLACE = "personal_stats.place"  # the key of a WebSocket's place in its ASGI scope
 
-    def __init__(self, min_interval: float, capacity: int) -> None:
+
+@dataclass(slots=True)
+class Place:
+    """The place a WebSocket holds from its upgrade until a subscription takes it over."""
+
+    client: str | None
+    held: bool = True
+
+
+class Hub:
+    """Every follower of the worker, by mentor; see the module's docstring. Places are
+    counted for the worker (`capacity`) and for each client address (`per_client`): each
+    stream and subscription holds one, and a WebSocket one from its upgrade, which its first
+    subscription takes over."""
+
+    def __init__(self, min_interval: float, capacity: int, per_client: int | None = None) -> None:
         self.min_interval = min_interval
-        self.capacity = capacity
+        self.capacity = capacity  # places: followers (streams, subscriptions) and sockets
+        self.per_client = capacity if per_client is None else per_client
         self.following: dict[str, set[Follower]] = {}
         self.count = 0
+        self.sockets = 0  # WebSocket connections, each a place from its upgrade
+        self.held: Counter[str] = Counter()  # places each client address holds
         self.version: int | None = None  # of the last telling
         self.recent: deque[Changes] = deque(maxlen=RECENT_KEPT)
         self.waiting: Changes | None = None
@@ -160,16 +179,56 @@ class Hub:
         self.joined = 0  # followers ever joined
         self.closed = False
 
-    def check_room(self) -> None:
-        if self.closed or self.count >= self.capacity:
+    def check_room(self, client: str | None = None) -> None:
+        """`Unavailable` when the worker, or the client address, holds as many places as
+        it may."""
+        if self.closed or self.count + self.sockets >= self.capacity:
             raise Unavailable(NO_ROOM)
+        if client is not None and self.held[client] >= self.per_client:
+            raise Unavailable(NO_ROOM_FOR_CLIENT)
 
-    def join(self, mentor_id: str, since: int, version: int, own: bool) -> Follower:
+    def open_socket(self, client: str | None) -> "Place":
+        """A WebSocket's place, held from its upgrade: its first subscription takes it over
+        (`join`); `close_socket` gives it back if none did."""
+        self.check_room(client)
+        self.sockets += 1
+        self._hold(client, 1)
+        return Place(client)
+
+    def close_socket(self, place: "Place") -> None:
+        if place.held:
+            place.held = False
+            self.sockets -= 1
+            self._hold(place.client, -1)
+
+    def _hold(self, client: str | None, places: int) -> None:
+        if client is not None:
+            self.held[client] += places
+            if self.held[client] <= 0:
+                del self.held[client]
+
+    def join(
+        self,
+        mentor_id: str,
+        since: int,
+        version: int,
+        own: bool,
+        client: str | None = None,
+        place: "Place | None" = None,
+    ) -> Follower:
         """A follower of `mentor_id` that has heard of version `since`, opened on a
         snapshot of `version` (where `own` says whether the mentor's records changed in
-        between): when the two differ its first event is due at once."""
-        self.check_room()
+        between): when the two differ its first event is due at once. It holds a place of
+        `client`'s (its address) until it leaves: its socket's `place`, if that is still
+        held, else a new one."""
+        if place is not None and place.held:
+            place.held = False  # taken over
+            self.sockets -= 1
+            self._hold(client, -1)
+        else:
+            self.check_room(client)
         follower = Follower(mentor_id, since, version)
+        follower.client = client
         follower.own = own and since != version
         for changes in self.recent:  # told after the snapshot, before the follower joined
             if changes.version > version:
@@ -180,6 +239,7 @@ class Hub:
         self.following.setdefault(mentor_id, set()).add(follower)
         self.count += 1
         self.joined += 1
+        self._hold(client, 1)
         return follower
 
     def leave(self, follower: Follower) -> None:
@@ -187,6 +247,7 @@ class Hub:
         if followers is not None and follower in followers:
             followers.discard(follower)
             self.count -= 1
+            self._hold(follower.client, -1)
             if not followers:
                 del self.following[follower.mentor_id]
 

@@ -20,7 +20,7 @@ from personal_stats.errors import NotFound, Unavailable
 from personal_stats.figures import standing_among
 from personal_stats.ingest import ImportReport, Source, import_sources
 from personal_stats.limits import RateLimit
-from personal_stats.live import Follower, Hub
+from personal_stats.live import Follower, Hub, Place
 from personal_stats.peers import PeerIndex, Peers
 from personal_stats.reads import (
     ActivitiesRead,
@@ -63,7 +63,8 @@ class StatsService:
         self.rate_limit = RateLimit(settings.ingest_rate_per_minute)
         self.writes = WriteLane(settings)  # every write's lane (see storage.write_lane)
         self.questions: Counter[str] = Counter()  # asked, or repeated in a unit of work
-        self.live = Hub(settings.events_min_interval, settings.max_streams)
+        self.live = Hub(settings.events_min_interval, settings.max_streams,
+                        settings.max_streams_per_client)  # fmt: skip
         self.feed: asyncio.Task[None] | None = None
         self.untold: deque[Changes] = deque()  # told by the feed, waiting for an erasure's names
         self.naming: asyncio.Task[None] | None = None
@@ -124,11 +125,18 @@ class StatsService:
         if await self.ask(find_mentor(mentor_id)) is None:
             raise NotFound(f"no mentor with id {mentor_id!r}")
 
-    async def follow(self, mentor_id: str, since: int | None) -> Follower:
+    async def follow(
+        self,
+        mentor_id: str,
+        since: int | None,
+        client: str | None = None,
+        place: Place | None = None,
+    ) -> Follower:
         """A follower of the mentor's changes that has heard of data version `since` (None:
-        of the version now); `NotFound` for an unknown mentor, `Unavailable` when the worker
-        holds as many as it may."""
-        self.live.check_room()
+        of the version now), holding a place of `client`'s (an address); `NotFound` for an
+        unknown mentor, `Unavailable` when the worker or the client holds as many as it may."""
+        if place is None or not place.held:
+            self.live.check_room(client)
         async with self.unit_of_work() as work:
             if await work.answer(find_mentor, mentor_id) is None:
                 raise NotFound(f"no mentor with id {mentor_id!r}")
@@ -136,7 +144,8 @@ class StatsService:
             own = since is not None and since != version
             if since is not None and since < version:
                 own = await work.ask(_read(MentorChangedRead(mentor_id, since)))
-        return self.live.join(mentor_id, version if since is None else since, version, own)
+        return self.live.join(mentor_id, version if since is None else since, version, own,
+                              client, place)  # fmt: skip
 
     async def authenticate(self, token: str) -> TokenInfo | None:
         """The live token with this value, or None."""

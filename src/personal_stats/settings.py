@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     bulk_timeout: float = Field(default=3600.0, gt=0)
     events_min_interval: float = Field(default=0.5, gt=0, le=1)
     max_streams: int = Field(default=10_000, ge=1)
+    max_streams_per_client: int = Field(default=500, ge=1)
     graphql_max_depth: int = Field(default=8, ge=1)
     graphql_max_aliases: int = Field(default=20, ge=0)
     graphql_max_tokens: int = Field(default=2_000, ge=10)

@@ -30,12 +30,23 @@ from personal_stats.errors import Unavailable
 from personal_stats.graphql.documents import Documents, Prepared
 from personal_stats.graphql.executor import lean_executor
 from personal_stats.graphql.schema import StatsSchema
+from personal_stats.live import PLACE
 from personal_stats.metrics import observe_operation
 from personal_stats.problems import problem
 from personal_stats.service import StatsService, UnitOfWork, nothing
 from personal_stats.web.pages import graphiql_page
 
 CONNECTION_INIT_SECONDS = 10  # a WebSocket that has not said connection_init by then is closed
+
+
+async def _refused(send: Send, detail: str) -> None:
+    """The handshake answered 503 problem+json with Retry-After (ASGI's denial response)."""
+    body = orjson.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                         "detail": detail[:1].upper() + detail[1:] + "."})  # fmt: skip
+    headers = [(b"content-type", b"application/problem+json"), (b"retry-after", b"5"),
+               (b"cache-control", b"no-store")]  # fmt: skip
+    await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
 
 
 class TextFrames(ASGIWebSocketAdapter):
@@ -73,6 +84,9 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As Strawberry's, but request errors (malformed JSON, wrong content type, ...) are
         answered as problem+json like every other error of the service."""
+        if scope["type"] == "websocket":
+            await self._socket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -92,6 +106,23 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
             response = problem(error.status_code, error.reason, headers=headers)
         await response(scope, receive, send)
+
+    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket holds a place among the worker's streams, and among its client
+        address's, from its upgrade until it closes; without room it is refused with 503."""
+        hub = self.service.live
+        client = scope["client"][0] if scope.get("client") else None
+        try:
+            place = hub.open_socket(client)
+        except Unavailable as error:
+            await receive()  # websocket.connect
+            await _refused(send, str(error))
+            return
+        scope[PLACE] = place  # for its first subscription to take over
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            hub.close_socket(place)
 
     async def _short_way(self, request: Request) -> Response | None:
         """The answer to a POST of one query operation, or None to let Strawberry's view

@@ -17,7 +17,7 @@ from strawberry.types.graphql import OperationType
 
 from personal_stats.graphql.fields import OPERATION_WORK
 from personal_stats.graphql.types import Mentor
-from personal_stats.live import MENTOR_ERASED, Follower
+from personal_stats.live import MENTOR_ERASED, PLACE, Follower
 from personal_stats.metrics import EVENTS_SENT, OPEN_FOLLOWERS
 from personal_stats.params import check_mentor_id
 from personal_stats.service import StatsService, UnitOfWork
@@ -53,7 +53,10 @@ class Subscription:
     ) -> AsyncIterator[StatsChanged]:
         check_mentor_id(mentor_id, "mentorId")
         service: StatsService = info.context["service"]
-        follower = await service.follow(mentor_id, None)  # NotFound, or no room: an error
+        socket = info.context["request"]
+        client = socket.client.host if socket.client else None
+        place = socket.scope.get(PLACE)  # the socket's, held from its upgrade
+        follower = await service.follow(mentor_id, None, client, place)  # NotFound, no room
         return _events(service, follower)
 
 
