@@ -190,6 +190,8 @@ def serve(url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
         "PERSONAL_STATS_DATABASE_URL": url,
         "PERSONAL_STATS_WORKERS": str(workers),
         "PERSONAL_STATS_LOG_LEVEL": "warning",
+        # Every bench client connects from 127.0.0.1: its share is the whole worker's.
+        "PERSONAL_STATS_MAX_STREAMS_PER_CLIENT": "10000",
     }
     server = subprocess.Popen(
         [*CLI, "serve", "--port", str(port)],
