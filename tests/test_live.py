@@ -665,3 +665,29 @@ async def test_one_client_address_holds_at_most_its_share_of_streams(
                 assert answer.status_code == 200
         finally:
             await streams.close()
+
+
+async def test_a_websocket_that_floods_messages_is_closed(base: str) -> None:
+    """Past a burst of 100 messages at 20 a second, the socket is closed with 4429; a
+    client within the rate is answered every time."""
+    url = base.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
+        await socket.send(json.dumps({"type": "connection_init"}))
+        assert await socket.recv() == '{"type":"connection_ack"}'
+        for _ in range(10):
+            await socket.send(json.dumps({"type": "ping"}))
+            assert json.loads(await socket.recv()) == {"type": "pong"}
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
+        await socket.send(json.dumps({"type": "connection_init"}))
+        await socket.recv()
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await _flood_and_read(socket)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4429
+
+
+async def _flood_and_read(socket: Any) -> None:
+    for _ in range(300):
+        await socket.send(json.dumps({"type": "ping"}))
+    while True:  # the pongs, until the server closes
+        await asyncio.wait_for(socket.recv(), 5)

@@ -7,7 +7,7 @@ Everything else (GraphiQL, GET, batches, unusual bodies) goes through Strawberry
 """
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import timedelta
 from inspect import isawaitable
 from typing import Any
@@ -36,6 +36,8 @@ from personal_stats.problems import problem
 from personal_stats.service import StatsService, UnitOfWork, nothing
 from personal_stats.web.pages import graphiql_page
 
+MESSAGES_PER_SECOND = 20  # a WebSocket client's sustained rate of messages
+MESSAGE_BURST = 100
 CONNECTION_INIT_SECONDS = 10  # a WebSocket that has not said connection_init by then is closed
 
 
@@ -52,13 +54,31 @@ async def _refused(send: Send, detail: str) -> None:
 class TextFrames(ASGIWebSocketAdapter):
     """Every graphql-transport-ws message goes out as a text frame, as the protocol says
     (browser and npm clients read no other). Strawberry sends what `encode_json` gives, and
-    ours gives bytes for HTTP, which would go out as binary frames."""
+    ours gives bytes for HTTP, which would go out as binary frames.
+
+    A client may send `MESSAGES_PER_SECOND` messages a second on one socket, in bursts of up
+    to `MESSAGE_BURST`; past that the socket is closed with 4429 (each message may be a whole
+    document to prepare: a flood would hold the loop from everyone else)."""
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:
             await self.ws.send_text(orjson.dumps(message).decode())
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        allowance, last = float(MESSAGE_BURST), time.monotonic()
+        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+            now = time.monotonic()
+            allowance = min(MESSAGE_BURST, allowance + (now - last) * MESSAGES_PER_SECOND)
+            last = now
+            if allowance < 1:
+                await self.close(4429, "Too many messages")
+                return
+            allowance -= 1
+            yield message
 
 
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
