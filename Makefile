@@ -56,11 +56,13 @@ demo: $(VENV)/.installed
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache personal_stats.db* $(CLIENTS)/node_modules
 
-## Benchmark S and L on SQLite and PostgreSQL, and the live updates; writes bench/README.md (needs wrk).
+## Benchmark S and L on SQLite and PostgreSQL, the live updates and the hostile clients; writes
+## bench/README.md (needs wrk).
 bench: $(VENV)/.installed-dev
 	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/live.py
+	$(BIN)/python bench/attacks.py
 
 ## Fetch the vendored front-end assets again from npm, at their pinned versions.
 VENDOR := src/personal_stats/web/static/vendor
