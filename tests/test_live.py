@@ -691,3 +691,39 @@ async def _flood_and_read(socket: Any) -> None:
         await socket.send(json.dumps({"type": "ping"}))
     while True:  # the pongs, until the server closes
         await asyncio.wait_for(socket.recv(), 5)
+
+
+async def test_subscribers_of_one_event_share_its_execution(base: str, token: str) -> None:
+    """Three subscribers of mentor a with the same document and variables, one with another
+    document, one of mentor b: a write of a's runs the event's operation once per document
+    for a and once for b (/metrics: 3 ran, 2 shared), and the three get the same answer."""
+    await seed(base, token)
+    other = "subscription Live($id: ID!) { statsChanged(mentorId: $id) { dataVersion } }"
+    same = [await Subscription.open(base, SUBSCRIPTION, {"id": "a"}) for _ in range(3)]
+    apart = [await Subscription.open(base, other, {"id": "a"}),
+             await Subscription.open(base, SUBSCRIPTION, {"id": "b"})]  # fmt: skip
+    try:
+        await asyncio.sleep(0.2)
+        before = await _executions(base)
+        version = await ingest(base, token, activity("a2", "a"))
+        answers = [await s.message() for s in same]
+        assert answers[0]["payload"]["data"]["statsChanged"]["dataVersion"] == version
+        assert all(a["payload"] == answers[0]["payload"] for a in answers)
+        for subscription in apart:
+            assert (await subscription.message())["type"] == "next"
+        after = await _executions(base)
+        assert (after["ran"] - before["ran"], after["shared"] - before["shared"]) == (3, 2)
+    finally:
+        for subscription in same + apart:
+            await subscription.close()
+
+
+async def _executions(base: str) -> dict[str, float]:
+    async with httpx.AsyncClient(base_url=base) as http:
+        metrics = (await http.get("/metrics")).text
+    found = {"ran": 0.0, "shared": 0.0}
+    for line in metrics.splitlines():
+        for how in found:
+            if line.startswith(f'personal_stats_subscription_executions_total{{how="{how}"}}'):
+                found[how] = float(line.split()[-1])
+    return found

@@ -49,6 +49,11 @@ EVENTS_PUSHED = Counter(
     "Stream events written to the connection at once as they were told, not by the stream's"
     " own task (the rest waited for a client that had not read the previous bytes)",
 )
+SUBSCRIPTION_EXECUTIONS = Counter(
+    "personal_stats_subscription_executions",
+    "Subscription events executed (ran) or answered with another subscriber's result (shared)",
+    ["how"],
+)
 STALLED_CONNECTIONS = Counter(
     "personal_stats_stalled_connections",
     "Connections closed because their client took none of its answer for the stall timeout",

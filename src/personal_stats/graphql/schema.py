@@ -24,6 +24,7 @@ from personal_stats.graphql.documents import Documents, PreparedDocuments
 from personal_stats.graphql.errors import add_code, is_expected
 from personal_stats.graphql.fields import ask, question_field
 from personal_stats.graphql.rules import alias_limit, depth_limit
+from personal_stats.graphql.sharing import SharedExecutor
 from personal_stats.graphql.subscription import OperationWork, ReleaseEventWork, Subscription
 from personal_stats.graphql.types import (
     ActivityBreakdownPage,
@@ -131,6 +132,7 @@ def build_schema(settings: Settings) -> StatsSchema:
     schema = StatsSchema(
         query=Query,
         subscription=Subscription,
+        execution_context_class=SharedExecutor,
         config=StrawberryConfig(
             scalar_map={date: DATE},
             disable_field_suggestions=not settings.graphql_field_suggestions,

@@ -1,9 +1,10 @@
 """The subscription root: `statsChanged`, one `next` per event of the mentor's stream (SPEC 18).
 
-Each event is answered in a unit of work of its own, opened at the event: `dataVersion` is
-the version of the snapshot its `mentor` fields were read from. The snapshot is let go as
-soon as the event's answer is made (`ReleaseEventWork`), before it is sent: a client that
-does not read holds no connection of the database.
+Each event is answered in a unit of work opened at the event, shared by the subscribers of
+the mentor that hear the same event (`sharing`): `dataVersion` is the version of the
+snapshot its `mentor` fields were read from. The snapshot is let go as soon as the last of
+them has its answer (`ReleaseEventWork`), before it is sent: a client that does not read
+holds no connection of the database.
 """
 
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from strawberry.types import Info
 from strawberry.types.graphql import OperationType
 
 from personal_stats.graphql.fields import OPERATION_WORK
+from personal_stats.graphql.sharing import Payloads, Shared
 from personal_stats.graphql.types import Mentor
 from personal_stats.live import MENTOR_ERASED, PLACE, Follower
 from personal_stats.metrics import EVENTS_SENT, OPEN_FOLLOWERS
@@ -23,8 +25,9 @@ from personal_stats.params import check_mentor_id
 from personal_stats.service import StatsService, UnitOfWork
 from personal_stats.stats import find_mentor
 
-# The unit of work of the event being answered, in the operation's task.
-_EVENT_WORK: ContextVar[UnitOfWork | None] = ContextVar("event_work", default=None)
+# The shared payload of the event being answered, in the operation's task.
+_EVENT: ContextVar[Shared | None] = ContextVar("event", default=None)
+PAYLOADS = Payloads()  # the events being answered (one event loop a worker)
 _OPEN = OPEN_FOLLOWERS.labels("graphql")
 _SENT = EVENTS_SENT.labels("graphql", "stats-changed")
 
@@ -53,9 +56,9 @@ class Subscription:
     ) -> AsyncIterator[StatsChanged]:
         check_mentor_id(mentor_id, "mentorId")
         service: StatsService = info.context["service"]
-        socket = info.context["request"]
-        client = socket.client.host if socket.client else None
-        place = socket.scope.get(PLACE)  # the socket's, held from its upgrade
+        socket = info.context.get("request")  # none when run directly on the schema
+        client = socket.client.host if socket is not None and socket.client else None
+        place = socket.scope.get(PLACE) if socket is not None else None  # from its upgrade
         follower = await service.follow(mentor_id, None, client, place)  # NotFound, no room
         return _events(service, follower)
 
@@ -64,19 +67,26 @@ async def _events(service: StatsService, follower: Follower) -> AsyncIterator[St
     _OPEN.inc()
     try:
         while (event := await follower.next()) is not None and event.name != MENTOR_ERASED:
-            async with service.unit_of_work() as work:
+
+            async def make(work: UnitOfWork, own: bool = event.own) -> StatsChanged | None:
                 found = await work.answer(find_mentor, follower.mentor_id)
                 if found is None:  # erased since: its erasure ends the subscription
-                    continue
-                _EVENT_WORK.set(work)
-                _SENT.inc()
-                yield StatsChanged(
-                    data_version=work.version,
-                    own_data_changed=event.own,
-                    mentor=Mentor.from_model(found, work),
-                )
+                    return None
+                return StatsChanged(data_version=work.version, own_data_changed=own,
+                                    mentor=Mentor.from_model(found, work))  # fmt: skip
+
+            shared = await PAYLOADS.take(service, follower.mentor_id, event, make)
+            if shared.payload is None:
+                await PAYLOADS.release(shared)
+                continue
+            _EVENT.set(shared)
+            _SENT.inc()
+            yield shared.payload
     finally:
-        _EVENT_WORK.set(None)
+        shared_now = _EVENT.get()
+        if shared_now is not None:  # ended between its payload and its answer
+            _EVENT.set(None)
+            await PAYLOADS.release(shared_now)
         service.live.leave(follower)
         _OPEN.dec()
 
@@ -102,11 +112,12 @@ class OperationWork(SchemaExtension):
 
 
 class ReleaseEventWork(SchemaExtension):
-    """Lets go of an event's snapshot once its answer is made, before it is sent."""
+    """Lets go of an event's payload once its answer is made, before it is sent: the last of
+    the subscribers sharing it lets go of its snapshot."""
 
     async def on_stream_result(self, result: Any) -> AsyncIterator[None]:
-        work = _EVENT_WORK.get()
-        if work is not None:
-            _EVENT_WORK.set(None)
-            await work.release()
+        shared = _EVENT.get()
+        if shared is not None:
+            _EVENT.set(None)
+            await PAYLOADS.release(shared)
         yield
