@@ -63,6 +63,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/attacks.py
+	$(BIN)/python bench/subscriptions.py
 
 ## Fetch the vendored front-end assets again from npm, at their pinned versions.
 VENDOR := src/personal_stats/web/static/vendor
