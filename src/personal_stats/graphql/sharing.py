@@ -46,6 +46,14 @@ class Shared:
     closed: bool = False
 
 
+@dataclass(eq=False)
+class Use:
+    """One subscriber's use of a shared payload, given back once (`Payloads.release`)."""
+
+    shared: Shared
+    released: bool = False
+
+
 class Payloads:
     """The shared payloads of the events being answered, by key."""
 
@@ -95,10 +103,15 @@ class Payloads:
         made.set_result(shared)
         return shared
 
-    async def release(self, shared: Shared) -> None:
-        """One subscriber has its answer. The snapshot is let go `LINGER` seconds after the
-        last has had it, unless another takes it meanwhile: the followers of one event are
-        woken together, but each may have had its answer before the next takes the payload."""
+    def release(self, use: Use) -> None:
+        """One subscriber has its answer (or is gone). The snapshot is let go `LINGER`
+        seconds after the last has had it, unless another takes it meanwhile: the followers of
+        one event are woken together, but each may have had its answer before the next takes
+        the payload."""
+        if use.released:
+            return
+        use.released = True
+        shared = use.shared
         shared.users -= 1
         if shared.users == 0 and shared.closing is None:
             loop = asyncio.get_running_loop()

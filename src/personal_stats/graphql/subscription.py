@@ -17,7 +17,7 @@ from strawberry.types import Info
 from strawberry.types.graphql import OperationType
 
 from personal_stats.graphql.fields import OPERATION_WORK
-from personal_stats.graphql.sharing import Payloads, Shared
+from personal_stats.graphql.sharing import Payloads, Use
 from personal_stats.graphql.types import Mentor
 from personal_stats.live import MENTOR_ERASED, PLACE, Follower
 from personal_stats.metrics import EVENTS_SENT, OPEN_FOLLOWERS
@@ -26,7 +26,7 @@ from personal_stats.service import StatsService, UnitOfWork
 from personal_stats.stats import find_mentor
 
 # The shared payload of the event being answered, in the operation's task.
-_EVENT: ContextVar[Shared | None] = ContextVar("event", default=None)
+_EVENT: ContextVar[Use | None] = ContextVar("event", default=None)
 PAYLOADS = Payloads()  # the events being answered (one event loop a worker)
 _OPEN = OPEN_FOLLOWERS.labels("graphql")
 _SENT = EVENTS_SENT.labels("graphql", "stats-changed")
@@ -65,6 +65,7 @@ class Subscription:
 
 async def _events(service: StatsService, follower: Follower) -> AsyncIterator[StatsChanged]:
     _OPEN.inc()
+    use: Use | None = None  # of the last event's payload
     try:
         while (event := await follower.next()) is not None and event.name != MENTOR_ERASED:
 
@@ -75,18 +76,17 @@ async def _events(service: StatsService, follower: Follower) -> AsyncIterator[St
                 return StatsChanged(data_version=work.version, own_data_changed=own,
                                     mentor=Mentor.from_model(found, work))  # fmt: skip
 
-            shared = await PAYLOADS.take(service, follower.mentor_id, event, make)
-            if shared.payload is None:
-                await PAYLOADS.release(shared)
+            if use is not None:  # given back when its answer was made, unless that failed
+                PAYLOADS.release(use)
+            use = Use(await PAYLOADS.take(service, follower.mentor_id, event, make))
+            if use.shared.payload is None:
                 continue
-            _EVENT.set(shared)
+            _EVENT.set(use)
             _SENT.inc()
-            yield shared.payload
+            yield use.shared.payload
     finally:
-        shared_now = _EVENT.get()
-        if shared_now is not None:  # ended between its payload and its answer
-            _EVENT.set(None)
-            await PAYLOADS.release(shared_now)
+        if use is not None:
+            PAYLOADS.release(use)
         service.live.leave(follower)
         _OPEN.dec()
 
@@ -116,8 +116,8 @@ class ReleaseEventWork(SchemaExtension):
     the subscribers sharing it lets go of its snapshot."""
 
     async def on_stream_result(self, result: Any) -> AsyncIterator[None]:
-        shared = _EVENT.get()
-        if shared is not None:
+        use = _EVENT.get()
+        if use is not None:
             _EVENT.set(None)
-            await PAYLOADS.release(shared)
+            PAYLOADS.release(use)
         yield
