@@ -45,11 +45,13 @@ def plain_fields(schema: GraphQLSchema) -> dict[tuple[str, str], Plain]:
     return found
 
 
-def lean_executor(schema: GraphQLSchema) -> type[IncrementalExecutor]:
-    """The executor class for this schema (pass it to `graphql.execute`)."""
+def lean_executor(
+    schema: GraphQLSchema, base: type[IncrementalExecutor] = IncrementalExecutor
+) -> type[IncrementalExecutor]:
+    """The executor class for this schema (pass it to `graphql.execute`), on `base`."""
     plain = plain_fields(schema)
 
-    class LeanExecutor(IncrementalExecutor):
+    class LeanExecutor(base):  # type: ignore[valid-type,misc]
         def execute_field(
             self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any,
             path: Any, position_context: Any,

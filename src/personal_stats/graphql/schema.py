@@ -22,6 +22,7 @@ from personal_stats import questions, stats
 from personal_stats.graphql.cost import QUESTIONS
 from personal_stats.graphql.documents import Documents, PreparedDocuments
 from personal_stats.graphql.errors import add_code, is_expected
+from personal_stats.graphql.executor import lean_executor
 from personal_stats.graphql.fields import ask, question_field
 from personal_stats.graphql.rules import alias_limit, depth_limit
 from personal_stats.graphql.sharing import SharedExecutor
@@ -132,7 +133,6 @@ def build_schema(settings: Settings) -> StatsSchema:
     schema = StatsSchema(
         query=Query,
         subscription=Subscription,
-        execution_context_class=SharedExecutor,
         config=StrawberryConfig(
             scalar_map={date: DATE},
             disable_field_suggestions=not settings.graphql_field_suggestions,
@@ -144,6 +144,9 @@ def build_schema(settings: Settings) -> StatsSchema:
             OperationWork,
         ],
     )
+    # Strawberry's own paths (GET, GraphiQL, subscription events) take the short way for plain
+    # fields too, and subscription events share their executions (`sharing`).
+    schema.execution_context_class = lean_executor(schema._schema, SharedExecutor)
     schema.documents = Documents(
         schema._schema, rules, settings.graphql_max_tokens, settings.graphql_max_cost
     )
