@@ -198,22 +198,22 @@ async def others_meanwhile(base: str, attack: Attack, token: str) -> Outcome:
     return Outcome(name, got, seconds, worst["/healthz"] * 1000, worst[SUMMARY] * 1000, failed)
 
 
-def fresh(backend: str) -> str:
+def fresh(backend: str, name: str) -> str:
+    """The URL of an empty database of this name (a SQLite file, a PostgreSQL database)."""
     if backend == "sqlite":
-        path = HERE / "data" / "attacks.db"
+        path = HERE / "data" / f"{name}.db"
         path.parent.mkdir(exist_ok=True)
-        for old in path.parent.glob("attacks.db*"):
+        for old in path.parent.glob(f"{name}.db*"):
             old.unlink()
         return f"sqlite+aiosqlite:///{path}"
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
-                    "DROP DATABASE IF EXISTS bench_attacks"], check=True)  # fmt: skip
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
-                    "CREATE DATABASE bench_attacks"], check=True)  # fmt: skip
-    return f"{POSTGRES}/bench_attacks"
+    for sql in (f"DROP DATABASE IF EXISTS bench_{name}", f"CREATE DATABASE bench_{name}"):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql],
+                       check=True)  # fmt: skip
+    return f"{POSTGRES}/bench_{name}"
 
 
 def run(backend: str, port: int) -> list[Outcome]:
-    url = fresh(backend)
+    url = fresh(backend, "attacks")
     env = os.environ | {"PERSONAL_STATS_DATABASE_URL": url}
     subprocess.run([*CLI, "import", str(DEMO)], env=env, check=True, capture_output=True)
     made = subprocess.run([*CLI, "token", "create", "attacks"], env=env, check=True,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 import websockets
-from run import CLI, POSTGRES, console, serve, write_report
+from attacks import fresh
+from run import CLI, console, serve, write_report
 
 HERE = Path(__file__).parent
 MENTORS, PER_MENTOR, WRITES = 100, 10, 20
@@ -40,18 +41,7 @@ def mentor_id(n: int) -> str:
 
 
 def prepared(backend: str) -> str:
-    if backend == "sqlite":
-        path = HERE / "data" / "subscriptions.db"
-        path.parent.mkdir(exist_ok=True)
-        for old in path.parent.glob("subscriptions.db*"):
-            old.unlink()
-        url = f"sqlite+aiosqlite:///{path}"
-    else:
-        for sql in ("DROP DATABASE IF EXISTS bench_subscriptions",
-                    "CREATE DATABASE bench_subscriptions"):  # fmt: skip
-            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres",
-                            "-qc", sql], check=True)  # fmt: skip
-        url = f"{POSTGRES}/bench_subscriptions"
+    url = fresh(backend, "subscriptions")
     env = os.environ | {"PERSONAL_STATS_DATABASE_URL": url}
     subprocess.run([*CLI, "seed", "--mentors", str(MENTORS), "--years", "2"], env=env,
                    check=True, capture_output=True)  # fmt: skip
