@@ -94,11 +94,14 @@ async def _checked(request: Request) -> Response | str:
     authorized = await _authorize(request, service, tokens.INGEST)
     if isinstance(authorized, Response):
         return _counted(authorized, "refused")
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in MEDIA_TYPES:
+    if _media_type(request) not in MEDIA_TYPES:
         detail = "Send application/json (an import document) or application/x-ndjson (JSON Lines)."
         return _counted(problem(415, detail), "refused", authorized)
     return authorized
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 async def ingest(request: Request) -> Response:
@@ -106,9 +109,8 @@ async def ingest(request: Request) -> Response:
     authorized = request.scope.get(CHECKED) or await _checked(request)  # no body: not yet
     if isinstance(authorized, Response):
         return authorized
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
-    source = body_source(body, lines=MEDIA_TYPES[media_type])
+    source = body_source(body, lines=MEDIA_TYPES[_media_type(request)])
     try:
         report = await service.ingest(source, authorized, MAX_RECORDS)
     except TooManyRecords as error:
