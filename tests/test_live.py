@@ -718,12 +718,84 @@ async def test_subscribers_of_one_event_share_its_execution(base: str, token: st
             await subscription.close()
 
 
-async def _executions(base: str) -> dict[str, float]:
+async def _executions(base: str, counted: str = "executions") -> dict[str, float]:
+    """How many subscription executions ran and were shared (or, `counted="fields"`, how
+    many fields of mentors' own records were asked and reused), from /metrics."""
     async with httpx.AsyncClient(base_url=base) as http:
         metrics = (await http.get("/metrics")).text
-    found = {"ran": 0.0, "shared": 0.0}
+    found: dict[str, float] = {}
+    prefix = f"personal_stats_subscription_{counted}_total{{how="
     for line in metrics.splitlines():
-        for how in found:
-            if line.startswith(f'personal_stats_subscription_executions_total{{how="{how}"}}'):
-                found[how] = float(line.split()[-1])
+        if line.startswith(prefix):
+            found[line[len(prefix) + 1 : line.index('"}')]] = float(line.split()[-1])
     return found
+
+
+REUSING = """subscription Reusing($id: ID!) {
+  statsChanged(mentorId: $id) {
+    dataVersion
+    first: mentor { ...Dashboard }
+    second: mentor { ...Dashboard contributionCalendar(asOf: "2026-03-31") { maxCount } }
+  }
+}
+fragment Dashboard on Mentor {
+  contributionCalendar(asOf: "2026-03-31") { totalActivities days { date count } }
+  monthlySeries(asOf: "2026-03-31", months: 1) { data { totalActivities } }
+  personalStats(asOf: "2026-03-31", period: MONTH_TO_DATE) { peerRankPercentile }
+}"""
+
+
+async def test_fields_of_the_mentors_own_records_are_reused_while_they_stand(
+    base: str, token: str
+) -> None:
+    """a has one activity (1 March), b none. Writes of b's move a's rank, not a's calendar
+    or monthly series: the second event takes those four fields (two of each alias: `second`
+    merges a field of its own into the calendar) from the first; a write of a's asks them
+    again, and they count it. The rank is asked at every event: N = 1 peer, B below, E
+    equal, 100 x (B + E/2) / N."""
+    await seed(base, token)
+    subscription = await Subscription.open(base, REUSING, {"id": "a"})
+    try:
+        await asyncio.sleep(0.2)
+
+        async def event_after(*records: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
+            before = await _executions(base, "fields")
+            version = await ingest(base, token, *records)
+            message = await subscription.message()
+            after = await _executions(base, "fields")
+            answer = message["payload"]["data"]["statsChanged"]
+            assert answer["dataVersion"] == version
+            counted = {how: after.get(how, 0) - before.get(how, 0) for how in ("asked", "reused")}
+            return answer, counted
+
+        def calendar(mentor: dict[str, Any]) -> tuple[int, dict[str, int]]:
+            found = mentor["contributionCalendar"]
+            return found["totalActivities"], {
+                d["date"]: d["count"] for d in found["days"] if d["count"]
+            }
+
+        first, counted = await event_after(activity("b1", "b", day=1))  # a 1, b 1
+        assert counted == {"asked": 4, "reused": 0}
+        for mentor in (first["first"], first["second"]):
+            assert calendar(mentor) == (1, {"2026-03-01": 1})
+            assert mentor["monthlySeries"]["data"] == [{"totalActivities": 1}]
+            assert mentor["personalStats"]["peerRankPercentile"] == 50  # E = 1
+        assert "maxCount" not in first["first"]["contributionCalendar"]
+        assert first["second"]["contributionCalendar"]["maxCount"] == 1
+
+        second, counted = await event_after(activity("b2", "b", day=2))  # a 1, b 2
+        assert counted == {"asked": 0, "reused": 4}
+        assert second["first"]["personalStats"]["peerRankPercentile"] == 0  # B = 0, E = 0
+        for name in ("first", "second"):
+            assert second[name]["contributionCalendar"] == first[name]["contributionCalendar"]
+            assert second[name]["monthlySeries"] == first[name]["monthlySeries"]
+
+        third, counted = await event_after(activity("a2", "a", day=3))  # a 2, b 2
+        assert counted == {"asked": 4, "reused": 0}
+        for mentor in (third["first"], third["second"]):
+            assert calendar(mentor) == (2, {"2026-03-01": 1, "2026-03-03": 1})
+            assert mentor["monthlySeries"]["data"] == [{"totalActivities": 2}]
+            assert mentor["personalStats"]["peerRankPercentile"] == 50
+        assert "maxCount" not in third["first"]["contributionCalendar"]
+    finally:
+        await subscription.close()

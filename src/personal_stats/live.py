@@ -145,6 +145,37 @@ def in_turns(items: list[T], act: Callable[[list[T]], None], start: int = 0) -> 
         asyncio.get_running_loop().call_soon(in_turns, items, act, start + TURN)
 
 
+class OwnChanges:
+    """For each mentor, the version of the last write the feed told of that changed their own
+    records (0: none since the worker began following), and the newest version told of: what
+    an answer read from a mentor's own records alone stands on (`stamp`), for subscription
+    events to reuse it (`graphql.reuse`)."""
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.mentors: dict[str, int] = {}
+        self.everyone = 0  # the last write whose log cannot tell whose records it changed
+        self.era = 0  # one more each time the database was replaced (its version went back)
+
+    def add(self, changes: Changes) -> None:
+        if self.version is not None and changes.version < self.version:
+            self.era += 1
+            self.mentors.clear()
+            self.everyone = 0
+        self.version = changes.version
+        self.mentors.update(changes.mentors)
+        self.everyone = max(self.everyone, changes.everyone)
+
+    def stamp(self, mentor_id: str, version: int) -> tuple[int, int] | None:
+        """What the mentor's own records at data version `version` stand on: the same stamp
+        at a later version means they have not changed since. None when the feed has not
+        told of that version yet, or told of a change of the mentor after it."""
+        if self.version is None or version > self.version:
+            return None
+        last = max(self.mentors.get(mentor_id, 0), self.everyone)
+        return None if last > version else (self.era, last)
+
+
 PLACE = "personal_stats.place"  # the key of a WebSocket's place in its ASGI scope
 
 
@@ -178,6 +209,7 @@ class Hub:
         self.tellings = 0
         self.joined = 0  # followers ever joined
         self.closed = False
+        self.own_changes = OwnChanges()
 
     def check_room(self, client: str | None = None) -> None:
         """`Unavailable` when the worker, or the client address, holds as many places as
@@ -254,6 +286,7 @@ class Hub:
     def heard(self, changes: Changes) -> None:
         """What the feed tells: told at once after a quiet stretch, else merged and told
         when the interval since the last telling ends."""
+        self.own_changes.add(changes)
         self.waiting = changes if self.waiting is None else self.waiting.then(changes)
         if self.timer is not None:
             return

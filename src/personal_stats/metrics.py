@@ -49,6 +49,12 @@ EVENTS_PUSHED = Counter(
     "Stream events written to the connection at once as they were told, not by the stream's"
     " own task (the rest waited for a client that had not read the previous bytes)",
 )
+SUBSCRIPTION_FIELDS = Counter(
+    "personal_stats_subscription_fields",
+    "Fields of a mentor's own records in subscription events: asked, or reused from an earlier "
+    "event while the records stand",
+    ["how"],
+)
 SUBSCRIPTION_EXECUTIONS = Counter(
     "personal_stats_subscription_executions",
     "Subscription events executed (ran) or answered with another subscriber's result (shared)",

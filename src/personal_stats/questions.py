@@ -23,6 +23,10 @@ class Asked:
     ask: Callable[..., Question[Any]]  # (mentor id, *records) -> the question
     records: tuple[type[Args], ...]
     description: str
+    # Answered from the mentor's own records and today's date alone (no peers, no activity
+    # types): a subscription event may reuse its answer while those stand (`graphql.reuse`;
+    # `tests/test_reuse.py` holds each such question to it).
+    own_records: bool = False
 
 
 SUMMARY = Asked(stats.summary, (WindowArgs,), "The summary card of a mentor for a window.")
@@ -30,6 +34,7 @@ MONTHLY_SERIES = Asked(
     stats.monthly_series,
     (MonthRangeArgs, PageArgs),
     "Activity per month over a range of months (YYYY-MM), oldest first.",
+    own_records=True,
 )
 ACTIVITY_BREAKDOWN = Asked(
     stats.activity_breakdown,
@@ -40,9 +45,11 @@ CONTRIBUTION_HISTORY = Asked(
     stats.contribution_history,
     (YearRangeArgs, PageArgs),
     "Activity per month for a range of years, oldest year first.",
+    own_records=True,
 )
 CONTRIBUTION_CALENDAR = Asked(
     stats.contribution_calendar,
     (CalendarArgs,),
     "One entry per local date (by default the 365 days ending asOf), with levels 0-4.",
+    own_records=True,
 )

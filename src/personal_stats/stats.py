@@ -73,6 +73,7 @@ from personal_stats.windows import (
 
 MAX_MENTORS_PER_QUERY = 100
 CALENDAR_DAYS = 365  # the default range of the calendar, ending on as_of
+QUIET_DAY = Tally()  # the tally of a day without activities: read, never added to
 # Completed instants read at a time when a streak reaches before its window: a few at first
 # (most runs end soon), four times as many each time after.
 EARLIER_FIRST_BATCH, EARLIER_GROWTH = 16, 4
@@ -346,10 +347,11 @@ def contribution_calendar(mentor_id: str, args: CalendarArgs) -> Question[Calend
     for activity in (yield from _activities_on(reporting, first, last)):
         tallies[activity.day].add(activity)
     dates = [first + i * ONE_DAY for i in range((last - first).days + 1)]
-    counts = [tallies[day.toordinal()].total for day in dates]
+    on = [tallies.get(day.toordinal(), QUIET_DAY) for day in dates]
+    counts = [tally.total for tally in on]
     days = [
-        CalendarDay(day, day.isoweekday(), count, tallies[day.toordinal()].completed, level)
-        for day, count, level in zip(dates, counts, figures.quartile_levels(counts), strict=True)
+        CalendarDay(day, day.isoweekday(), tally.total, tally.completed, level)
+        for day, tally, level in zip(dates, on, figures.quartile_levels(counts), strict=True)
     ]
     return Calendar(
         mentor_id=mentor_id,

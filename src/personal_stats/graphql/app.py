@@ -30,6 +30,7 @@ from personal_stats.errors import Unavailable
 from personal_stats.graphql.documents import Documents, Prepared
 from personal_stats.graphql.executor import lean_executor
 from personal_stats.graphql.schema import StatsSchema
+from personal_stats.graphql.sharing import Texts
 from personal_stats.live import PLACE
 from personal_stats.metrics import observe_operation
 from personal_stats.problems import problem
@@ -39,6 +40,7 @@ from personal_stats.web.pages import graphiql_page
 MESSAGES_PER_SECOND = 20  # a WebSocket client's sustained rate of messages
 MESSAGE_BURST = 100
 CONNECTION_INIT_SECONDS = 10  # a WebSocket that has not said connection_init by then is closed
+TEXTS = Texts()  # of the results sent to subscribers (one event loop a worker)
 
 
 async def _refused(send: Send, detail: str) -> None:
@@ -62,7 +64,7 @@ class TextFrames(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:
-            await self.ws.send_text(orjson.dumps(message).decode())
+            await self.ws.send_text(TEXTS.message(message))
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
 

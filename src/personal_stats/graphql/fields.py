@@ -120,5 +120,7 @@ def question_field(asked: Asked, answer_type: Any, *, of_the_mentor: bool = Fals
     field.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [*first, *declared], return_annotation=answer_type
     )
-    resolver: StrawberryField = strawberry.field(resolver=field, description=asked.description)
+    resolver: StrawberryField = strawberry.field(
+        resolver=field, description=asked.description, metadata={"asked": asked}
+    )
     return resolver
