@@ -1,6 +1,9 @@
-"""Small helpers that put rows in a test database."""
+"""Small helpers that put rows in a test database, and run the command line."""
 
 import itertools
+import os
+import subprocess
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -76,3 +79,12 @@ async def ask(sessions: SessionFactory, question: Question[R], *, indexed: bool 
         return await service.ask(question)
     finally:
         await service.close()
+
+
+def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    """`personal-stats ARGS` on the database, in a process of its own."""
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "personal_stats.cli", *args],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip

@@ -1,9 +1,6 @@
 """Import files: validation with locations, atomicity, idempotence, the command line."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ from sqlmodel import select
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import import_files
 from personal_stats.storage.models import Activity, ActivityType, Mentor
-from tests.helpers import SessionFactory
+from tests.helpers import SessionFactory, run_cli
 
 TYPE = {"id": "act_type_001", "code": "one_on_one_session", "name": "One-on-One Session"}
 MENTOR = {"id": "mentor_b2c91a", "name": "James Park", "timezone": "America/New_York"}
@@ -199,14 +196,6 @@ async def test_malformed_jsonl_lines(
     with pytest.raises(ImportRejected) as rejected:
         await import_files(engine, [path])
     assert [p.split(":")[0] for p in rejected.value.problems] == ["line 2", "line 3.record"]
-
-
-def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "personal_stats.cli", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
 
 
 def test_cli_import_exit_codes_and_messages(database_url: str, tmp_path: Path) -> None:

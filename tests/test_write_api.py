@@ -28,6 +28,7 @@ from personal_stats.settings import Settings
 from personal_stats.storage import tokens
 from personal_stats.storage.models import Activity, ActivityType, ApiToken, Mentor
 from personal_stats.tokens import digest
+from tests.helpers import run_cli
 from tests.servers import serving
 
 BASE = "/api/v1/personal-stats"
@@ -634,5 +635,44 @@ async def test_an_erased_mentor_leaves_no_trace_in_the_sqlite_files(
     gone = await client.delete(f"{INGEST}/mentors/{mentor_id}", headers=bearer(eraser))
     assert gone.status_code == 204
     assert traces() == []
+    answer = await client.get(f"{BASE}/{mentor_id}")
+    assert answer.status_code == 404
+
+
+async def test_the_erase_command_erases_and_vacuums_what_postgresql_keeps(
+    client: httpx.AsyncClient, token: str, engine: AsyncEngine, database_url: str
+) -> None:
+    """`personal-stats erase` erases as the write API does (unknown: exit 1). With
+    `--vacuum`, on PostgreSQL, the tables' files (read by the server itself after a
+    checkpoint) no longer hold the mentor's id or name; SQLite has nothing to vacuum."""
+    mentor_id, name = "erase_me_9c1d", "Theodosia Vacuumable-Quist"
+    batch = records(20, mentor=mentor_id)
+    batch[1]["name"] = name
+    pushed = await client.post(INGEST, content=lines(batch), headers=NDJSON | bearer(token))
+    assert pushed.status_code == 200
+    postgres = engine.dialect.name == "postgresql"
+
+    async def traces() -> list[str]:
+        found: list[str] = []
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("CHECKPOINT")  # the pages written to the files
+            for table in ("mentor", "activity"):
+                content = (await connection.exec_driver_sql(
+                    f"SELECT pg_read_binary_file(pg_relation_filepath('{table}'))"
+                )).scalar_one()  # fmt: skip
+                found += [f"{table}: {w}" for w in (mentor_id, name) if w.encode() in content]
+        return found
+
+    if postgres:
+        assert await traces()  # the reading finds them while they are there
+    unknown = run_cli("erase", "nobody_here", database_url=database_url)
+    assert (unknown.returncode, unknown.stderr) == (1, "no mentor with id 'nobody_here'\n")
+    erased = run_cli("erase", mentor_id, "--vacuum", database_url=database_url)
+    assert erased.returncode == 0, erased.stderr
+    assert f"mentor {mentor_id!r} erased (data version " in erased.stdout
+    vacuumed = "tables rewritten" if postgres else "nothing to vacuum on SQLite"
+    assert vacuumed in erased.stdout
+    if postgres:
+        assert await traces() == []
     answer = await client.get(f"{BASE}/{mentor_id}")
     assert answer.status_code == 404

@@ -12,6 +12,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from personal_stats import tokens
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import ImportReport, import_files
@@ -21,8 +23,10 @@ from personal_stats.seed import Plan, seed
 from personal_stats.settings import Settings
 from personal_stats.storage import tokens as token_store
 from personal_stats.storage.bulk import has_mentors
+from personal_stats.storage.changes import erase_mentor, leave_no_trace, vacuum_erased
 from personal_stats.storage.engine import DatabaseError, create_engine
 from personal_stats.storage.migrate import current_revision, upgrade
+from personal_stats.storage.transactions import write_transaction
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,11 +68,22 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.set_defaults(run=_export_schema)
 
+    erase = commands.add_parser(
+        "erase", help="erase a mentor and every activity of theirs (as the write API does)"
+    )
+    erase.add_argument("mentor_id", type=_identifier, metavar="MENTOR_ID")
+    erase.add_argument(
+        "--vacuum", action="store_true",
+        help="then, on PostgreSQL, rewrite the tables without the deleted rows (VACUUM FULL: "
+        "each table is locked while it runs)",
+    )  # fmt: skip
+    erase.set_defaults(run=_erase)
+
     token = commands.add_parser("token", help="create, list and revoke write API tokens")
     actions = token.add_subparsers(required=True, metavar="ACTION")
     create = actions.add_parser("create", help="create a token and print it (once)")
     create.add_argument(
-        "name", type=_token_name, help="a name for the token (1-64 of A-Z a-z 0-9 _ -)"
+        "name", type=_identifier, help="a name for the token (1-64 of A-Z a-z 0-9 _ -)"
     )
     create.add_argument(
         "--scope", action="append", choices=tokens.SCOPES,
@@ -151,7 +166,7 @@ def event_loop(workers: int) -> Literal["asyncio", "uvloop"]:
     return "asyncio" if workers == 1 else "uvloop"
 
 
-def _token_name(text: str) -> str:
+def _identifier(text: str) -> str:
     if not is_valid_id(text):
         raise argparse.ArgumentTypeError("must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
     return text
@@ -196,6 +211,26 @@ def _token_list(_options: argparse.Namespace, settings: Settings) -> int:
         print(f"{token.name:24} {' '.join(token.scopes):14} {_when(token.created_at):20} "
               f"{_when(token.last_used_at):20} {_when(token.expires_at):20} "
               f"{_when(token.revoked_at)}")  # fmt: skip
+    return 0
+
+
+def _erase(options: argparse.Namespace, settings: Settings) -> int:
+    async def erase(engine: AsyncEngine) -> tuple[int | None, bool]:
+        async with write_transaction(engine) as connection:
+            version = await erase_mentor(connection, options.mentor_id)
+        if version is None:
+            return None, False
+        await leave_no_trace(engine)
+        return version, options.vacuum and await vacuum_erased(engine)
+
+    version, vacuumed = asyncio.run(_with_engine(settings, erase))
+    if version is None:
+        print(f"no mentor with id {options.mentor_id!r}", file=sys.stderr)
+        return 1
+    print(f"mentor {options.mentor_id!r} erased (data version {version})")
+    if options.vacuum:
+        print("tables rewritten without the deleted rows" if vacuumed
+              else "nothing to vacuum on SQLite: the erasure left no trace")  # fmt: skip
     return 0
 
 

@@ -172,3 +172,21 @@ async def leave_no_trace(engine: AsyncEngine) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+# The tables an erased mentor's rows were in (the change log names none, but held the rows'
+# instants): what `VACUUM FULL` rewrites after an erasure on PostgreSQL.
+ERASED_FROM = ("mentor", "activity", "activity_change", "instant_change")
+
+
+async def vacuum_erased(engine: AsyncEngine) -> bool:
+    """On PostgreSQL, rewrite the tables an erasure deleted rows from, without their dead
+    rows (`VACUUM FULL`: each table is locked while it is rewritten; the write-ahead log
+    keeps the old pages until its segments are recycled). False on SQLite, whose erasure
+    leaves nothing to vacuum (`leave_no_trace`)."""
+    if engine.dialect.name != "postgresql":
+        return False
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.exec_driver_sql("VACUUM FULL " + ", ".join(ERASED_FROM))
+    return True
