@@ -12,8 +12,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from personal_stats import tokens
 from personal_stats.errors import ImportRejected
 from personal_stats.ingest import ImportReport, import_files
@@ -23,10 +21,9 @@ from personal_stats.seed import Plan, seed
 from personal_stats.settings import Settings
 from personal_stats.storage import tokens as token_store
 from personal_stats.storage.bulk import has_mentors
-from personal_stats.storage.changes import erase_mentor, leave_no_trace, vacuum_erased
+from personal_stats.storage.changes import erase_for_good
 from personal_stats.storage.engine import DatabaseError, create_engine
 from personal_stats.storage.migrate import current_revision, upgrade
-from personal_stats.storage.transactions import write_transaction
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,8 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("mentor_id", type=_identifier, metavar="MENTOR_ID")
     erase.add_argument(
         "--vacuum", action="store_true",
-        help="then, on PostgreSQL, rewrite the tables without the deleted rows (VACUUM FULL: "
-        "each table is locked while it runs)",
+        help="then rewrite the tables without the deleted rows where the engine keeps them "
+        "(VACUUM FULL: each table is locked while it runs)",
     )  # fmt: skip
     erase.set_defaults(run=_erase)
 
@@ -215,14 +212,7 @@ def _token_list(_options: argparse.Namespace, settings: Settings) -> int:
 
 
 def _erase(options: argparse.Namespace, settings: Settings) -> int:
-    async def erase(engine: AsyncEngine) -> tuple[int | None, bool]:
-        async with write_transaction(engine) as connection:
-            version = await erase_mentor(connection, options.mentor_id)
-        if version is None:
-            return None, False
-        await leave_no_trace(engine)
-        return version, options.vacuum and await vacuum_erased(engine)
-
+    erase = partial(erase_for_good, mentor_id=options.mentor_id, vacuum=options.vacuum)
     version, vacuumed = asyncio.run(_with_engine(settings, erase))
     if version is None:
         print(f"no mentor with id {options.mentor_id!r}", file=sys.stderr)
@@ -230,7 +220,7 @@ def _erase(options: argparse.Namespace, settings: Settings) -> int:
     print(f"mentor {options.mentor_id!r} erased (data version {version})")
     if options.vacuum:
         print("tables rewritten without the deleted rows" if vacuumed
-              else "nothing to vacuum on SQLite: the erasure left no trace")  # fmt: skip
+              else "nothing to vacuum: this engine's erasure left no trace")  # fmt: skip
     return 0
 
 

@@ -22,7 +22,7 @@ from personal_stats.storage.models import (
     Mentor,
     table_of,
 )
-from personal_stats.storage.transactions import data_version
+from personal_stats.storage.transactions import data_version, write_transaction
 
 Step = tuple[str, int, int]  # a completed instant added (+1) or taken away (-1)
 ERASURE_FOLLOWED = timedelta(seconds=60)  # by then every running worker has followed it
@@ -177,6 +177,21 @@ async def leave_no_trace(engine: AsyncEngine) -> bool:
 # The tables an erased mentor's rows were in (the change log names none, but held the rows'
 # instants): what `VACUUM FULL` rewrites after an erasure on PostgreSQL.
 ERASED_FROM = ("mentor", "activity", "activity_change", "instant_change")
+
+
+async def erase_for_good(
+    engine: AsyncEngine, mentor_id: str, vacuum: bool
+) -> tuple[int | None, bool]:
+    """Erase a mentor in a write transaction of its own, leaving no trace where the engine
+    allows (`leave_no_trace`), then with `vacuum` rewrite what PostgreSQL keeps
+    (`vacuum_erased`): the data version made (None: no such mentor), and whether it was
+    vacuumed."""
+    async with write_transaction(engine) as connection:
+        version = await erase_mentor(connection, mentor_id)
+    if version is None:
+        return None, False
+    await leave_no_trace(engine)
+    return version, vacuum and await vacuum_erased(engine)
 
 
 async def vacuum_erased(engine: AsyncEngine) -> bool:
