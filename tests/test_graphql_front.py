@@ -9,13 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
+import strawberry
 from graphql import execute, parse, validate
 from starlette.applications import Starlette
+from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from personal_stats.app import close, create_app
 from personal_stats.graphql.cost import cost_of
 from personal_stats.graphql.documents import Documents, shape_of
+from personal_stats.graphql.executor import lean_executor, plain_fields
 from personal_stats.graphql.rules import alias_limit, depth_limit
 from personal_stats.graphql.schema import build_schema
 from personal_stats.settings import Settings
@@ -256,7 +259,6 @@ async def test_plain_fields_are_answered_without_their_resolvers(served: Any) ->
             calls.append(info.field_name)
             return _plain(source, info, **args)
 
-        counted._is_default = True  # type: ignore[attr-defined]
         field.resolve = counted
     query = (
         '{ mentor(id: "m1") { name personalStats(period: ALL_TIME, asOf: "2026-03-31") '
@@ -279,6 +281,38 @@ async def test_plain_fields_are_answered_without_their_resolvers(served: Any) ->
         result = await executed if isawaitable(executed) else executed
     assert result.data == body["data"]
     assert sorted(calls) == ["name", "totalActivities"]
+
+
+class Denied(BasePermission):
+    message = "not for you"
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+def test_a_field_with_a_permission_class_takes_the_full_path() -> None:
+    """A field without a resolver of its own but with a permission class is not plain: the
+    short way would skip the permission. The executor answers the plain one itself and
+    refuses the other, as Strawberry's own path does."""
+
+    @strawberry.type
+    class Thing:
+        shown: int
+        guarded: int | None = strawberry.field(permission_classes=[Denied])
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def thing(self) -> Thing:
+            return Thing(shown=1, guarded=2)
+
+    schema = strawberry.Schema(Query)._schema
+    assert set(plain_fields(schema)) == {("Thing", "shown")}
+    for executor in (lean_executor(schema), StrawberryGraphQLCoreExecutionContext):
+        result = execute(schema, parse("{ thing { shown guarded } }"), executor_class=executor)
+        assert not isawaitable(result)
+        assert result.data == {"thing": {"shown": 1, "guarded": None}}
+        assert [error.message for error in result.errors or []] == ["not for you"]
 
 
 def test_kept_documents_are_bounded_in_characters_as_well_as_in_number() -> None:

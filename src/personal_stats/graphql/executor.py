@@ -4,7 +4,8 @@ A dashboard's answer is mostly plain fields: numbers and names read off the core
 (`totalActivities`, `month`, `count`, ...), hundreds per query. graphql-core resolves each one
 like any field: resolve info, Strawberry's resolver, then completion, type checks and
 serialisation, about 3 µs each. A plain field — an attribute of its object, of a scalar or
-enum type, with no arguments and no resolver of its own — is read and serialised here
+enum type, with no arguments, and nothing attached that the full path would run (a resolver,
+a permission class, an extension, a directive) — is read and serialised here
 directly; whatever is not plain (a resolver, a list, an object, a null, a value its type
 cannot serialise) takes graphql-core's own way, which reports errors as the specification
 says.
@@ -22,6 +23,7 @@ from graphql import (
 )
 from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
 
 Plain = tuple[str, Callable[[Any], Any]]  # the attribute and the serialiser
 
@@ -35,14 +37,25 @@ def plain_fields(schema: GraphQLSchema) -> dict[tuple[str, str], Plain]:
         for field_name, field in type_.fields.items():
             leaf = get_named_type(field.type)
             definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            basic = getattr(field.resolve, "_is_default", False) and not field.args
             if (
-                basic
-                and definition is not None
+                isinstance(definition, StrawberryField)
+                and _nothing_attached(definition)
+                and not field.args
                 and isinstance(leaf, GraphQLScalarType | GraphQLEnumType)
             ):
                 found[(type_name, field_name)] = (definition.python_name, leaf.serialize)
     return found
+
+
+def _nothing_attached(field: StrawberryField) -> bool:
+    """Whether the full path would run nothing for the field but reading its attribute: no
+    resolver of its own, no permission class, no extension, no directive."""
+    return (
+        field.base_resolver is None
+        and not field.permission_classes
+        and not field.extensions
+        and not field.directives
+    )
 
 
 def lean_executor(
