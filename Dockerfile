@@ -8,9 +8,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 stats
 WORKDIR /app
 
+# Exactly the locked releases (requirements.lock is exported from uv.lock, with hashes), then
+# the project itself with nothing more.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install .
+RUN pip install --no-deps .
 
 COPY fixtures ./fixtures
 USER stats

@@ -1,19 +1,27 @@
 VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
+# Every install comes from uv.lock, through uv at this version (installed with pip into
+# .tools when this machine has none of its own at that version).
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+SYNC := $(UV) sync --frozen --python $(PYTHON)
 
-.PHONY: run test lint schema demo clean bench vendor chromium clients
+.PHONY: run test lint schema demo clean bench vendor chromium clients upgrade
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(SYNC) --inexact
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+$(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
+	$(SYNC) --extra dev
 	touch $@ $(VENV)/.installed
 
 ## Serve the demo data on http://127.0.0.1:8000 (GraphiQL at /graphql).
@@ -39,11 +47,22 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "Chromium is missing and cannot be installed here: the browser tests cannot run"
 
-## Lint, format check and strict type check.
+## Lint, format check and strict type check; the lock and the image's requirements current.
 lint: $(VENV)/.installed-dev
+	$(UV) lock --check --python $(PYTHON)
+	$(UV) export --frozen --no-emit-project --format requirements-txt --quiet | \
+	  diff -u requirements.lock - || { echo "requirements.lock is stale: make upgrade"; exit 1; }
 	$(BIN)/ruff check src tests fixtures bench
 	$(BIN)/ruff format --check src tests fixtures bench
 	$(BIN)/mypy
+
+## Lock the newest releases the pyproject.toml ranges allow, install them and run the suite.
+upgrade: | $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
+	$(UV) export --frozen --no-emit-project --format requirements-txt --quiet > requirements.lock
+	$(SYNC) --extra dev
+	touch $(VENV)/.installed-dev $(VENV)/.installed
+	$(BIN)/pytest
 
 ## Regenerate schema.graphql from the code.
 schema: $(VENV)/.installed
@@ -54,7 +73,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python fixtures/generate_demo.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache personal_stats.db* $(CLIENTS)/node_modules
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache personal_stats.db* $(CLIENTS)/node_modules
 
 ## Benchmark S and L on SQLite and PostgreSQL, the live updates and the hostile clients; writes
 ## bench/README.md (needs wrk).

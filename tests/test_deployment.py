@@ -79,3 +79,14 @@ def test_dockerfile_runs_the_service_as_a_non_root_user() -> None:
     assert kinds.index("USER") > max(i for i, kind in enumerate(kinds) if kind == "RUN")
     assert dict(instructions)["CMD"].startswith('["personal-stats", "serve", "--host", "0.0.0.0"')
     assert "/readyz" in dict(instructions)["HEALTHCHECK"]
+
+
+def test_the_image_installs_exactly_the_locked_releases() -> None:
+    """From requirements.lock (uv.lock exported, hashed: `make lint` checks it is current),
+    before the project itself, which adds nothing."""
+    runs = [args for kind, args in dockerfile_instructions() if kind == "RUN"]
+    installs = [args for args in runs if "pip install" in args]
+    assert installs == ["pip install --require-hashes --no-deps -r requirements.lock",
+                        "pip install --no-deps ."]  # fmt: skip
+    locked = (ROOT / "requirements.lock").read_text()
+    assert "strawberry-graphql==" in locked and "--hash=sha256:" in locked
