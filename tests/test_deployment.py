@@ -89,4 +89,5 @@ def test_the_image_installs_exactly_the_locked_releases() -> None:
     assert installs == ["pip install --require-hashes --no-deps -r requirements.lock",
                         "pip install --no-deps ."]  # fmt: skip
     locked = (ROOT / "requirements.lock").read_text()
-    assert "strawberry-graphql==" in locked and "--hash=sha256:" in locked
+    assert "strawberry-graphql==" in locked
+    assert "--hash=sha256:" in locked
