@@ -1,6 +1,7 @@
 """The structure the code keeps, checked from its imports and calls: no import circle, no
 import running back up the layers, every engine difference and every database library under
-`storage/`, and `Settings` built in one place."""
+`storage/`, every touch of a framework's internals under `frameworks/`, and `Settings` built
+in one place."""
 
 import ast
 from pathlib import Path
@@ -14,6 +15,7 @@ LAYERS: list[set[str]] = [
     {"rounding", "errors", "windows", "reads", "results", "figures", "stats", "params", "wire",
      "records", "limits", "settings", "tokens", "questions"},
     {"storage"},  # the tables too (storage/models.py)
+    {"frameworks"},  # the frameworks' code reached beyond their documented API
     {"service", "peers", "ingest", "seed", "live"},
     # the adapters and what they share
     {"rest", "graphql", "write_api", "web", "cards", "openapi", "docs", "health",
@@ -22,6 +24,14 @@ LAYERS: list[set[str]] = [
 ]  # fmt: skip
 DATABASE_LIBRARIES = {"sqlalchemy", "sqlmodel", "asyncpg", "sqlite3", "aiosqlite", "alembic"}
 ENGINE_WORDS = ("sqlite", "postgres")
+FRAMEWORKS = {"uvicorn", "graphql", "strawberry"}
+# Their modules that their documentation imports from; any other is internal.
+DOCUMENTED = {
+    "uvicorn", "graphql", "strawberry", "strawberry.asgi", "strawberry.exceptions",
+    "strawberry.extensions", "strawberry.http", "strawberry.http.exceptions",
+    "strawberry.permission", "strawberry.schema.config", "strawberry.subscriptions",
+    "strawberry.types",
+}  # fmt: skip
 
 
 def modules() -> dict[str, ast.Module]:
@@ -133,3 +143,39 @@ def test_settings_are_built_in_one_place() -> None:
         and node.func.id == "Settings"
     }  # fmt: skip
     assert found == {"personal_stats.cli", "personal_stats.storage.migrations.env"}
+
+
+def _imported_modules(tree: ast.Module) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_only_the_fences_import_a_frameworks_internal_modules() -> None:
+    found = [(name, module) for name, tree in MODULES.items() if room(name) != "frameworks"
+             for module in _imported_modules(tree)
+             if module.split(".")[0] in FRAMEWORKS and module not in DOCUMENTED]  # fmt: skip
+    assert found == []
+
+
+def test_only_the_fences_name_a_private_attribute_of_a_framework() -> None:
+    """In every module that imports a framework (outside the fences), no `x._name` of
+    anything but the module's own objects (`self`, `cls`)."""
+    found = []
+    for name, tree in MODULES.items():
+        modules = _imported_modules(tree)
+        if room(name) == "frameworks" or not any(m.split(".")[0] in FRAMEWORKS for m in modules):
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and not (isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"})
+            ):
+                found.append((name, node.lineno, node.attr))
+    assert found == []

@@ -101,9 +101,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(options: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     from personal_stats.app import create_app
+    from personal_stats.frameworks.uvicorn import Multiprocess
     from personal_stats.protocol import GuardedHttpToolsProtocol
 
     given = {name: getattr(options, name) for name in ("host", "port", "workers")}

@@ -30,9 +30,9 @@ import asyncio
 from typing import Any
 
 import orjson
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from personal_stats.events import PUSH, is_stream
+from personal_stats.frameworks.uvicorn import HttpProtocol, RequestCycle
 from personal_stats.metrics import SHED_REQUESTS, STALLED_CONNECTIONS
 from personal_stats.middleware import ALWAYS_ANSWERED, AT_THE_LIMIT, Admission
 from personal_stats.settings import Settings
@@ -76,7 +76,7 @@ class _HeadTooLarge(_Refused):
     pass
 
 
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
+class GuardedHttpToolsProtocol(HttpProtocol):
     """Notes when the connection began waiting for a head (a float per request: a timer per
     request cost 13 % of the cheapest request's time); one sweep a second per worker closes
     the connections that waited too long."""
@@ -185,14 +185,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.in_head = False
         super().on_headers_complete()
 
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+    def start_request(self, cycle: RequestCycle, app: Any) -> None:
         admission: Admission | None = self.app_state.get("admission")
         path = cycle.scope["path"]
         stream = is_stream(path)
         if stream:
             cycle.scope.setdefault("extensions", {})[PUSH] = {"write": _Push(cycle)}
         if admission is None or not admission.saturated or stream or path in ALWAYS_ANSWERED:
-            super()._start_asgi_task(cycle, app)
+            super().start_request(cycle, app)
             return
         SHED_REQUESTS.inc()
         cycle.response_complete = True  # a body that follows is read and dropped by the parser
@@ -228,7 +228,7 @@ class _Push:
 
     __slots__ = ("cycle",)
 
-    def __init__(self, cycle: RequestResponseCycle) -> None:
+    def __init__(self, cycle: RequestCycle) -> None:
         self.cycle = cycle
 
     def __call__(self, body: bytes) -> bool:

@@ -20,13 +20,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from personal_stats.errors import Unavailable
+from personal_stats.frameworks.strawberry import graphql_schema, is_awaitable, report_errors
 from personal_stats.graphql.documents import Documents, Prepared
 from personal_stats.graphql.executor import lean_executor
 from personal_stats.graphql.schema import StatsSchema
@@ -101,7 +101,7 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         )
         self.stats_schema = schema
         self.service = service
-        self.executor = lean_executor(schema._schema)
+        self.executor = lean_executor(graphql_schema(schema))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As Strawberry's, but request errors (malformed JSON, wrong content type, ...) are
@@ -183,18 +183,18 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         operation_name: str | None,
     ) -> ExecutionResult:
         if errors or prepared.document is None:
-            self.stats_schema._process_errors(errors)
+            report_errors(self.stats_schema, errors)
             return ExecutionResult(None, errors)
         context = {"request": request, "response": None, "work": request.state.work}
         executed = execute(
-            self.stats_schema._schema, prepared.document, context_value=context,
+            graphql_schema(self.stats_schema), prepared.document, context_value=context,
             variable_values=variables, operation_name=operation_name,
-            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+            is_awaitable=is_awaitable,  # type: ignore[arg-type]
             executor_class=self.executor,
         )  # fmt: skip
         result = await executed if isawaitable(executed) else executed
         if result.errors:
-            self.stats_schema._process_errors(result.errors)
+            report_errors(self.stats_schema, result.errors)
         return ExecutionResult(result.data, result.errors)
 
     async def process_result(

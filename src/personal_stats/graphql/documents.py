@@ -28,6 +28,7 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLSchema,
+    GraphQLSyntaxError,
     IntValueNode,
     ListTypeNode,
     NamedTypeNode,
@@ -47,10 +48,9 @@ from graphql import (
     parse,
     visit,
 )
-from graphql.error import GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
 
+from personal_stats.frameworks.strawberry import validation_errors
 from personal_stats.graphql.cost import cost_of
 
 V = TypeVar("V")
@@ -180,7 +180,7 @@ class Documents:
         too_costly = self._cost_problems(document, operation_name, variables)
         if too_costly:  # not kept: with other variables it may run
             return Prepared(document, []), {}, too_costly
-        errors = validate_document(self.schema, document, tuple(self.rules))
+        errors = validation_errors(self.schema, document, self.rules)
         prepared = Prepared(document, errors)
         if not errors and shape is not None:
             template = self._template(prepared, shape)
@@ -200,7 +200,7 @@ class Documents:
         template = _template(self.schema, prepared, shape)
         if template is None or template.document is None:
             return None
-        if validate_document(self.schema, template.document, tuple(self.rules)):
+        if validation_errors(self.schema, template.document, self.rules):
             return None
         return template
 

@@ -21,9 +21,9 @@ from graphql import (
     GraphQLSchema,
     get_named_type,
 )
-from graphql.execution.incremental.incremental_executor import IncrementalExecutor
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.field import StrawberryField
+
+from personal_stats.frameworks.graphql_core import Executor, field_name
+from personal_stats.frameworks.strawberry import StrawberryField, field_definition
 
 Plain = tuple[str, Callable[[Any], Any]]  # the attribute and the serialiser
 
@@ -34,16 +34,16 @@ def plain_fields(schema: GraphQLSchema) -> dict[tuple[str, str], Plain]:
     for type_name, type_ in schema.type_map.items():
         if type_name.startswith("__") or not isinstance(type_, GraphQLObjectType):
             continue
-        for field_name, field in type_.fields.items():
+        for name, field in type_.fields.items():
             leaf = get_named_type(field.type)
-            definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            definition = field_definition(field)
             if (
-                isinstance(definition, StrawberryField)
+                definition is not None
                 and _nothing_attached(definition)
                 and not field.args
                 and isinstance(leaf, GraphQLScalarType | GraphQLEnumType)
             ):
-                found[(type_name, field_name)] = (definition.python_name, leaf.serialize)
+                found[(type_name, name)] = (definition.python_name, leaf.serialize)
     return found
 
 
@@ -59,17 +59,20 @@ def _nothing_attached(field: StrawberryField) -> bool:
 
 
 def lean_executor(
-    schema: GraphQLSchema, base: type[IncrementalExecutor] = IncrementalExecutor
-) -> type[IncrementalExecutor]:
-    """The executor class for this schema (pass it to `graphql.execute`), on `base`."""
-    plain = plain_fields(schema)
+    schema: GraphQLSchema,
+    base: type[Executor] = Executor,
+    plain: dict[tuple[str, str], Plain] | None = None,
+) -> type[Executor]:
+    """The executor class for this schema (pass it to `graphql.execute`), on `base`; the
+    plain fields are the schema's (`plain_fields`) unless given."""
+    ways = plain_fields(schema) if plain is None else plain
 
     class LeanExecutor(base):  # type: ignore[valid-type,misc]
         def execute_field(
             self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any,
             path: Any, position_context: Any,
         ) -> Any:  # fmt: skip
-            way = plain.get((parent_type.name, field_details_list[0].node.name.value))
+            way = ways.get((parent_type.name, field_name(field_details_list)))
             if way is not None:
                 value = getattr(source, way[0], None)
                 if value is not None:

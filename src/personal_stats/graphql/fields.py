@@ -10,10 +10,9 @@ from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
-from strawberry.types.field import StrawberryField
-from strawberry.utils.str_converters import to_camel_case
 
 from personal_stats.errors import Problem
+from personal_stats.frameworks.strawberry import StrawberryField, graphql_name
 from personal_stats.graphql.enums import ENUMS
 from personal_stats.params import (
     Argument,
@@ -65,7 +64,7 @@ def _graphql_type(kind: Kind) -> Any:
 
 
 def _parameter(each: Argument) -> inspect.Parameter:
-    described = strawberry.argument(name=to_camel_case(each.wire), description=each.description)
+    described = strawberry.argument(name=graphql_name(each.wire), description=each.description)
     annotation = Annotated[_graphql_type(each.kind) | None, described]  # type: ignore[valid-type]
     return inspect.Parameter(each.name, _KEYWORD, default=None, annotation=annotation)
 

@@ -19,8 +19,8 @@ from functools import cache
 from typing import Any
 
 from graphql import FieldNode, GraphQLObjectType, GraphQLSchema
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from personal_stats.frameworks.strawberry import field_definition
 from personal_stats.metrics import SUBSCRIPTION_FIELDS
 
 Stamp = tuple[int, int, int]  # the era and last change of the mentor's records; the quarter
@@ -45,7 +45,7 @@ def reusable_fields(schema: GraphQLSchema) -> frozenset[tuple[str, str]]:
         if not isinstance(type_, GraphQLObjectType):
             continue
         for field_name, field in type_.fields.items():
-            definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            definition = field_definition(field)
             asked = definition.metadata.get("asked") if definition is not None else None
             if asked is not None and asked.own_records:
                 found.add((type_name, field_name))

@@ -16,9 +16,9 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
-from strawberry.types.nodes import SelectedField
 
 from personal_stats import questions, stats
+from personal_stats.frameworks.strawberry import SelectedField, graphql_schema, use_executor
 from personal_stats.graphql.cost import QUESTIONS
 from personal_stats.graphql.documents import Documents, PreparedDocuments
 from personal_stats.graphql.errors import add_code, is_expected
@@ -146,8 +146,8 @@ def build_schema(settings: Settings) -> StatsSchema:
     )
     # Strawberry's own paths (GET, GraphiQL, subscription events) take the short way for plain
     # fields too, and subscription events share their executions (`sharing`).
-    schema.execution_context_class = lean_executor(schema._schema, SharedExecutor)
+    use_executor(schema, lean_executor(graphql_schema(schema), SharedExecutor))
     schema.documents = Documents(
-        schema._schema, rules, settings.graphql_max_tokens, settings.graphql_max_cost
+        graphql_schema(schema), rules, settings.graphql_max_tokens, settings.graphql_max_cost
     )
     return schema

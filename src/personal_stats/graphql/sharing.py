@@ -22,8 +22,14 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLObjectType, OperationType
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from personal_stats.frameworks.graphql_core import (
+    coerced_variables,
+    error_count,
+    field_name,
+    field_nodes,
+)
+from personal_stats.frameworks.strawberry import ExecutionContext
 from personal_stats.graphql.reuse import KeptFields, Stamp, reusable_fields, stamp
 from personal_stats.live import Event
 from personal_stats.metrics import SUBSCRIPTION_EXECUTIONS
@@ -131,7 +137,7 @@ class Payloads:
             made.exception()  # retrieved: a subscriber waiting on it gets it too
             raise
         if shared.payload is not None:
-            shared.payload._shared = shared  # for SharedExecutor
+            shared.payload.shared_by = shared  # for SharedExecutor
             shared.stamp = stamp(service.live.own_changes.stamp(mentor_id, work.version), work.now)
         shared.users += self.joining.pop(key, 0)
         made.set_result(shared)
@@ -192,7 +198,7 @@ class Texts:
         return f'{head[:-1]},"payload":{{"data":{found[1]}{rest}}}}}'
 
 
-class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
+class SharedExecutor(ExecutionContext):
     """Strawberry's executor (graphql-core's, with Strawberry's resolve info), which runs a
     subscription event's operation once per shared payload and (document, variables): the
     subscribers that sent the same get one result; the fields of the mentor's own records
@@ -202,11 +208,11 @@ class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
     variables = b""  # the operation's variables, as JSON
 
     def execute_operation(self, serially: bool | None = None) -> Any:
-        shared: Shared | None = getattr(self.root_value, "_shared", None)
+        shared: Shared | None = getattr(self.root_value, "shared_by", None)
         if shared is None or self.operation.operation is not OperationType.SUBSCRIPTION:
             return super().execute_operation(serially)
         try:
-            variables = orjson.dumps(self.variable_values.coerced, option=orjson.OPT_SORT_KEYS)
+            variables = orjson.dumps(coerced_variables(self), option=orjson.OPT_SORT_KEYS)
         except TypeError:
             return super().execute_operation(serially)
         key = (id(self.operation), variables)
@@ -229,7 +235,7 @@ class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
         path: Any, position_context: Any,
     ) -> Any:  # fmt: skip
         shared = self.shared
-        name = field_details_list[0].node.name.value
+        name = field_name(field_details_list)
         if (
             shared is None
             or shared.stamp is None
@@ -240,16 +246,16 @@ class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
                 parent_type, source, field_details_list, path, position_context
             )
         # Fields merged from several places of the document are kept as one, by all of them.
-        nodes = tuple(details.node for details in field_details_list)
+        nodes = field_nodes(field_details_list)
         key = (shared.key[0], tuple(map(id, nodes)), self.variables)
         stamp_, fields = shared.stamp, shared.owner.fields
         found = fields.find(key, stamp_)
         if found is not None:
             return found
-        errors = len(self.collected_errors.errors)
+        errors = error_count(self)
 
         def keep(value: Any) -> Any:
-            if value is not None and len(self.collected_errors.errors) == errors:
+            if value is not None and error_count(self) == errors:
                 fields.keep(key, nodes, stamp_, value)
             return value
 

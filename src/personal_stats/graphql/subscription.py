@@ -14,8 +14,8 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
-from strawberry.types.graphql import OperationType
 
+from personal_stats.frameworks.strawberry import OperationType
 from personal_stats.graphql.fields import OPERATION_WORK
 from personal_stats.graphql.sharing import Payloads, Use
 from personal_stats.graphql.types import Mentor
