@@ -46,15 +46,17 @@ def modules() -> dict[str, ast.Module]:
 MODULES = modules()
 
 
-def imports(tree: ast.Module) -> set[str]:
-    """Every module it imports, at its top or inside a function."""
+def imports(tree: ast.Module, names: bool = True) -> set[str]:
+    """Every module it imports, at its top or inside a function, and (with `names`) every
+    name imported from a module, as module.name."""
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            if names:
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
 
 
@@ -145,19 +147,9 @@ def test_settings_are_built_in_one_place() -> None:
     assert found == {"personal_stats.cli", "personal_stats.storage.migrations.env"}
 
 
-def _imported_modules(tree: ast.Module) -> set[str]:
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return found
-
-
 def test_only_the_fences_import_a_frameworks_internal_modules() -> None:
     found = [(name, module) for name, tree in MODULES.items() if room(name) != "frameworks"
-             for module in _imported_modules(tree)
+             for module in imports(tree, names=False)
              if module.split(".")[0] in FRAMEWORKS and module not in DOCUMENTED]  # fmt: skip
     assert found == []
 
@@ -167,7 +159,7 @@ def test_only_the_fences_name_a_private_attribute_of_a_framework() -> None:
     anything but the module's own objects (`self`, `cls`)."""
     found = []
     for name, tree in MODULES.items():
-        modules = _imported_modules(tree)
+        modules = imports(tree, names=False)
         if room(name) == "frameworks" or not any(m.split(".")[0] in FRAMEWORKS for m in modules):
             continue
         for node in ast.walk(tree):
