@@ -6,7 +6,8 @@ The protocol's `start_request` hook is shown called by
 `test_overload.py::test_the_servers_protocol_sheds_at_the_socket_while_the_worker_is_saturated`
 (a 503 that no middleware saw), the shape-template path by
 `test_graphql_front.py::test_inline_arguments_are_parsed_once_per_shape` (counted by the way
-each document was found), the shared operation by `test_reuse.py` (executions counted ran or
+each document was found), the shared operation by
+`test_live.py::test_subscribers_of_one_event_share_its_execution` (executions counted ran or
 shared); the field step is shown here.
 """
 
