@@ -38,7 +38,8 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             await upgrade_schema(settings)
         await service.start()
         # What start-up built lives as long as the process: moved out of the collector's
-        # reach, a full collection no longer walks it (60-80 ms pauses at L, in the p99).
+        # reach, a full collection no longer walks it (its pauses showed in the p99 at L:
+        # bench/README.md).
         gc.collect()
         gc.freeze()
         keeping = asyncio.create_task(keep_long_lived(service.live), name="gc of streams")
@@ -121,8 +122,8 @@ SWEEP_SECONDS = 600.0  # a full collection of what was frozen, when anything was
 
 async def keep_long_lived(hub: Hub) -> None:
     """Streams live long and hold many objects (tasks, frames, the connection's); at 10,000
-    streams a full collection walked a million of them for ~400 ms, freeing none, and young
-    ones took ~10 ms. Once streams have opened, survivors are moved out of the collector's
+    streams a full collection walked a million of them, freeing none, and young ones took
+    long too (bench/README.md). Once streams have opened, survivors are moved out of the collector's
     reach (`gc.freeze`, after a young collection); every ten minutes, if anything was frozen,
     one full collection frees what closed streams left in cycles."""
     joined, swept_at, frozen = hub.joined, time.monotonic(), False

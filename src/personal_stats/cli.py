@@ -122,8 +122,8 @@ def _serve(options: argparse.Namespace, settings: Settings) -> int:
         http=GuardedHttpToolsProtocol,
         # A WebSocket message past the body limit closes its connection (1009) unread.
         ws_max_size=settings.max_body_bytes,
-        # Compressing every event cost 8 % of a worker fanning dashboards out to 1,000
-        # subscribers (py-spy); a text frame of JSON goes as it is.
+        # Compressing every event took a share of a worker fanning dashboards out to many
+        # subscribers (bench/README.md); a text frame of JSON goes as it is.
         ws_per_message_deflate=False,
         loop=event_loop(settings.workers),
     )

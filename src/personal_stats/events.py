@@ -10,13 +10,13 @@ ends every stream at shutdown (`protocol.py` closes the hub), each with its last
 Where the server offers it (`PUSH`, `personal-stats serve`'s protocol), an event told or a
 ping due while the stream's task waits, its client having taken every byte before, is
 written to the connection there and then, as a chunk of the response: one write, no task
-woken, none of the layers of ASGI `send`. A write told to 10,000 streams took 620 ms of CPU
+woken, none of the layers of ASGI `send`. A write told to 10,000 streams took far more CPU
 the ASGI way (bench/README.md). Anything else — the first chunk, the end, what is due for a
 client that has not read what came before — goes the ASGI way, which waits for the client.
 
 sse-starlette did this first; at 10,000 streams a worker its five tasks, task group and
-cancel scopes per stream cost 44 KB a stream and 445 ms of CPU to send one event to every
-stream (bench/README.md), so the protocol's few lines are written here instead.
+cancel scopes per stream cost memory and CPU for every stream (bench/README.md), so the
+protocol's few lines are written here instead.
 """
 
 import asyncio
@@ -135,7 +135,7 @@ class Pings:
     the timer; each tick pings one bucket's streams (`TURN` at a time, other work answered
     in between) and they stay there, due again a ring later. A timer per stream kept 10,000
     timers in the event loop's heap, and each request's own timers paid for the heap's
-    depth: ~8 % of a worker under the REST summary at 10,000 idle streams (bench/README.md)."""
+    depth under the REST summary at 10,000 idle streams (bench/README.md)."""
 
     def __init__(self, seconds: float = PING_SECONDS, tick: float = TICK_SECONDS) -> None:
         self.tick = tick

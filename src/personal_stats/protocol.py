@@ -78,8 +78,8 @@ class _HeadTooLarge(_Refused):
 
 class GuardedHttpToolsProtocol(HttpProtocol):
     """Notes when the connection began waiting for a head (a float per request: a timer per
-    request cost 13 % of the cheapest request's time); one sweep a second per worker closes
-    the connections that waited too long."""
+    request cost a share of the cheapest request's time, bench/README.md); one sweep a second
+    per worker closes the connections that waited too long."""
 
     waiting_since: float | None = None
     writes_paused_since: float | None = None  # the transport holds more than it will take

@@ -3,12 +3,12 @@
 A dashboard's answer is mostly plain fields: numbers and names read off the core's records
 (`totalActivities`, `month`, `count`, ...), hundreds per query. graphql-core resolves each one
 like any field: resolve info, Strawberry's resolver, then completion, type checks and
-serialisation, about 3 µs each. A plain field — an attribute of its object, of a scalar or
-enum type, with no arguments, and nothing attached that the full path would run (a resolver,
-a permission class, an extension, a directive) — is read and serialised here
-directly; whatever is not plain (a resolver, a list, an object, a null, a value its type
-cannot serialise) takes graphql-core's own way, which reports errors as the specification
-says.
+serialisation, for each (bench/README.md tells the cost). A plain field — an attribute of
+its object, of a scalar or enum type, with no arguments, and nothing attached that the full
+path would run (a resolver, a permission class, an extension, a directive) — is read and
+serialised here directly; whatever is not plain (a resolver, a list, an object, a null, a
+value its type cannot serialise) takes graphql-core's own way, which reports errors as the
+specification says.
 """
 
 from collections.abc import Callable

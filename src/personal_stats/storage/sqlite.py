@@ -3,7 +3,7 @@ hop for a request's reads: they run on the event loop.
 
 A read of one mentor's rows is a few hundred rows of an index in the page cache, and in WAL
 mode a reader never waits for a writer; a hop to a worker thread cost more than the read
-(measured: thread hops and the GIL traffic they cause made the summary 2.5 times slower).
+(thread hops and the GIL traffic they cause made the summary slower: bench/README.md).
 Reads that may be long — every mentor's completed count while the peer index is being
 built, and the index's own load — still run in a worker thread, off the loop."""
 
