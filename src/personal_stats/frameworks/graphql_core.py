@@ -8,7 +8,7 @@ operation (one execution shared by a subscription event's subscribers). They rea
 execution holds through the helpers below, each named in `HOOKS` with what it touches.
 """
 
-from typing import Any
+from typing import Any, cast
 
 from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 
@@ -58,4 +58,4 @@ def error_count(executor: Any) -> int:
 
 def coerced_variables(executor: Any) -> dict[str, Any]:
     """The execution's variables, coerced to their types."""
-    return dict(executor.variable_values.coerced)
+    return cast(dict[str, Any], executor.variable_values.coerced)
