@@ -166,38 +166,52 @@ async def test_a_question_inside_rows_already_read_reads_nothing(
         await service.close()
 
 
+class Clock:
+    """The service's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class SlowQuestions(UnitOfWork):
-    """A unit of work whose every question takes 0.5 s more (on its connection, in turn)."""
+    """A unit of work whose every question takes 0.7 s of its clock."""
 
     async def _drive(self, question: Question[R], snapshot: Any) -> R:
-        await asyncio.sleep(0.5)
+        clock = self.service.clock
+        assert isinstance(clock, Clock)
+        clock.now += 0.7
         return await super()._drive(question, snapshot)
 
 
 async def test_the_time_budget_is_the_requests_not_each_questions(
     sessions: SessionFactory,
 ) -> None:
-    """Three questions of 0.5 s each against a budget of 1.25 s: each alone is within it, the
-    third is past it for the request (a quarter of a second either side of each line)."""
+    """Three questions of 0.7 s each against a budget of 1.25 s: each alone is within it; the
+    third starts at 1.4 s, past it for the request, and is refused."""
     await add(sessions, mentor("m1"))
     service = StatsService(Settings(database_url=database_url(sessions), db_timeout=1.25))
+    service.clock = clock = Clock()
     query = """{
       a: personalStats(mentorId: "m1", asOf: "2026-03-25") { totalActivities }
       b: personalStats(mentorId: "m1", asOf: "2026-03-26") { totalActivities }
       c: personalStats(mentorId: "m1", asOf: "2026-03-27") { totalActivities }
     }"""
     try:
-        # The schema, the pool's first connection and the peer index are made before the
-        # budget starts: on a loaded machine they took question a past a budget of 0.5 s.
         schema = build_schema(service.settings)
-        async with service.unit_of_work() as warm:
-            assert (await schema.execute(query, context_value={"work": warm})).errors is None
         async with service.unit_of_work() as plain:
             work = SlowQuestions(service, plain.stack)
             result = await schema.execute(query, context_value={"work": work})
         [error] = result.errors or []  # a and b were answered; c is non-null: no data at all
         assert error.path == ["c"]
         assert error.extensions == {"code": "SERVICE_UNAVAILABLE"}
+        assert clock.now == pytest.approx(2.1)  # each question started, in turn
+        async with service.unit_of_work() as plain:  # the next request has a budget of its own
+            work = SlowQuestions(service, plain.stack)
+            result = await schema.execute(query.replace("c: ", "# "), context_value={"work": work})
+        assert result.errors is None
     finally:
         await service.close()
 

@@ -8,6 +8,7 @@ unit of work runs their questions one after another on its one connection.
 """
 
 import asyncio
+import time
 from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
@@ -68,6 +69,7 @@ class StatsService:
         self.feed: asyncio.Task[None] | None = None
         self.untold: deque[Changes] = deque()  # told by the feed, waiting for an erasure's names
         self.naming: asyncio.Task[None] | None = None
+        self.clock: Callable[[], float] = time.monotonic  # of the requests' time budgets
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator["UnitOfWork"]:
@@ -225,7 +227,7 @@ class UnitOfWork:
         self.fetched: dict[str, int] = {}  # reads the database answered, by kind
         # The request's time budget, for all its questions together; its instant, for all
         # their todays.
-        self.deadline = asyncio.get_running_loop().time() + service.settings.db_timeout
+        self.deadline = service.clock() + service.settings.db_timeout
         self.now = datetime.now(UTC)
 
     @property
@@ -268,7 +270,7 @@ class UnitOfWork:
     async def ask(self, question: Question[R]) -> R:
         async with self.lock:
             try:
-                async with asyncio.timeout_at(self.deadline):
+                async with asyncio.timeout(self.deadline - self.service.clock()):
                     if self.snapshot is None:
                         snapshot = await self.stack.enter_async_context(self._open())
                         await snapshot.open()

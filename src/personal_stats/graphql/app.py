@@ -31,6 +31,7 @@ from personal_stats.graphql.documents import Documents, Prepared
 from personal_stats.graphql.executor import lean_executor
 from personal_stats.graphql.schema import StatsSchema
 from personal_stats.graphql.sharing import Texts
+from personal_stats.limits import Bucket
 from personal_stats.live import PLACE
 from personal_stats.metrics import observe_operation
 from personal_stats.problems import problem
@@ -71,15 +72,11 @@ class TextFrames(ASGIWebSocketAdapter):
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
     ) -> AsyncGenerator[object, None]:
-        allowance, last = float(MESSAGE_BURST), time.monotonic()
+        bucket = Bucket(MESSAGES_PER_SECOND, MESSAGE_BURST)
         async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
-            now = time.monotonic()
-            allowance = min(MESSAGE_BURST, allowance + (now - last) * MESSAGES_PER_SECOND)
-            last = now
-            if allowance < 1:
+            if bucket.wait():
                 await self.close(4429, "Too many messages")
                 return
-            allowance -= 1
             yield message
 
 
