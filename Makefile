@@ -32,7 +32,7 @@ run: $(VENV)/.installed
 ## Run the whole test suite (installs Debian's Chromium for the browser tests when missing,
 ## and the npm client suite from its lock file).
 test: $(VENV)/.installed-dev chromium clients
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal
 
 CLIENTS := tests/clients
 clients:
@@ -62,7 +62,7 @@ upgrade: | $(UV)
 	$(UV) export --frozen --no-emit-project --format requirements-txt --quiet > requirements.lock
 	$(SYNC) --extra dev
 	touch $(VENV)/.installed-dev $(VENV)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal
 
 ## Regenerate schema.graphql from the code.
 schema: $(VENV)/.installed

@@ -1,5 +1,7 @@
 """Every test gets a clean database: a new SQLite file, and, when
-PERSONAL_STATS_TEST_POSTGRES_URL is set, the same test again on emptied PostgreSQL tables."""
+PERSONAL_STATS_TEST_POSTGRES_URL is set, the same test again on emptied PostgreSQL tables.
+Run in parallel (`pytest -n`), each worker has a PostgreSQL database of its own, made on
+the same server next to the one named (`test_gw0`, `test_gw1`, …)."""
 
 import asyncio
 import os
@@ -8,17 +10,27 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from personal_stats.app import close, create_app
+from personal_stats.app import create_app
 from personal_stats.settings import Settings
 from personal_stats.storage.engine import create_engine, ping
 from personal_stats.storage.migrate import upgrade
 from tests.helpers import SessionFactory
 
-POSTGRES_URL = os.environ.get("PERSONAL_STATS_TEST_POSTGRES_URL", "")
+
+def _workers_database(url: str) -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return url
+    named = make_url(url)
+    return named.set(database=f"{named.database}_{worker}").render_as_string(hide_password=False)
+
+
+NAMED_POSTGRES_URL = os.environ.get("PERSONAL_STATS_TEST_POSTGRES_URL", "")
+POSTGRES_URL = _workers_database(NAMED_POSTGRES_URL)
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 
 
@@ -29,14 +41,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 async def _check_postgres() -> None:
-    engine = create_engine(Settings(database_url=POSTGRES_URL, db_timeout=10))
+    engine = create_engine(Settings(database_url=NAMED_POSTGRES_URL, db_timeout=10))
     try:
         async with asyncio.timeout(10):
             await ping(engine)
+            if POSTGRES_URL != NAMED_POSTGRES_URL:
+                await _create_workers_database(engine)
     except Exception as error:
         raise pytest.UsageError(f"cannot reach PostgreSQL at {POSTGRES_URL}: {error}") from error
     finally:
         await engine.dispose()
+
+
+async def _create_workers_database(engine: AsyncEngine) -> None:
+    name = make_url(POSTGRES_URL).database
+    async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        exists = await connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+        if not exists:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
 
 
 @pytest.fixture
@@ -84,9 +108,13 @@ def sessions(engine: AsyncEngine) -> SessionFactory:
 
 @pytest.fixture
 async def client(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client of the whole app over the test's database (already migrated)."""
-    app = create_app(Settings(database_url=database_url))
+    """An HTTP client of the whole app over the test's database, started and stopped by the
+    app's own lifespan as a server starts and stops it (the database is migrated already; the
+    heap of this process, which runs hundreds of apps in turn, is not frozen)."""
+    app = create_app(Settings(database_url=database_url), migrate=False, freeze_heap=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+    ):
         yield http
-    await close(app)

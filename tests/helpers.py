@@ -3,8 +3,9 @@
 import itertools
 import os
 import subprocess
-import sys
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -13,7 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from personal_stats.reads import Question, R
 from personal_stats.service import StatsService
 from personal_stats.settings import Settings
+from personal_stats.storage.changes import bump_data_version
 from personal_stats.storage.models import Activity, ActivityType, Mentor
+from tests.servers import start_cli
 
 SessionFactory = async_sessionmaker[AsyncSession]
 _ids = itertools.count(1)
@@ -45,7 +48,8 @@ def activity(
 
 
 async def add(sessions: SessionFactory, *rows: Any) -> None:
-    """Add rows in one commit, activity types first; a type `t1` exists unless given."""
+    """Add rows in one write, activity types first; a type `t1` exists unless given. As every
+    write does, it makes a new data version (one that may have changed anyone's figures)."""
     types = [row for row in rows if isinstance(row, ActivityType)]
     if not any(t.id == "t1" for t in types):
         async with sessions() as session:
@@ -56,6 +60,8 @@ async def add(sessions: SessionFactory, *rows: Any) -> None:
         session.add_all([row for row in rows if isinstance(row, Mentor)])
         await session.flush()
         session.add_all([row for row in rows if isinstance(row, Activity)])
+        await session.flush()
+        await bump_data_version(await session.connection())
         await session.commit()
 
 
@@ -81,10 +87,18 @@ async def ask(sessions: SessionFactory, question: Question[R], *, indexed: bool 
         await service.close()
 
 
-def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, database_url: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """`personal-stats ARGS` on the database, in a process of its own."""
     env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "personal_stats.cli", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        stdout, stderr = Path(folder, "stdout"), Path(folder, "stderr")
+        process = start_cli(list(args), env, str(stdout), str(stderr))
+        process.join(timeout)
+        if process.exitcode is None:
+            process.kill()
+            raise subprocess.TimeoutExpired(["personal-stats", *args], timeout)
+        return subprocess.CompletedProcess(
+            list(args), process.exitcode, stdout.read_text(), stderr.read_text()
+        )

@@ -7,10 +7,8 @@ import hashlib
 import http.client
 import json
 import logging
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -23,7 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.app import close, create_app
+from personal_stats.cli import main
 from personal_stats.ingest import import_files
+from personal_stats.limits import Bucket, RateLimit
 from personal_stats.settings import Settings
 from personal_stats.storage import tokens
 from personal_stats.storage.models import Activity, ActivityType, ApiToken, Mentor
@@ -303,6 +303,43 @@ async def test_rate_limit_answers_429_with_retry_after(
     assert await counts(engine) == (1, 2, 2)  # the third wrote nothing
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_rate_limit_refills_on_its_clock_per_token() -> None:
+    """2 a minute in bursts of 2: a third waits 30 s (one place refills in 60 / 2), to the
+    moment; another token has places of its own; a long pause refills no more than the burst."""
+    clock = Clock()
+    limit = RateLimit(2, clock)
+    assert [limit.wait("a"), limit.wait("a")] == [0, 0]
+    assert limit.wait("a") == pytest.approx(30)
+    assert limit.wait("b") == 0
+    clock.now += 29.9
+    assert limit.wait("a") == pytest.approx(0.1)
+    clock.now += 0.1
+    assert limit.wait("a") == 0
+    assert limit.wait("a") == pytest.approx(30)
+    clock.now += 3600
+    assert [limit.wait("a"), limit.wait("a")] == [0, 0]
+    assert limit.wait("a") > 0
+
+
+def test_a_bucket_of_messages_sustains_its_rate_after_its_burst() -> None:
+    clock = Clock()
+    bucket = Bucket(rate=16, burst=100, clock=clock)
+    assert all(bucket.wait() == 0 for _ in range(100))
+    assert bucket.wait() == 1 / 16
+    for _ in range(32):  # 16 a second for two seconds: every one goes, the next must wait
+        clock.now += 1 / 16
+        assert bucket.wait() == 0
+    assert bucket.wait() == 1 / 16
+
+
 async def test_erasing_a_mentor_removes_them_everywhere(
     client: httpx.AsyncClient, token: str, eraser: str, engine: AsyncEngine
 ) -> None:
@@ -376,38 +413,51 @@ def average_completed(batch: list[dict[str, Any]]) -> int:
 
 
 async def test_token_commands_show_the_value_once_and_keep_only_its_digest(
-    database_url: str, engine: AsyncEngine
-) -> None:
-    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
-    cli = [sys.executable, "-m", "personal_stats.cli", "token"]
+    database_url: str, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The first command in a process of its own, as a user runs it; the rest through the
+    same entry point in this one (each runs its own event loop: in a thread)."""
+    monkeypatch.setenv("PERSONAL_STATS_DATABASE_URL", database_url)
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*cli, *args], env=env, capture_output=True, text=True, check=False)
+    def command(*args: str) -> int:
+        try:
+            return main(["token", *args])
+        except SystemExit as exit:  # argparse's refusal
+            return int(exit.code or 0)
 
-    created = run("create", "svc")
+    async def run(*args: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        code = await asyncio.to_thread(command, *args)
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    created = await asyncio.to_thread(run_cli, "token", "create", "svc", database_url=database_url)
     assert created.returncode == 0, created.stderr
     value = created.stdout.strip()
     assert value.startswith("pst_")
     assert len(value) >= 4 + 43  # 32 random bytes in base64url
-    assert run("create", "svc").returncode == 1  # names are unique
+    assert (await run("create", "svc")).returncode == 1  # names are unique
     async with engine.connect() as connection:
         stored = (await connection.execute(select(ApiToken))).one()
     assert stored.token_sha256 == hashlib.sha256(value.encode()).hexdigest()
     assert value not in repr(stored)
-    listing = run("list").stdout
+    listing = (await run("list")).stdout
     assert "svc" in listing
     assert "ingest" in listing
     assert value not in listing
-    both = run("create", "desk", "--scope", "ingest", "--scope", "erase", "--expires-in", "30d")
+    both = await run(
+        "create", "desk", "--scope", "ingest", "--scope", "erase", "--expires-in", "30d"
+    )
     assert both.returncode == 0, both.stderr
-    desk = next(line for line in run("list").stdout.splitlines() if line.startswith("desk"))
+    desk = next(line for line in (await run("list")).stdout.splitlines() if line.startswith("desk"))
     expires = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d")
     assert "ingest erase" in desk
     assert expires in desk
     for wrong in (["--expires-in", "0d"], ["--expires-in", "30"], ["--scope", "read"]):
-        assert run("create", "other", *wrong).returncode == 2, wrong
-    assert run("revoke", "svc").returncode == 0
-    assert run("revoke", "svc").returncode == 1
+        assert (await run("create", "other", *wrong)).returncode == 2, wrong
+    assert (await run("revoke", "svc")).returncode == 0
+    assert (await run("revoke", "svc")).returncode == 1
     async with engine.connect() as connection:
         revoked = (await connection.execute(select(ApiToken).where(ApiToken.name == "svc"))).one()
     assert revoked.revoked_at is not None
@@ -665,9 +715,12 @@ async def test_the_erase_command_erases_and_vacuums_what_postgresql_keeps(
 
     if postgres:
         assert await traces()  # the reading finds them while they are there
-    unknown = run_cli("erase", "nobody_here", database_url=database_url)
+    # in a thread: the app's own work (the peer index after the write) goes on meanwhile
+    unknown = await asyncio.to_thread(run_cli, "erase", "nobody_here", database_url=database_url)
     assert (unknown.returncode, unknown.stderr) == (1, "no mentor with id 'nobody_here'\n")
-    erased = run_cli("erase", mentor_id, "--vacuum", database_url=database_url)
+    erased = await asyncio.to_thread(
+        run_cli, "erase", mentor_id, "--vacuum", database_url=database_url
+    )
     assert erased.returncode == 0, erased.stderr
     assert f"mentor {mentor_id!r} erased (data version " in erased.stdout
     vacuumed = "tables rewritten" if postgres else "nothing to vacuum: this engine"

@@ -25,10 +25,13 @@ from personal_stats.storage.migrate import upgrade
 from personal_stats.web import pages
 
 
-def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
+def create_app(settings: Settings, *, migrate: bool = True, freeze_heap: bool = True) -> Starlette:
     """The service: REST under /api/v1/personal-stats (and each mentor's events), GraphQL
     (and its subscriptions) and GraphiQL at /graphql,
-    OpenAPI at /openapi.json and /docs, health at /healthz and /readyz, metrics at /metrics."""
+    OpenAPI at /openapi.json and /docs, health at /healthz and /readyz, metrics at /metrics.
+    Its start-up migrates the database unless not to `migrate`, and moves the process's heap
+    out of the collector's reach unless not to `freeze_heap` (a process that runs many apps
+    in turn, as the tests do, has no heap of one app's to keep)."""
     service = StatsService(settings)
     admission = Admission(settings.max_in_flight)
 
@@ -40,9 +43,11 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         # What start-up built lives as long as the process: moved out of the collector's
         # reach, a full collection no longer walks it (its pauses showed in the p99 at L:
         # bench/README.md).
-        gc.collect()
-        gc.freeze()
-        keeping = asyncio.create_task(keep_long_lived(service.live), name="gc of streams")
+        keeping = None
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
+            keeping = asyncio.create_task(keep_long_lived(service.live), name="gc of streams")
         # The server's protocol sheds by the admission too, and times heads (protocol.py).
         # ...and ends the live streams when the server stops (a stream would never end).
         yield {
@@ -52,8 +57,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             "stall_timeout": settings.stall_timeout,
             "live": service.live,
         }
-        keeping.cancel()
-        gc.unfreeze()
+        if keeping is not None:
+            keeping.cancel()
+            gc.unfreeze()
         await close(app)
 
     middleware = [
