@@ -18,6 +18,7 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
+from tests.helpers import run_cli
 from tests.servers import serving
 
 ROOT = Path(__file__).parents[1]
@@ -51,9 +52,7 @@ READS: dict[str, list[dict[str, Any]]] = {
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("generated")
     database_url = f"sqlite+aiosqlite:///{folder / 'stats.db'}"
-    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": database_url}
-    subprocess.run([sys.executable, "-m", "personal_stats.cli", "import", str(DEMO)],
-                   env=env, check=True, capture_output=True)  # fmt: skip
+    assert run_cli("import", str(DEMO), database_url=database_url).returncode == 0
     with serving(database_url, folder / "server.log") as base:
         yield base
 
