@@ -4,10 +4,12 @@ import itertools
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import looptime
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -102,3 +104,19 @@ def run_cli(
         return subprocess.CompletedProcess(
             list(args), process.exitcode, stdout.read_text(), stderr.read_text()
         )
+
+
+def on_the_loops_clock(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
+    """The async test on an event loop of its own whose clock starts at 0 and jumps to the next
+    timer whenever nothing else is ready (looptime): its sleeps and every timer of the code
+    under test take no real time, and `loop.time()` reads exactly what has elapsed."""
+
+    def run() -> None:
+        loop = looptime.new_event_loop(start=0)
+        try:
+            loop.run_until_complete(test())
+        finally:
+            loop.close()
+
+    run.__doc__ = test.__doc__
+    return run

@@ -18,6 +18,8 @@ import pytest
 
 from tests.servers import free_port, wait_until_ready
 
+pytestmark = pytest.mark.slow  # real servers, browsers or processes of their own
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).parents[1]

@@ -25,6 +25,8 @@ from personal_stats.openapi import openapi_document
 from tests.helpers import run_cli
 from tests.servers import serving
 
+pytestmark = pytest.mark.slow  # real servers, browsers or processes of their own
+
 ROOT = Path(__file__).parents[1]
 CLIENTS = ROOT / "tests" / "clients"
 DEMO = ROOT / "fixtures" / "demo.json"

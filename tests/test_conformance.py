@@ -50,6 +50,8 @@ from personal_stats.storage.migrate import upgrade
 from personal_stats.windows import MAX_WINDOW_DAYS, add_months, is_known_timezone
 from personal_stats.wire import parse_date, parse_month
 
+pytestmark = pytest.mark.slow  # thousands of generated requests against the API documents
+
 DEMO = Path(__file__).parents[1] / "fixtures" / "demo.json"
 # Schemathesis reads both schemas when the module is collected; neither read touches the
 # database, which the fixture below fills before the first case runs.

@@ -24,6 +24,8 @@ from tests.helpers import run_cli
 from tests.servers import free_port, serving
 from tests.streams import Streams, activity, activity_type, ingest, mentor
 
+pytestmark = pytest.mark.slow  # real servers, browsers or processes of their own
+
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
 
 

@@ -21,6 +21,8 @@ from openapi_spec_validator import validate
 from tests.helpers import run_cli
 from tests.servers import serving
 
+pytestmark = pytest.mark.slow  # real servers, browsers or processes of their own
+
 ROOT = Path(__file__).parents[1]
 DEMO = ROOT / "fixtures" / "demo.json"
 JAMES = "mentor_b2c91a"

@@ -22,13 +22,14 @@ from personal_stats.protocol import _Push
 from personal_stats.settings import Settings
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.feed import Changes, changes_in_log, heard, notice
+from tests.helpers import on_the_loops_clock
 
 
 def changed(version: int, *mentors: str, erased: tuple[str, ...] = ()) -> Changes:
     return Changes(version, dict.fromkeys(mentors, version), dict.fromkeys(erased, version))
 
 
-@pytest.mark.looptime
+@on_the_loops_clock
 async def test_the_first_change_is_told_at_once_the_next_ones_when_the_interval_ends() -> None:
     """On the loop's own clock (run fast-forwarded): not a moment early, not a moment late."""
     hub = Hub(min_interval=0.3, capacity=10)
@@ -53,7 +54,7 @@ async def test_the_first_change_is_told_at_once_the_next_ones_when_the_interval_
     assert (event.version, event.own) == (5, False)
 
 
-@pytest.mark.looptime
+@on_the_loops_clock
 async def test_a_follower_that_does_not_read_gets_one_merged_event() -> None:
     hub = Hub(min_interval=0.01, capacity=10)
     reading = hub.join("a", since=1, version=1, own=False)
@@ -71,7 +72,7 @@ async def test_a_follower_that_does_not_read_gets_one_merged_event() -> None:
     assert stalled.ready() is None  # nothing piled up behind it
 
 
-@pytest.mark.looptime
+@on_the_loops_clock
 async def test_a_follower_joining_during_a_telling_misses_nothing_and_repeats_nothing() -> None:
     hub = Hub(min_interval=0.01, capacity=10)
     hub.heard(changed(2, "a"))
@@ -88,7 +89,7 @@ async def test_a_follower_joining_during_a_telling_misses_nothing_and_repeats_no
     assert (event.version, event.own) == (4, True)
 
 
-@pytest.mark.looptime
+@on_the_loops_clock
 async def test_a_merged_telling_is_news_to_each_follower_from_what_it_knew() -> None:
     """Changes merged while a telling waits keep each write's version: a follower that
     opened on a snapshot holding some of them hears only of the later ones."""
@@ -120,7 +121,7 @@ async def test_a_merged_telling_is_news_to_each_follower_from_what_it_knew() -> 
     assert (event.name, event.version, event.own) == ("stats-changed", 6, False)
 
 
-@pytest.mark.looptime
+@on_the_loops_clock
 async def test_erasure_ends_its_mentors_followers_and_shutdown_ends_all() -> None:
     hub = Hub(min_interval=0.01, capacity=10)
     a = hub.join("a", since=1, version=1, own=False)
@@ -165,7 +166,7 @@ def test_the_change_log_and_notices() -> None:
     assert heard("not json", since=1) is None
 
 
-@pytest.mark.looptime
+@on_the_loops_clock
 async def test_a_follower_is_told_at_once_through_its_stream_else_its_reader_is_woken() -> None:
     """While its reader waits, a follower whose stream can write the event has it written
     there and then, no task woken; when the stream cannot (its client has not read what came
@@ -205,7 +206,7 @@ async def test_a_follower_is_told_at_once_through_its_stream_else_its_reader_is_
     assert len(delivered) == 2
 
 
-@pytest.mark.looptime
+@on_the_loops_clock
 async def test_one_timer_pings_every_stream_each_ring_at_once_else_through_its_reader() -> None:
     """A ring of 4 ticks of 0.05 s: a stream is first pinged a ring after it starts (the
     timer starts with it), then every 0.2 s, written at once while its reader waits and its
@@ -244,7 +245,7 @@ async def test_one_timer_pings_every_stream_each_ring_at_once_else_through_its_r
     assert len(pushed) == 2
 
 
-@pytest.mark.looptime
+@on_the_loops_clock
 async def test_a_stream_is_pinged_at_most_15_seconds_apart_whatever_was_sent() -> None:
     """SPEC 18 on the stream's own clock, at its real interval: events at 5 s and 10 s do
     not hold the pings back, and no two chunks are ever more than 15 s apart."""

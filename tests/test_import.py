@@ -198,6 +198,7 @@ async def test_malformed_jsonl_lines(
     assert [p.split(":")[0] for p in rejected.value.problems] == ["line 2", "line 3.record"]
 
 
+@pytest.mark.slow
 def test_cli_import_exit_codes_and_messages(database_url: str, tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.json", {"mentors": [MENTOR], "activities": [an_activity(17)]})
     failed = run_cli("import", str(bad), database_url=database_url)

@@ -37,6 +37,8 @@ from tests.streams import (
     remove,
 )
 
+pytestmark = pytest.mark.slow  # real servers, browsers or processes of their own
+
 INTERVAL = 0.5  # PERSONAL_STATS_EVENTS_MIN_INTERVAL's default
 
 

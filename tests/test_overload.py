@@ -19,6 +19,7 @@ from personal_stats.app import close, create_app
 from personal_stats.middleware import AT_THE_LIMIT, Admission, BodyLimits, RequestMachinery
 from personal_stats.protocol import GuardedHttpToolsProtocol
 from personal_stats.settings import Settings
+from tests.helpers import on_the_loops_clock
 from tests.servers import free_port, serving
 
 
@@ -58,7 +59,7 @@ async def test_requests_past_the_limit_get_an_immediate_503() -> None:
         assert (await client.get("/api/v1/anything")).status_code == 200  # capacity is back
 
 
-@pytest.mark.looptime
+@on_the_loops_clock
 async def test_a_slow_body_never_counts_in_flight_and_is_cut_off() -> None:
     """On the loop's own clock (run fast-forwarded): cut off when its 0.3 s have passed."""
     reached: list[bytes] = []
@@ -129,6 +130,7 @@ async def test_readyz_is_503_while_the_worker_is_saturated(tmp_path: Path) -> No
         await close(app)
 
 
+@pytest.mark.slow
 def test_slow_heads_and_bodies_are_cut_off_by_a_real_server(tmp_path: Path) -> None:
     """64 connections that send half a head or half a body hold nothing: every other
     request is answered meanwhile, and each of them gets 408 once its deadline passes."""
@@ -158,6 +160,7 @@ def test_slow_heads_and_bodies_are_cut_off_by_a_real_server(tmp_path: Path) -> N
             assert reply.startswith(b"HTTP/1.1 408 "), reply
 
 
+@pytest.mark.slow
 def test_a_head_past_its_limit_is_431_and_closed(tmp_path: Path) -> None:
     """A 2 MB header (one piece, or trickled) and 80 headers of 1 KB are refused with 431 and
     the connection closed; a head just under 64 KB, and a small head with a 200 KB body in
@@ -196,6 +199,7 @@ def test_a_head_past_its_limit_is_431_and_closed(tmp_path: Path) -> None:
         assert answer.startswith(b"HTTP/1.1 413 "), answer[:100]  # the body's limit, not the head's
 
 
+@pytest.mark.slow
 def test_clients_that_never_read_hold_no_place_and_are_closed(tmp_path: Path) -> None:
     """24 clients ask for the 3.5 MB GraphiQL bundle and never read: with 4 requests in flight
     allowed, every other client is still answered (an answer stops counting in flight once

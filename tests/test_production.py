@@ -147,6 +147,7 @@ def two_workers(database_url: str, engine: AsyncEngine, tmp_path: Path) -> Itera
         yield base
 
 
+@pytest.mark.slow
 def test_every_worker_sees_an_import_from_another_process(
     two_workers: str, database_url: str, tmp_path: Path
 ) -> None:

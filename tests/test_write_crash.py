@@ -24,6 +24,8 @@ from personal_stats.storage.transactions import WRITE_LOCK
 from tests.servers import free_port, wait_until_ready
 from tests.test_write_api import counts, lines, records
 
+pytestmark = pytest.mark.slow  # real servers, browsers or processes of their own
+
 CLI = [sys.executable, "-m", "personal_stats.cli"]
 
 
