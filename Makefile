@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 SYNC := $(UV) sync --frozen --python $(PYTHON)
 
-.PHONY: run test lint schema demo clean bench vendor chromium clients upgrade
+.PHONY: run test lint schema demo clean bench vendor chromium clients upgrade floors
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -64,6 +64,16 @@ upgrade: | $(UV)
 	touch $(VENV)/.installed-dev $(VENV)/.installed
 	$(BIN)/pytest -n auto --dist worksteal
 
+## Install the oldest releases the pyproject.toml ranges allow (into .venv-floors) and run
+## the suite on them: a floor that fails here is not true.
+floors: | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) .venv-floors
+	$(UV) pip compile --quiet --resolution lowest-direct --extra dev --python $(PYTHON) \
+	  pyproject.toml -o .venv-floors/requirements.txt
+	VIRTUAL_ENV=.venv-floors $(UV) pip install --quiet -r .venv-floors/requirements.txt
+	VIRTUAL_ENV=.venv-floors $(UV) pip install --quiet --no-deps -e .
+	.venv-floors/bin/pytest -n auto --dist worksteal
+
 ## Regenerate schema.graphql from the code.
 schema: $(VENV)/.installed
 	$(BIN)/personal-stats export-schema > schema.graphql
@@ -73,7 +83,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python fixtures/generate_demo.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache personal_stats.db* $(CLIENTS)/node_modules
+	rm -rf $(VENV) .venv-floors $(TOOLS) .pytest_cache .mypy_cache .ruff_cache personal_stats.db* $(CLIENTS)/node_modules
 
 ## Benchmark S and L on SQLite and PostgreSQL, the live updates and the hostile clients; writes
 ## bench/README.md (needs wrk).
