@@ -338,7 +338,7 @@ async def test_a_killed_listener_comes_back_and_loses_no_change(
             await streams.close()
 
 
-_FEED = "application_name = 'personal-stats change feed'"
+_FEED = "application_name = 'personal-stats change feed' AND datname = current_database()"
 
 
 async def _terminate_listeners(engine: AsyncEngine) -> int:

@@ -113,7 +113,8 @@ async def write_lock_held(engine: AsyncEngine) -> bool:
     async with engine.connect() as connection:
         found = await connection.execute(
             text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                 "AND ((classid::bigint << 32) | objid::bigint) = :key)"),
+                 "AND ((classid::bigint << 32) | objid::bigint) = :key AND database = "
+                 "(SELECT oid FROM pg_database WHERE datname = current_database()))"),
             {"key": WRITE_LOCK},
         )  # fmt: skip
         return bool(found.scalar_one())
