@@ -120,3 +120,13 @@ def on_the_loops_clock(test: Callable[[], Coroutine[Any, Any, None]]) -> Callabl
 
     run.__doc__ = test.__doc__
     return run
+
+
+class Clock:
+    """A clock moved by hand (`now`), for what takes an injected one."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

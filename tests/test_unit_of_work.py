@@ -19,7 +19,7 @@ from personal_stats.settings import Settings
 from personal_stats.stats import find_mentor
 from personal_stats.storage import tokens
 from personal_stats.storage.feed import Changes
-from tests.helpers import SessionFactory, activity, add, database_url, mentor
+from tests.helpers import Clock, SessionFactory, activity, add, database_url, mentor
 
 TWO_FIELDS = """{
   first: personalStats(mentorId: "m1", asOf: "2026-03-25") { totalActivities }
@@ -164,16 +164,6 @@ async def test_a_question_inside_rows_already_read_reads_nothing(
         assert work.fetched["ActivitiesRead"] == 1  # the history's rows served both summaries
     finally:
         await service.close()
-
-
-class Clock:
-    """The service's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class SlowQuestions(UnitOfWork):

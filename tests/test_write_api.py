@@ -28,7 +28,7 @@ from personal_stats.settings import Settings
 from personal_stats.storage import tokens
 from personal_stats.storage.models import Activity, ActivityType, ApiToken, Mentor
 from personal_stats.tokens import digest
-from tests.helpers import run_cli
+from tests.helpers import Clock, run_cli
 from tests.servers import serving
 
 BASE = "/api/v1/personal-stats"
@@ -303,18 +303,10 @@ async def test_rate_limit_answers_429_with_retry_after(
     assert await counts(engine) == (1, 2, 2)  # the third wrote nothing
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_rate_limit_refills_on_its_clock_per_token() -> None:
     """2 a minute in bursts of 2: a third waits 30 s (one place refills in 60 / 2), to the
     moment; another token has places of its own; a long pause refills no more than the burst."""
-    clock = Clock()
+    clock = Clock(100.0)
     limit = RateLimit(2, clock)
     assert [limit.wait("a"), limit.wait("a")] == [0, 0]
     assert limit.wait("a") == pytest.approx(30)
@@ -330,7 +322,7 @@ def test_the_rate_limit_refills_on_its_clock_per_token() -> None:
 
 
 def test_a_bucket_of_messages_sustains_its_rate_after_its_burst() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     bucket = Bucket(rate=16, burst=100, clock=clock)
     assert all(bucket.wait() == 0 for _ in range(100))
     assert bucket.wait() == 1 / 16

@@ -29,9 +29,9 @@ def create_app(settings: Settings, *, migrate: bool = True, freeze_heap: bool = 
     """The service: REST under /api/v1/personal-stats (and each mentor's events), GraphQL
     (and its subscriptions) and GraphiQL at /graphql,
     OpenAPI at /openapi.json and /docs, health at /healthz and /readyz, metrics at /metrics.
-    Its start-up migrates the database unless not to `migrate`, and moves the process's heap
-    out of the collector's reach unless not to `freeze_heap` (a process that runs many apps
-    in turn, as the tests do, has no heap of one app's to keep)."""
+    Its start-up migrates the database when `migrate`, and moves the process's heap out of
+    the collector's reach when `freeze_heap` (a process that runs many apps in turn, as the
+    tests do, has no heap of one app's to keep)."""
     service = StatsService(settings)
     admission = Admission(settings.max_in_flight)
 
