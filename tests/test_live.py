@@ -176,8 +176,8 @@ async def test_last_event_id_resumes_from_the_change_log(
     assert event.data == {"mentor_id": "a", "data_version": later, "own_data_changed": False}
     # past the change log: writes of b's alone, more than the log keeps; a's own change
     # cannot be ruled out any more
-    for _ in range(CHANGES_KEPT + 1):
-        async with write_transaction(engine) as connection:
+    async with write_transaction(engine) as connection:  # one version at a time, one commit
+        for _ in range(CHANGES_KEPT + 1):
             now = await bump_data_version(connection, ["b"])
     await asyncio.sleep(1.5)
     stream = await streams.open("a", {"Last-Event-ID": str(later)})
