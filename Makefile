@@ -95,7 +95,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/subscriptions.py
 
 ## Fetch the vendored front-end assets again from npm, at their pinned versions.
-VENDOR := src/personal_stats/web/static/vendor
+VENDOR := src/personal_stats/adapters/web/static/vendor
 vendor:
 	rm -rf .vendor && mkdir .vendor
 	cd .vendor && npm pack --silent graphiql@3.8.3 react@18.3.1 react-dom@18.3.1 axe-core@4.10.3

@@ -16,8 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from personal_stats.app import create_app
-from personal_stats.settings import Settings
+from personal_stats.server.app import create_app
+from personal_stats.support.settings import Settings
 
 FIELDS = (
     "mentorName period startDate endDate totalActivities completedActivities "

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 from run import CLI, SETS, WARM_UP, build, console, database_url, load, serve, write_report
 
-from personal_stats.live import Follower
+from personal_stats.service.live import Follower
 
 HERE = Path(__file__).parent
 STREAMS = 10_000  # held by one worker
@@ -301,8 +301,8 @@ async def hub_alone(streams: int) -> list[float]:
     mentors, each waited on by a task as a stream's is, each event encoded and handed to a
     stream's push (no socket: the push takes it, writing nothing); CPU time from the feed's
     news until every follower's event is taken, 5 times."""
-    from personal_stats.events import encoded
-    from personal_stats.live import Event, Hub
+    from personal_stats.adapters.events import encoded
+    from personal_stats.service.live import Event, Hub
     from personal_stats.storage.feed import Changes
 
     hub = Hub(min_interval=0.5, capacity=streams)

@@ -30,8 +30,8 @@ from rich.console import Console
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from personal_stats.seed import TYPES as SEED_TYPES
-from personal_stats.seed import Plan, activity_rows, mentor_rows
+from personal_stats.service.seed import TYPES as SEED_TYPES
+from personal_stats.service.seed import Plan, activity_rows, mentor_rows
 
 HERE = Path(__file__).parent
 DATA = HERE / "data"

@@ -14,10 +14,10 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from personal_stats.app import create_app
-from personal_stats.settings import Settings
+from personal_stats.server.app import create_app
 from personal_stats.storage.engine import create_engine, ping
 from personal_stats.storage.migrate import upgrade
+from personal_stats.support.settings import Settings
 from tests.helpers import SessionFactory
 
 

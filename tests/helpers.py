@@ -13,11 +13,11 @@ import looptime
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from personal_stats.reads import Question, R
-from personal_stats.service import StatsService
-from personal_stats.settings import Settings
+from personal_stats.core.reads import Question, R
+from personal_stats.service.stats_service import StatsService
 from personal_stats.storage.changes import bump_data_version
 from personal_stats.storage.models import Activity, ActivityType, Mentor
+from personal_stats.support.settings import Settings
 from tests.servers import start_cli
 
 SessionFactory = async_sessionmaker[AsyncSession]

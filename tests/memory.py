@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from personal_stats.figures import standing_of_counts
-from personal_stats.reads import (
+from personal_stats.core.figures import standing_of_counts
+from personal_stats.core.reads import (
     ActivitiesRead,
     ActivityRow,
     CompletedBeforeRead,
@@ -23,7 +23,7 @@ from personal_stats.reads import (
     TypeRow,
     TypesRead,
 )
-from personal_stats.windows import zone
+from personal_stats.core.windows import zone
 
 
 @dataclass

@@ -47,7 +47,8 @@ def wait_until_ready(
 # already (a new interpreter spent two seconds importing it, for every server of the suite).
 _FORKS = multiprocessing.get_context("forkserver")
 _FORKS.set_forkserver_preload([
-    "personal_stats.cli", "personal_stats.app", "personal_stats.protocol", "uvicorn.main",
+    "personal_stats.cli", "personal_stats.server.app", "personal_stats.server.protocol",
+    "uvicorn.main",
     "uvicorn.protocols.websockets.websockets_impl", "uvicorn.lifespan.on",
 ])  # fmt: skip
 

@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.app import close, create_app
 from personal_stats.cli import _import_files
-from personal_stats.ingest import import_files
-from personal_stats.settings import Settings
+from personal_stats.server.app import close, create_app
+from personal_stats.service.ingest import import_files
 from personal_stats.storage import tokens
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import upgrade
 from personal_stats.storage.models import Activity
+from personal_stats.support.settings import Settings
 from tests.conftest import reset_postgres
 
 ACTIVITIES = 30_000

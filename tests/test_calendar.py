@@ -5,10 +5,10 @@ from datetime import date
 
 import pytest
 
-from personal_stats import stats
-from personal_stats.errors import InvalidInput
-from personal_stats.figures import quartile_levels
-from personal_stats.params import CalendarArgs
+from personal_stats.core import stats
+from personal_stats.core.errors import InvalidInput
+from personal_stats.core.figures import quartile_levels
+from personal_stats.core.params import CalendarArgs
 from tests.memory import Memory
 
 AS_OF = date(2026, 3, 25)

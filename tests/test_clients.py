@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.openapi import openapi_document
+from personal_stats.adapters.rest.openapi import openapi_document
 from tests.helpers import run_cli
 from tests.servers import serving
 

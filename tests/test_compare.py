@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personal_stats import stats
-from personal_stats.figures import change_pct, rate_delta
-from personal_stats.params import WindowArgs
-from personal_stats.windows import Compare, Period, Window, comparison_window
+from personal_stats.core import stats
+from personal_stats.core.figures import change_pct, rate_delta
+from personal_stats.core.params import WindowArgs
+from personal_stats.core.windows import Compare, Period, Window, comparison_window
 from tests.helpers import SessionFactory, activity, activity_type, add, ask, mentor
 from tests.test_graphql import as_graphql, graphql
 from tests.test_property import ZONES, Row, build, local, reset, rows_strategy

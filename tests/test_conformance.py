@@ -31,9 +31,7 @@ from graphql import (
 from schemathesis import GenerationMode, HookContext
 from schemathesis.generation.case import Case
 
-from personal_stats.app import create_app
-from personal_stats.ingest import import_files
-from personal_stats.params import (
+from personal_stats.core.params import (
     MAX_CALENDAR_DAYS,
     MAX_LIMIT,
     MAX_MONTHS,
@@ -43,12 +41,14 @@ from personal_stats.params import (
     MIN_YEAR,
     is_valid_id,
 )
-from personal_stats.settings import Settings
+from personal_stats.core.windows import MAX_WINDOW_DAYS, add_months, is_known_timezone
+from personal_stats.core.wire import parse_date, parse_month
+from personal_stats.server.app import create_app
+from personal_stats.service.ingest import import_files
 from personal_stats.storage import tokens
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import upgrade
-from personal_stats.windows import MAX_WINDOW_DAYS, add_months, is_known_timezone
-from personal_stats.wire import parse_date, parse_month
+from personal_stats.support.settings import Settings
 
 pytestmark = pytest.mark.slow  # thousands of generated requests against the API documents
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.ingest import import_files
+from personal_stats.service.ingest import import_files
 
 DEMO = Path(__file__).parents[1] / "fixtures" / "demo.json"
 JAMES = "/api/v1/personal-stats/api/v1/personal-stats/mentor_b2c91a"

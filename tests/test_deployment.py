@@ -7,7 +7,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from personal_stats.settings import Settings
+from personal_stats.support.settings import Settings
 
 ROOT = Path(__file__).parents[1]
 

@@ -26,12 +26,12 @@ import strawberry
 from graphql import execute, parse
 
 import personal_stats
+from personal_stats.adapters.graphql.executor import lean_executor, plain_fields
+from personal_stats.adapters.graphql.schema import build_schema
 from personal_stats.frameworks import Hook, graphql_core, problem
 from personal_stats.frameworks import strawberry as strawberry_fence
 from personal_stats.frameworks import uvicorn as uvicorn_fence
-from personal_stats.graphql.executor import lean_executor, plain_fields
-from personal_stats.graphql.schema import build_schema
-from personal_stats.settings import Settings
+from personal_stats.support.settings import Settings
 
 FENCES = (uvicorn_fence, graphql_core, strawberry_fence)
 HOOKS = [hook for fence in FENCES for hook in fence.HOOKS]

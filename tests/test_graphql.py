@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from personal_stats.graphql.schema import build_schema
-from personal_stats.settings import Settings
+from personal_stats.adapters.graphql.schema import build_schema
+from personal_stats.support.settings import Settings
 from tests.helpers import SessionFactory, activity, activity_type, add, mentor
 
 BASE = "/api/v1/personal-stats"
@@ -268,7 +268,7 @@ def test_schema_has_the_specified_shape() -> None:
 def test_unexpected_errors_are_masked() -> None:
     from graphql import GraphQLError
 
-    from personal_stats.graphql.errors import add_code
+    from personal_stats.adapters.graphql.errors import add_code
 
     error = GraphQLError("secret: /srv/db password", path=["x"], original_error=KeyError("pw"))
     add_code(error)

@@ -15,13 +15,13 @@ from starlette.applications import Starlette
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from personal_stats.app import close, create_app
-from personal_stats.graphql.cost import cost_of
-from personal_stats.graphql.documents import Documents, shape_of
-from personal_stats.graphql.executor import lean_executor, plain_fields
-from personal_stats.graphql.rules import alias_limit, depth_limit
-from personal_stats.graphql.schema import build_schema
-from personal_stats.settings import Settings
+from personal_stats.adapters.graphql.cost import cost_of
+from personal_stats.adapters.graphql.documents import Documents, shape_of
+from personal_stats.adapters.graphql.executor import lean_executor, plain_fields
+from personal_stats.adapters.graphql.rules import alias_limit, depth_limit
+from personal_stats.adapters.graphql.schema import build_schema
+from personal_stats.server.app import close, create_app
+from personal_stats.support.settings import Settings
 from tests.helpers import SessionFactory, activity, add, database_url, mentor
 
 TOTALS = 'query { personalStats(mentorId: "%s", period: ALL_TIME, asOf: "%s") { totalActivities } }'
@@ -316,7 +316,7 @@ def test_a_field_with_a_permission_class_takes_the_full_path() -> None:
 
 
 def test_kept_documents_are_bounded_in_characters_as_well_as_in_number() -> None:
-    from personal_stats.graphql.schema import build_schema
+    from personal_stats.adapters.graphql.schema import build_schema
 
     schema = build_schema(Settings())
     documents = Documents(schema._schema, schema.documents.rules, 2000, 1000,

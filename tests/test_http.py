@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.app import close, create_app
-from personal_stats.ingest import import_files
-from personal_stats.settings import Settings
+from personal_stats.server.app import close, create_app
+from personal_stats.service.ingest import import_files
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import upgrade
+from personal_stats.support.settings import Settings
 
 SUMMARY = "/api/v1/personal-stats/m1?as_of=2026-03-25"
 

@@ -13,15 +13,15 @@ import pytest
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from personal_stats import events
-from personal_stats.app import close, create_app, upgrade_schema
-from personal_stats.errors import Unavailable
-from personal_stats.ingest import import_files
-from personal_stats.live import POKED, Event, Hub
-from personal_stats.protocol import _Push
-from personal_stats.settings import Settings
+from personal_stats.adapters import events
+from personal_stats.core.errors import Unavailable
+from personal_stats.server.app import close, create_app, upgrade_schema
+from personal_stats.server.protocol import _Push
+from personal_stats.service.ingest import import_files
+from personal_stats.service.live import POKED, Event, Hub
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.feed import Changes, changes_in_log, heard, notice
+from personal_stats.support.settings import Settings
 from tests.helpers import on_the_loops_clock
 
 

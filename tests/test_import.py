@@ -9,8 +9,8 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from personal_stats.errors import ImportRejected
-from personal_stats.ingest import import_files
+from personal_stats.core.errors import ImportRejected
+from personal_stats.service.ingest import import_files
 from personal_stats.storage.models import Activity, ActivityType, Mentor
 from tests.helpers import SessionFactory, run_cli
 

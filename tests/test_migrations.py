@@ -14,11 +14,11 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-from personal_stats.ingest import import_files
-from personal_stats.settings import Settings
+from personal_stats.service.ingest import import_files
 from personal_stats.storage import models  # noqa: F401 - the tables of SQLModel.metadata
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import current_revision, head_revision, upgrade
+from personal_stats.support.settings import Settings
 
 DEMO = Path(__file__).parents[1] / "fixtures" / "demo.json"
 

@@ -15,10 +15,10 @@ import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from personal_stats.app import close, create_app
-from personal_stats.middleware import AT_THE_LIMIT, Admission, BodyLimits, RequestMachinery
-from personal_stats.protocol import GuardedHttpToolsProtocol
-from personal_stats.settings import Settings
+from personal_stats.server.app import close, create_app
+from personal_stats.server.middleware import AT_THE_LIMIT, Admission, BodyLimits, RequestMachinery
+from personal_stats.server.protocol import GuardedHttpToolsProtocol
+from personal_stats.support.settings import Settings
 from tests.helpers import on_the_loops_clock
 from tests.servers import free_port, serving
 

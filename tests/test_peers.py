@@ -13,18 +13,19 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
-from personal_stats import peers, stats
-from personal_stats.figures import standing_among
-from personal_stats.ingest import import_files
-from personal_stats.params import WindowArgs
-from personal_stats.peers import PeerIndex
-from personal_stats.reads import Question, Standing, StandingRead
-from personal_stats.service import StatsService
-from personal_stats.settings import Settings
+from personal_stats.core import stats
+from personal_stats.core.figures import standing_among
+from personal_stats.core.params import WindowArgs
+from personal_stats.core.reads import Question, Standing, StandingRead
+from personal_stats.service import peers
+from personal_stats.service.ingest import import_files
+from personal_stats.service.peers import PeerIndex
+from personal_stats.service.stats_service import StatsService
 from personal_stats.storage import InstantTable
 from personal_stats.storage.base import InstantChanges
 from personal_stats.storage.changes import delete_activity, erase_mentor
 from personal_stats.storage.models import Activity, Mentor
+from personal_stats.support.settings import Settings
 from tests.helpers import SessionFactory, activity, add, ask, database_url, mentor
 
 ORIGIN = datetime(2023, 1, 1, tzinfo=UTC)

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import delete
 
-from personal_stats import stats
-from personal_stats.params import CalendarArgs, MonthRangeArgs, PageArgs, WindowArgs
+from personal_stats.core import stats
+from personal_stats.core.params import CalendarArgs, MonthRangeArgs, PageArgs, WindowArgs
+from personal_stats.core.windows import Period
 from personal_stats.storage.models import Activity, ActivityType, Mentor
-from personal_stats.windows import Period
 from tests.helpers import SessionFactory, activity_type, add, ask, mentor
 
 ZONES = ["UTC", "America/New_York", "Pacific/Kiritimati", "Asia/Kathmandu",

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.seed import Plan, seed
+from personal_stats.service.seed import Plan, seed
 from personal_stats.storage.bulk import sqlite_instant
 from personal_stats.storage.postgres import dsn
 from personal_stats.storage.statements import Statements, postgres_statements, sqlite_statements

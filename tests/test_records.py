@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from personal_stats.records import LINE, ActivityRecord, MentorRecord, fast_line
+from personal_stats.core.records import LINE, ActivityRecord, MentorRecord, fast_line
 
 ids = st.one_of(
     st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),

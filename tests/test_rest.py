@@ -165,8 +165,8 @@ async def test_overlong_id_is_400(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_database_that_cannot_be_opened_is_503() -> None:
-    from personal_stats.app import create_app
-    from personal_stats.settings import Settings
+    from personal_stats.server.app import create_app
+    from personal_stats.support.settings import Settings
 
     app = create_app(Settings(database_url="sqlite+aiosqlite:////nonexistent-dir/x/stats.db"))
     transport = httpx.ASGITransport(app=app)

@@ -9,16 +9,16 @@ from typing import Any
 
 import orjson
 
-from personal_stats import questions
-from personal_stats.graphql.reuse import stamp
-from personal_stats.graphql.sharing import Payloads, Texts, Use
-from personal_stats.live import STATS_CHANGED, Event, OwnChanges
-from personal_stats.reads import Read
-from personal_stats.service import StatsService, UnitOfWork
-from personal_stats.settings import Settings
-from personal_stats.stats import find_mentor
+from personal_stats.adapters.graphql.reuse import stamp
+from personal_stats.adapters.graphql.sharing import Payloads, Texts, Use
+from personal_stats.core import questions
+from personal_stats.core.reads import Read
+from personal_stats.core.stats import find_mentor
+from personal_stats.service.live import STATS_CHANGED, Event, OwnChanges
+from personal_stats.service.stats_service import StatsService, UnitOfWork
 from personal_stats.storage import Snapshot
 from personal_stats.storage.feed import Changes
+from personal_stats.support.settings import Settings
 from tests.helpers import SessionFactory, activity, activity_type, add, database_url, mentor
 
 ASKED = [value for value in vars(questions).values() if isinstance(value, questions.Asked)]

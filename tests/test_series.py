@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from personal_stats import stats
-from personal_stats.errors import InvalidInput
-from personal_stats.params import MonthRangeArgs, PageArgs, WindowArgs, YearRangeArgs
-from personal_stats.results import MonthItem
+from personal_stats.core import stats
+from personal_stats.core.errors import InvalidInput
+from personal_stats.core.params import MonthRangeArgs, PageArgs, WindowArgs, YearRangeArgs
+from personal_stats.core.results import MonthItem
 from tests.helpers import SessionFactory, activity, activity_type, add, ask, mentor
 
 AS_OF = date(2026, 3, 25)

@@ -9,19 +9,17 @@ from pathlib import Path
 import pytest
 
 SOURCE = Path(__file__).parents[1] / "src" / "personal_stats"
-# From the bottom up; a module imports only from its own layer or those below.
+# The folders from the bottom up; a module imports only from its own folder or those below.
 LAYERS: list[set[str]] = [
-    # the core: plain records, rules and arithmetic
-    {"rounding", "errors", "windows", "reads", "results", "figures", "stats", "params", "wire",
-     "records", "limits", "settings", "tokens", "questions"},
+    {"core", "support"},  # the pure core; settings, logs and metrics (neither imports the other)
     {"storage"},  # the tables too (storage/models.py)
     {"frameworks"},  # the frameworks' code reached beyond their documented API
-    {"service", "peers", "ingest", "seed", "live"},
-    # the adapters and what they share
-    {"rest", "graphql", "write_api", "web", "cards", "openapi", "docs", "health",
-     "middleware", "protocol", "problems", "metrics", "logs", "events"},
-    {"app", "cli"},  # the composition root and the command line
-]  # fmt: skip
+    {"service"},
+    {"http"},  # what every HTTP adapter answers with
+    {"adapters"},  # rest, graphql, web, events, write_api: none imports another
+    {"server"},  # the application composed of the adapters
+    {"cli"},  # the command line
+]
 DATABASE_LIBRARIES = {"sqlalchemy", "sqlmodel", "asyncpg", "sqlite3", "aiosqlite", "alembic"}
 ENGINE_WORDS = ("sqlite", "postgres")
 FRAMEWORKS = {"uvicorn", "graphql", "strawberry"}
@@ -69,7 +67,14 @@ def own(name: str) -> str | None:
 
 
 def room(module: str) -> str:
+    """The folder under the package (a module at its top is a room of its own)."""
     return module.split(".")[1] if module.count(".") else module
+
+
+def adapter(module: str) -> str | None:
+    """The adapter a module belongs to (`rest`, `graphql`, ...), or None."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "adapters" else None
 
 
 def layer(module: str) -> int:
@@ -109,6 +114,36 @@ def test_no_import_runs_back_up() -> None:
     upward = [(name, imported) for name, found in GRAPH.items() if name != "personal_stats"
               for imported in found if layer(imported) > layer(name)]  # fmt: skip
     assert upward == []
+
+
+def test_every_folder_says_what_it_holds_and_may_import() -> None:
+    folders = {room(name) for name in MODULES if name.count(".") and name.count(".") > 1}
+    for folder in folders:
+        tree = MODULES[f"personal_stats.{folder}"]
+        assert ast.get_docstring(tree), f"{folder}/__init__.py has no docstring"
+
+
+def test_no_adapter_imports_another() -> None:
+    found = [(name, imported) for name, found in GRAPH.items() if adapter(name)
+             for imported in found
+             if adapter(imported) and adapter(imported) != adapter(name)]  # fmt: skip
+    assert found == []
+
+
+def test_the_core_is_pure() -> None:
+    """The core and support import nothing of each other, and the core no web, GraphQL,
+    database or metrics library."""
+    outside = {"starlette", "strawberry", "graphql", "uvicorn", "prometheus_client", "httpx",
+               "websockets", *DATABASE_LIBRARIES}  # fmt: skip
+    found = [(name, i) for name, tree in MODULES.items() if room(name) == "core"
+             for i in imports(tree, names=False) if i.split(".")[0] in outside]  # fmt: skip
+    assert found == []
+    below = [(name, i) for name, found in GRAPH.items() if room(name) == "core"
+             for i in found if room(i) != "core"]  # fmt: skip
+    assert below == []
+    crossing = [(name, i) for name, found in GRAPH.items() if room(name) == "support"
+                for i in found if room(i) == "core"]  # fmt: skip
+    assert crossing == []
 
 
 def test_only_storage_imports_a_database_library() -> None:

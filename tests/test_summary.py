@@ -4,11 +4,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from personal_stats import stats
-from personal_stats.errors import InvalidInput, NotFound
-from personal_stats.params import WindowArgs
-from personal_stats.results import Summary
-from personal_stats.windows import Period
+from personal_stats.core import stats
+from personal_stats.core.errors import InvalidInput, NotFound
+from personal_stats.core.params import WindowArgs
+from personal_stats.core.results import Summary
+from personal_stats.core.windows import Period
 from tests.helpers import SessionFactory, activity, activity_type, add, ask, mentor
 
 AS_OF = date(2026, 3, 25)
@@ -305,9 +305,9 @@ async def test_peer_rank_follows_the_data_version(
     whichever path (the peer index or SQL) answers."""
     from pathlib import Path
 
-    from personal_stats.ingest import import_files
-    from personal_stats.service import StatsService
-    from personal_stats.settings import Settings
+    from personal_stats.service.ingest import import_files
+    from personal_stats.service.stats_service import StatsService
+    from personal_stats.support.settings import Settings
     from tests.helpers import database_url
 
     await add(sessions, mentor("me"), mentor("peer"), activity("me", "2026-03-24T10:00:00Z"))

@@ -11,14 +11,14 @@ import httpx
 import pytest
 from graphql import ExecutionResult
 
-from personal_stats.graphql import subscription
-from personal_stats.graphql.schema import build_schema
-from personal_stats.reads import Question, R
-from personal_stats.service import StatsService, UnitOfWork
-from personal_stats.settings import Settings
-from personal_stats.stats import find_mentor
+from personal_stats.adapters.graphql import subscription
+from personal_stats.adapters.graphql.schema import build_schema
+from personal_stats.core.reads import Question, R
+from personal_stats.core.stats import find_mentor
+from personal_stats.service.stats_service import StatsService, UnitOfWork
 from personal_stats.storage import tokens
 from personal_stats.storage.feed import Changes
+from personal_stats.support.settings import Settings
 from tests.helpers import Clock, SessionFactory, activity, add, database_url, mentor
 
 TWO_FIELDS = """{

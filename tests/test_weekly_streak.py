@@ -3,9 +3,9 @@ answers: no database."""
 
 from datetime import date
 
-from personal_stats import stats
-from personal_stats.params import WindowArgs
-from personal_stats.windows import Period
+from personal_stats.core import stats
+from personal_stats.core.params import WindowArgs
+from personal_stats.core.windows import Period
 from tests.memory import Memory
 
 

@@ -2,8 +2,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from personal_stats.rounding import hours, percentage, rate
-from personal_stats.windows import Period, instants, local_day, period_window
+from personal_stats.core.rounding import hours, percentage, rate
+from personal_stats.core.windows import Period, instants, local_day, period_window
 
 AS_OF = date(2026, 3, 25)
 

@@ -20,14 +20,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.app import close, create_app
 from personal_stats.cli import main
-from personal_stats.ingest import import_files
-from personal_stats.limits import Bucket, RateLimit
-from personal_stats.settings import Settings
+from personal_stats.core.limits import Bucket, RateLimit
+from personal_stats.core.tokens import digest
+from personal_stats.server.app import close, create_app
+from personal_stats.service.ingest import import_files
 from personal_stats.storage import tokens
 from personal_stats.storage.models import Activity, ActivityType, ApiToken, Mentor
-from personal_stats.tokens import digest
+from personal_stats.support.settings import Settings
 from tests.helpers import Clock, run_cli
 from tests.servers import serving
 

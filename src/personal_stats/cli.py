@@ -12,18 +12,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from personal_stats import tokens
-from personal_stats.errors import ImportRejected
-from personal_stats.ingest import ImportReport, import_files
-from personal_stats.logs import logging_config
-from personal_stats.params import is_valid_id
-from personal_stats.seed import Plan, seed
-from personal_stats.settings import Settings
+from personal_stats.core import tokens
+from personal_stats.core.errors import ImportRejected
+from personal_stats.core.params import is_valid_id
+from personal_stats.service.ingest import ImportReport, import_files
+from personal_stats.service.seed import Plan, seed
 from personal_stats.storage import tokens as token_store
 from personal_stats.storage.bulk import has_mentors
 from personal_stats.storage.changes import erase_for_good
 from personal_stats.storage.engine import DatabaseError, create_engine
 from personal_stats.storage.migrate import current_revision, upgrade
+from personal_stats.support.logs import logging_config
+from personal_stats.support.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,12 +99,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+WORKER_HEALTHCHECK_SECONDS = 30
+
+
 def _serve(options: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from personal_stats.app import create_app
     from personal_stats.frameworks.uvicorn import Multiprocess
-    from personal_stats.protocol import GuardedHttpToolsProtocol
+    from personal_stats.server.app import create_app
+    from personal_stats.server.protocol import GuardedHttpToolsProtocol
 
     given = {name: getattr(options, name) for name in ("host", "port", "workers")}
     settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
@@ -126,6 +129,10 @@ def _serve(options: argparse.Namespace, settings: Settings) -> int:
         # subscribers (bench/README.md); a text frame of JSON goes as it is.
         ws_per_message_deflate=False,
         loop=event_loop(settings.workers),
+        # A worker answers the supervisor's pings once its interpreter has started and
+        # imported the service: on a loaded machine that took over uvicorn's 5 s, and the
+        # supervisor killed every new worker, again and again, before it could serve.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
     if settings.workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
@@ -312,7 +319,7 @@ def _migrate(_options: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export_schema(_options: argparse.Namespace, settings: Settings) -> int:
-    from personal_stats.graphql.schema import build_schema
+    from personal_stats.adapters.graphql.schema import build_schema
 
     print(build_schema(settings).as_str())
     return 0

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from personal_stats.reads import (
+from personal_stats.core.reads import (
     ActivitiesRead,
     ActivityRow,
     ChangesRead,

@@ -7,7 +7,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from personal_stats.settings import Settings
+from personal_stats.support.settings import Settings
 
 # What code outside `storage` may name without importing a database library.
 Engine = AsyncEngine

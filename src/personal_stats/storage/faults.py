@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.exc import DBAPIError
 
-from personal_stats.errors import Unavailable
+from personal_stats.core.errors import Unavailable
 
 _POSTGRES = (
     asyncpg.PostgresConnectionError,  # refused, reset, rejected, gone

@@ -12,7 +12,7 @@ import asyncpg  # type: ignore[import-untyped]
 import numpy as np
 from sqlalchemy.engine import make_url
 
-from personal_stats.reads import (
+from personal_stats.core.reads import (
     ActivitiesRead,
     ActivityRow,
     ChangesRead,
@@ -26,7 +26,6 @@ from personal_stats.reads import (
     TypeRow,
     TypesRead,
 )
-from personal_stats.settings import Settings
 from personal_stats.storage.base import (
     InstantChanges,
     InstantTable,
@@ -44,6 +43,7 @@ from personal_stats.storage.feed import (
     retry_delay,
 )
 from personal_stats.storage.statements import postgres_statements
+from personal_stats.support.settings import Settings
 
 _SQL = postgres_statements()
 LOG = logging.getLogger("personal_stats.feed")

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from personal_stats.errors import Unavailable
-from personal_stats.reads import (
+from personal_stats.core.errors import Unavailable
+from personal_stats.core.reads import (
     ActivitiesRead,
     ActivityRow,
     ChangesRead,
@@ -35,7 +35,6 @@ from personal_stats.reads import (
     TypeRow,
     TypesRead,
 )
-from personal_stats.settings import Settings
 from personal_stats.storage.base import (
     InstantChanges,
     InstantTable,
@@ -47,6 +46,7 @@ from personal_stats.storage.bulk import sqlite_instant
 from personal_stats.storage.engine import SQLITE_PRAGMAS
 from personal_stats.storage.feed import CHANGES_KEPT, Feed, Tell, changes_in_log, retry_delay
 from personal_stats.storage.statements import sqlite_statements
+from personal_stats.support.settings import Settings
 
 _SQL = sqlite_statements()
 LOG = logging.getLogger("personal_stats.feed")

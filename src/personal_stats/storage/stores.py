@@ -1,8 +1,8 @@
 """The store a database URL names: the one place that chooses a read driver."""
 
-from personal_stats.settings import Settings
 from personal_stats.storage.base import Store
 from personal_stats.storage.engine import is_sqlite
+from personal_stats.support.settings import Settings
 
 
 def open_store(settings: Settings) -> Store:

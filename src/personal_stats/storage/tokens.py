@@ -1,4 +1,4 @@
-"""The statements of the write API's tokens (see `personal_stats.tokens`)."""
+"""The statements of the write API's tokens (see `personal_stats.core.tokens`)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,8 +6,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select, update
 
+from personal_stats.core.tokens import SCOPES, TokenInfo, digest, new_token
 from personal_stats.storage.models import ApiToken, table_of
-from personal_stats.tokens import SCOPES, TokenInfo, digest, new_token
 
 
 def _info(row: ApiToken) -> TokenInfo:

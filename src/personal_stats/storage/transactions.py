@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 
-from personal_stats.errors import Unavailable
+from personal_stats.core.errors import Unavailable
 from personal_stats.storage.models import DataVersion
 
 WRITE_LOCK = 7_423_110_002  # the advisory lock of writers on PostgreSQL

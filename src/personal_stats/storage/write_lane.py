@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_stats.errors import Unavailable
-from personal_stats.settings import Settings
+from personal_stats.core.errors import Unavailable
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.faults import unavailable_as
+from personal_stats.support.settings import Settings
 
 T = TypeVar("T")
 

@@ -19,8 +19,8 @@ def run_on(connection: Connection) -> None:
 
 
 async def run_from_settings() -> None:
-    from personal_stats.settings import Settings
     from personal_stats.storage.engine import create_engine
+    from personal_stats.support.settings import Settings
 
     engine = create_engine(Settings())
     async with engine.begin() as connection:

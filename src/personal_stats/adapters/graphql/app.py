@@ -1,0 +1,244 @@
+"""The GraphQL endpoint: each request gets one unit of work in its context.
+
+A POST of one operation (what every frontend sends) takes the short way: the document comes
+prepared from `Documents` (by text or by shape), its cost is checked against the budget, and
+graphql-core executes it on the schema Strawberry built; the answer is encoded with orjson.
+Everything else (GraphiQL, GET, batches, unusual bodies) goes through Strawberry's own view.
+"""
+
+import time
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from datetime import timedelta
+from inspect import isawaitable
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from graphql import GraphQLError, OperationType, execute, get_operation_ast
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+
+from personal_stats.adapters.graphql.documents import Documents, Prepared
+from personal_stats.adapters.graphql.executor import lean_executor
+from personal_stats.adapters.graphql.schema import StatsSchema
+from personal_stats.adapters.graphql.sharing import Texts
+from personal_stats.core.errors import Unavailable
+from personal_stats.core.limits import Bucket
+from personal_stats.frameworks.strawberry import graphql_schema, is_awaitable, report_errors
+from personal_stats.http.problems import problem
+from personal_stats.service.live import PLACE
+from personal_stats.service.stats_service import StatsService, UnitOfWork, nothing
+from personal_stats.support.metrics import observe_operation
+
+MESSAGES_PER_SECOND = 20  # a WebSocket client's sustained rate of messages
+MESSAGE_BURST = 100
+CONNECTION_INIT_SECONDS = 10  # a WebSocket that has not said connection_init by then is closed
+TEXTS = Texts()  # of the results sent to subscribers (one event loop a worker)
+
+
+async def _refused(send: Send, detail: str) -> None:
+    """The handshake answered 503 problem+json with Retry-After (ASGI's denial response)."""
+    body = orjson.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                         "detail": detail[:1].upper() + detail[1:] + "."})  # fmt: skip
+    headers = [(b"content-type", b"application/problem+json"), (b"retry-after", b"5"),
+               (b"cache-control", b"no-store")]  # fmt: skip
+    await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """Every graphql-transport-ws message goes out as a text frame, as the protocol says
+    (browser and npm clients read no other). Strawberry sends what `encode_json` gives, and
+    ours gives bytes for HTTP, which would go out as binary frames.
+
+    A client may send `MESSAGES_PER_SECOND` messages a second on one socket, in bursts of up
+    to `MESSAGE_BURST`; past that the socket is closed with 4429 (each message may be a whole
+    document to prepare: a flood would hold the loop from everyone else)."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(TEXTS.message(message))
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        bucket = Bucket(MESSAGES_PER_SECOND, MESSAGE_BURST)
+        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+            if bucket.wait():
+                await self.close(4429, "Too many messages")
+                return
+            yield message
+
+
+class StatsGraphQL(GraphQL[dict[str, Any], None]):
+    websocket_adapter_class = TextFrames
+
+    def __init__(
+        self,
+        schema: StatsSchema,
+        service: StatsService,
+        playground: str,
+        allowed_origins: Sequence[str] = (),
+    ) -> None:
+        """`playground`: the GraphiQL page's HTML (the pages for people draw it)."""
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            # Pages on these origins may subscribe (the CORS setting's); a browser's WebSocket
+            # from any other origin is refused, against cross-site WebSocket hijacking.
+            allowed_origins=allowed_origins,
+            # Only graphql-transport-ws: the legacy graphql-ws protocol skips connection_init.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=CONNECTION_INIT_SECONDS),
+        )
+        self.stats_schema = schema
+        self.service = service
+        self.playground = playground
+        self.executor = lean_executor(graphql_schema(schema))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As Strawberry's, but request errors (malformed JSON, wrong content type, ...) are
+        answered as problem+json like every other error of the service."""
+        if scope["type"] == "websocket":
+            await self._socket(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if request.method == "POST" and media_type != "application/json":
+            detail = "GraphQL requests must be sent as application/json."
+            await problem(415, detail)(scope, receive, send)
+            return
+        try:
+            async with self.service.unit_of_work() as work:
+                request.state.work = work
+                response = await self._short_way(request) if request.method == "POST" else None
+                if response is None:
+                    response = await self.run(request)
+        except HTTPException as error:
+            headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
+            response = problem(error.status_code, error.reason, headers=headers)
+        await response(scope, receive, send)
+
+    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket holds a place among the worker's streams, and among its client
+        address's, from its upgrade until it closes; without room it is refused with 503."""
+        hub = self.service.live
+        client = scope["client"][0] if scope.get("client") else None
+        try:
+            place = hub.open_socket(client)
+        except Unavailable as error:
+            await receive()  # websocket.connect
+            await _refused(send, str(error))
+            return
+        scope[PLACE] = place  # for its first subscription to take over
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            hub.close_socket(place)
+
+    async def _short_way(self, request: Request) -> Response | None:
+        """The answer to a POST of one query operation, or None to let Strawberry's view
+        answer (and report) anything else."""
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        query, variables = body.get("query"), body.get("variables") or {}
+        operation_name = body.get("operationName")
+        if not (isinstance(query, str) and isinstance(variables, dict)):
+            return None
+        if not (operation_name is None or isinstance(operation_name, str)):
+            return None
+        started = time.perf_counter()
+        documents: Documents = self.stats_schema.documents
+        prepared, literals, problems = documents.prepare(query, operation_name, variables)
+        if prepared.document is not None and not problems:
+            operation = get_operation_ast(prepared.document, operation_name)
+            if operation is None or operation.operation is not OperationType.QUERY:
+                return None
+        variables = {**variables, **literals}
+        result = await self._execute(request, prepared, problems, variables, operation_name)
+        observe_operation("query", result, time.perf_counter() - started)
+        payload = await self.process_result(request, result)
+        return Response(orjson.dumps(payload), media_type="application/json")
+
+    async def _execute(
+        self,
+        request: Request,
+        prepared: Prepared,
+        errors: list[GraphQLError],
+        variables: dict[str, Any],
+        operation_name: str | None,
+    ) -> ExecutionResult:
+        if errors or prepared.document is None:
+            report_errors(self.stats_schema, errors)
+            return ExecutionResult(None, errors)
+        context = {"request": request, "response": None, "work": request.state.work}
+        executed = execute(
+            graphql_schema(self.stats_schema), prepared.document, context_value=context,
+            variable_values=variables, operation_name=operation_name,
+            is_awaitable=is_awaitable,  # type: ignore[arg-type]
+            executor_class=self.executor,
+        )  # fmt: skip
+        result = await executed if isawaitable(executed) else executed
+        if result.errors:
+            report_errors(self.stats_schema, result.errors)
+        return ExecutionResult(result.data, result.errors)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """The result, with the data version of the snapshot it was read from (SPEC 18);
+        a query that read nothing opens the snapshot to tell it. When it cannot be opened,
+        no version is told: the database is unavailable, or the result's errors already
+        report the failure (else it is the request's failure)."""
+        response = process_result(result)
+        work: UnitOfWork = request.state.work
+        if work.snapshot is None:
+            try:
+                await work.ask(nothing())
+            except Unavailable:
+                pass
+            except Exception:
+                if not result.errors:
+                    raise
+        if work.snapshot is not None:
+            extensions = response.get("extensions") or {}
+            response["extensions"] = {**extensions, "dataVersion": work.version}
+        return response
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson's reader (bodies, GET variables, WebSocket messages): JSON nested deeper
+        than 1,024 levels is a JSONDecodeError, which Strawberry answers as malformed (400,
+        or 4400 on a WebSocket), where the standard library's reader ran out of stack (500)."""
+        return orjson.loads(data)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the vendored packages: it works with no network beyond the service."""
+        return HTMLResponse(self.playground)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> dict[str, Any]:
+        """A request's context holds its unit of work; a WebSocket's, the service (each
+        subscription event opens its own unit of work)."""
+        if isinstance(request, WebSocket):
+            return {"request": request, "response": response, "service": self.service}
+        return {"request": request, "response": response, "work": request.state.work}

@@ -1,0 +1,157 @@
+"""The GraphQL schema: the query and subscription roots, the Date scalar and the limits every
+document meets."""
+
+import time
+from collections.abc import Iterator
+from datetime import date
+
+import strawberry
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    NoSchemaIntrospectionCustomRule,
+    specified_rules,
+)
+from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, Info
+
+from personal_stats.adapters.graphql.cost import QUESTIONS
+from personal_stats.adapters.graphql.documents import Documents, PreparedDocuments
+from personal_stats.adapters.graphql.errors import add_code, is_expected
+from personal_stats.adapters.graphql.executor import lean_executor
+from personal_stats.adapters.graphql.fields import ask, question_field
+from personal_stats.adapters.graphql.rules import alias_limit, depth_limit
+from personal_stats.adapters.graphql.sharing import SharedExecutor
+from personal_stats.adapters.graphql.subscription import (
+    OperationWork,
+    ReleaseEventWork,
+    Subscription,
+)
+from personal_stats.adapters.graphql.types import (
+    ActivityBreakdownPage,
+    ContributionCalendar,
+    ContributionHistoryPage,
+    Mentor,
+    MonthlySeriesPage,
+    PersonalStats,
+)
+from personal_stats.core import questions, stats
+from personal_stats.core.wire import parse_date
+from personal_stats.frameworks.strawberry import SelectedField, graphql_schema, use_executor
+from personal_stats.service.stats_service import UnitOfWork
+from personal_stats.support.metrics import observe_operation
+from personal_stats.support.settings import Settings
+
+
+def _read_whole_histories(info: Info, mentor_ids: list[strawberry.ID]) -> None:
+    """When the mentors' selection asks their contribution history and another question (a
+    dashboard), every question's rows lie in the mentor's whole history: the unit of work
+    reads it once, and each question takes its slice."""
+    asked = [s.name for f in info.selected_fields for s in f.selections
+             if isinstance(s, SelectedField) and s.name in QUESTIONS]  # fmt: skip
+    if "contributionHistory" in asked and len(asked) > 1:
+        work: UnitOfWork = info.context["work"]
+        work.read_whole(mentor_ids)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def mentor(self, info: Info, id: strawberry.ID) -> Mentor | None:
+        """The mentor with this id; null when unknown."""
+        _read_whole_histories(info, [id])
+        found = await ask(info, stats.find_mentor, id)
+        return Mentor.from_model(found) if found else None
+
+    @strawberry.field
+    async def mentors(self, info: Info, ids: list[strawberry.ID]) -> list[Mentor | None]:
+        """Up to 100 mentors, in order; null for each unknown id."""
+        _read_whole_histories(info, ids)
+        found = await ask(info, stats.find_mentors, tuple(ids))
+        return [Mentor.from_model(mentor) if mentor else None for mentor in found]
+
+    personal_stats = question_field(questions.SUMMARY, PersonalStats)
+    monthly_series = question_field(questions.MONTHLY_SERIES, MonthlySeriesPage)
+    activity_breakdown = question_field(questions.ACTIVITY_BREAKDOWN, ActivityBreakdownPage)
+    contribution_history = question_field(questions.CONTRIBUTION_HISTORY, ContributionHistoryPage)
+    contribution_calendar = question_field(questions.CONTRIBUTION_CALENDAR, ContributionCalendar)
+
+
+def _parse_date_value(value: object) -> date:
+    if not isinstance(value, str):
+        raise StrawberryInputCoercionError(f"Date {value!r} must be a string written YYYY-MM-DD")
+    try:
+        return parse_date(value)
+    except ValueError as error:
+        raise StrawberryInputCoercionError(f"Date {value!r} {error}") from None
+
+
+DATE = strawberry.scalar(
+    name="Date",
+    description="A calendar date written exactly YYYY-MM-DD.",
+    serialize=date.isoformat,
+    parse_value=_parse_date_value,
+)
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts and times every GraphQL operation by type and outcome."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        try:
+            operation_type = context.operation_type.value
+        except Exception:  # the document did not parse: no operation to name
+            operation_type = "unknown"
+        observe_operation(operation_type, context.result, time.perf_counter() - started)
+
+
+class StatsSchema(strawberry.Schema):
+    documents: Documents  # prepared once for every request (see `documents`)
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log only unexpected errors (a bad argument or unknown mentor is not a fault), then
+        give every error its code."""
+        super().process_errors([e for e in errors if not is_expected(e)], execution_context)
+        for error in errors:
+            add_code(error)
+
+
+def build_schema(settings: Settings) -> StatsSchema:
+    """The schema with its limits: documents are parsed with the token limit and validated
+    with the depth, alias and introspection rules once, then kept (`Documents`); the cost
+    budget is checked on every request."""
+    rules: list[type[ASTValidationRule]] = [
+        *specified_rules,
+        depth_limit(settings.graphql_max_depth),
+        alias_limit(settings.graphql_max_aliases),
+    ]
+    if not settings.graphql_introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    schema = StatsSchema(
+        query=Query,
+        subscription=Subscription,
+        config=StrawberryConfig(
+            scalar_map={date: DATE},
+            disable_field_suggestions=not settings.graphql_field_suggestions,
+        ),
+        extensions=[
+            lambda: PreparedDocuments(schema.documents),
+            OperationMetrics,
+            ReleaseEventWork,
+            OperationWork,
+        ],
+    )
+    # Strawberry's own paths (GET, GraphiQL, subscription events) take the short way for plain
+    # fields too, and subscription events share their executions (`sharing`).
+    use_executor(schema, lean_executor(graphql_schema(schema), SharedExecutor))
+    schema.documents = Documents(
+        graphql_schema(schema), rules, settings.graphql_max_tokens, settings.graphql_max_cost
+    )
+    return schema

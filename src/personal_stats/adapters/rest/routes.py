@@ -1,0 +1,153 @@
+"""The REST adapter: the contract's routes, one per question (`questions`) and the cards.
+Parse, call the stats core, serialize."""
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from personal_stats.adapters.rest import cards
+from personal_stats.core import questions, stats
+from personal_stats.core.errors import InvalidInput, StatsError
+from personal_stats.core.params import Args, CalendarArgs, CardArgs, WindowArgs, check_mentor_id
+from personal_stats.core.questions import BASE, Asked
+from personal_stats.core.reads import Question
+from personal_stats.core.wire import from_query
+from personal_stats.http.problems import StatsJSONResponse, problem, problem_for
+from personal_stats.service.stats_service import StatsService
+
+
+def _parse(request: Request, *kinds: type[Args]) -> list[Any]:
+    """The id first, then every query parameter of each kind, all problems together."""
+    check_mentor_id(request.path_params["mentor_id"])
+    items = request.query_params.multi_items()
+    parsed, problems = [], []
+    for kind in kinds:
+        try:
+            parsed.append(from_query(kind, items))
+        except InvalidInput as error:
+            problems.extend(error.problems)
+    if problems:
+        raise InvalidInput(problems)
+    return parsed
+
+
+async def _answer(
+    request: Request, question: Question[Any], svg: Callable[[Any], str] | None = None
+) -> Response:
+    """Answer from the core in one unit of work, as JSON (or as the SVG that `svg` draws of
+    it), or 304 when the client's copy is still current (the answer is computed with the
+    data version, in the same snapshot)."""
+    service: StatsService = request.app.state.service
+    async with service.unit_of_work() as work:
+        answer = await work.ask(question)
+    headers = validators(request, work.version, work.changed_at)
+    if _matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    if svg is not None:
+        return Response(svg(answer), headers=headers, media_type="image/svg+xml")
+    return StatsJSONResponse(answer, headers=headers)
+
+
+def validators(request: Request, version: int, changed_at: int) -> dict[str, str]:
+    """ETag, Cache-Control, Last-Modified and X-Data-Version of an answer at this data
+    version."""
+    return {
+        "X-Data-Version": str(version),
+        "ETag": _etag(version, request),
+        "Cache-Control": "no-cache",
+        "Last-Modified": format_datetime(datetime.fromtimestamp(changed_at, UTC), usegmt=True),
+    }
+
+
+def _etag(version: int, request: Request) -> str:
+    """A strong tag of the data version and the request. Without `as_of` the answer also
+    depends on today's date in some zone: every zone's date holds for a quarter of an hour,
+    since all offsets are whole quarters."""
+    today = "" if "as_of" in request.query_params else str(int(time.time() // 900))
+    key = b"\0".join((request.scope["path"].encode(), request.scope["query_string"],
+                      today.encode()))  # fmt: skip
+    return f'"{version}-{hashlib.blake2b(key, digest_size=16).hexdigest()}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _endpoint(asked: Asked) -> Callable[[Request], Awaitable[Response]]:
+    """The route of a question: its declared arguments from the query string."""
+
+    async def endpoint(request: Request) -> Response:
+        records = _parse(request, *asked.records)
+        return await _answer(request, asked.ask(request.path_params["mentor_id"], *records))
+
+    return endpoint
+
+
+async def summary_card(request: Request) -> Response:
+    args, card = _parse(request, WindowArgs, CardArgs)
+    question = stats.summary(request.path_params["mentor_id"], args)
+    return await _answer(request, question, lambda summary: cards.summary_card(summary, card.theme))
+
+
+async def calendar_card(request: Request) -> Response:
+    args, card = _parse(request, CalendarArgs, CardArgs)
+    question = stats.named_calendar(request.path_params["mentor_id"], args)
+    return await _answer(
+        request, question, lambda found: cards.calendar_card(found[0], found[1], card.theme)
+    )
+
+
+ENDPOINTS = {
+    "": _endpoint(questions.SUMMARY),
+    "/monthly-series": _endpoint(questions.MONTHLY_SERIES),
+    "/activity-breakdown": _endpoint(questions.ACTIVITY_BREAKDOWN),
+    "/contribution-history": _endpoint(questions.CONTRIBUTION_HISTORY),
+    "/contribution-calendar": _endpoint(questions.CONTRIBUTION_CALENDAR),
+    "/cards/summary.svg": summary_card,
+    "/cards/calendar.svg": calendar_card,
+}
+
+
+def routes() -> list[Route]:
+    """The canonical routes, and the same under the contract's doubled base path."""
+    endpoints = ENDPOINTS
+    return [
+        Route(f"{base}/{{mentor_id}}{suffix}", endpoint, methods=["GET"])
+        for base in (BASE, BASE + BASE)
+        for suffix, endpoint in endpoints.items()
+    ]
+
+
+async def stats_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, StatsError)
+    return problem_for(error)
+
+
+async def http_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    detail = {
+        404: "No such resource.",
+        405: "This resource does not answer this method.",
+        413: "The request body is over the size limit.",
+    }
+    return problem(
+        error.status_code, detail.get(error.status_code, error.detail), headers=error.headers
+    )
+
+
+async def server_error(_request: Request, _error: Exception) -> Response:
+    return problem(500, "The server failed to answer this request.")
+
+
+EXCEPTION_HANDLERS = {StatsError: stats_error, HTTPException: http_error, Exception: server_error}

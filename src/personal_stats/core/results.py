@@ -1,0 +1,162 @@
+"""The answers of the stats core: plain records, free of any framework."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Generic, TypeVar
+
+from personal_stats.core.windows import Compare, Period
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Summary:
+    mentor_id: str
+    mentor_name: str
+    period: Period
+    start_date: date
+    end_date: date
+    timezone: str
+    total_activities: int
+    completed_activities: int
+    cancelled_activities: int
+    completion_rate: float | None
+    avg_session_duration_minutes: int | None
+    total_hours_logged: float
+    most_common_activity_type: str | None
+    most_active_weekday: str | None
+    peer_rank_percentile: int | None
+    streak_days: int
+    longest_streak_days: int
+    active_days: int
+    weekly_streak_weeks: int
+
+
+@dataclass(frozen=True)
+class SummaryChange:
+    total_activities_pct: float | None
+    completed_activities_pct: float | None
+    active_days_pct: float | None
+    total_hours_logged_pct: float | None
+    avg_session_duration_minutes_pct: float | None
+    completion_rate_delta: float | None
+    peer_rank_percentile_delta: int | None
+
+
+@dataclass(frozen=True)
+class SummaryComparison:
+    """The summary's figures over the earlier window, and the changes (SPEC section 17)."""
+
+    compare: Compare
+    start_date: date
+    end_date: date
+    total_activities: int
+    completed_activities: int
+    cancelled_activities: int
+    completion_rate: float | None
+    avg_session_duration_minutes: int | None
+    total_hours_logged: float
+    active_days: int
+    peer_rank_percentile: int | None
+    change: SummaryChange
+
+
+@dataclass(frozen=True)
+class ComparedSummary(Summary):
+    """The summary with `comparison`, when asked with `compare` (else a `Summary`, which has
+    no such key)."""
+
+    comparison: SummaryComparison | None = None
+
+
+@dataclass(frozen=True)
+class MonthItem:
+    year: int
+    month: int
+    month_label: str
+    total_activities: int
+    completed_activities: int
+    total_hours: float
+
+
+@dataclass(frozen=True)
+class BreakdownItem:
+    activity_type_id: str
+    activity_type_name: str
+    activity_type_code: str
+    count: int
+    percentage: float
+    avg_duration_minutes: int | None
+    total_hours: float
+
+
+@dataclass(frozen=True)
+class ComparedBreakdownItem(BreakdownItem):
+    previous_count: int = 0  # of this type, any status, in the earlier window
+    count_change_pct: float | None = None
+
+
+@dataclass(frozen=True)
+class BreakdownComparison:
+    compare: Compare
+    start_date: date
+    end_date: date
+    total_activities: int  # of every type and status in the earlier window
+
+
+@dataclass(frozen=True)
+class MonthCount:
+    month: int
+    count: int
+
+
+@dataclass(frozen=True)
+class YearItem:
+    year: int
+    total_activities: int
+    total_hours: float
+    monthly_breakdown: list[MonthCount]
+    peak_month: int | None
+    zero_activity_months: int
+
+
+@dataclass(frozen=True)
+class Pagination:
+    page: int
+    limit: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    data: list[T]
+    pagination: Pagination
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    date: date
+    weekday: int  # 1 = Monday ... 7 = Sunday
+    count: int
+    completed: int
+    level: int  # 0-4
+
+
+@dataclass(frozen=True)
+class Calendar:
+    mentor_id: str
+    start_date: date
+    end_date: date
+    timezone: str
+    total_activities: int
+    completed_activities: int
+    active_days: int
+    max_count: int
+    days: list[CalendarDay]
+
+
+@dataclass(frozen=True)
+class ComparedPage(Page[T]):
+    """A breakdown page with `comparison`, when asked with `compare` (else a `Page`)."""
+
+    comparison: BreakdownComparison | None = None
