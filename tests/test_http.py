@@ -243,7 +243,17 @@ async def test_unexpected_errors_never_show_a_stack_trace(tmp_path: Path) -> Non
 async def test_openapi_document_and_offline_docs(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     assert document["openapi"] == "3.1.0"
-    assert len(document["paths"]) == 8  # five questions, and the write API's three
+    # five questions, the two cards, the event stream, and the write API's three
+    assert len(document["paths"]) == 11
+    base = "/api/v1/personal-stats/{mentor_id}"
+    for card in ("summary", "calendar"):
+        drawn = document["paths"][f"{base}/cards/{card}.svg"]["get"]
+        assert list(drawn["responses"]["200"]["content"]) == ["image/svg+xml"]
+        assert "theme" in {p["name"] for p in drawn["parameters"]}
+    stream = document["paths"][f"{base}/events"]["get"]
+    assert list(stream["responses"]["200"]["content"]) == ["text/event-stream"]
+    assert {"last_event_id", "Last-Event-ID"} <= {p["name"] for p in stream["parameters"]}
+    assert "Retry-After" in stream["responses"]["503"]["description"]
     ingest = document["paths"]["/api/v1/ingest"]["post"]
     assert ingest["security"] == [{"bearer": []}]
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

@@ -206,3 +206,40 @@ def test_only_the_fences_name_a_private_attribute_of_a_framework() -> None:
             ):
                 found.append((name, node.lineno, node.attr))
     assert found == []
+
+
+def _declared_questions() -> tuple[set[str], set[str]]:
+    """The names of the question declarations in core/questions.py, and the REST paths and
+    GraphQL field names they declare (the first argument of each `Rest(...)`/`GraphQL(...)`)."""
+    names, words = set(), set()
+    for node in MODULES["personal_stats.core.questions"].body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            call = node.value
+            if isinstance(call.func, ast.Name) and call.func.id == "Asked":
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+                for part in call.args:
+                    if (isinstance(part, ast.Call) and isinstance(part.func, ast.Name)
+                            and part.func.id in {"Rest", "GraphQL"} and part.args):  # fmt: skip
+                        first = part.args[0]
+                        if isinstance(first, ast.Constant) and first.value:
+                            words.add(first.value)
+    return names, words
+
+
+def test_each_question_is_declared_once() -> None:
+    """Routes, GraphQL fields, OpenAPI operations and costs are built from `QUESTIONS`: no
+    other module names two questions, or writes a question's REST path or GraphQL field."""
+    names, words = _declared_questions()
+    assert len(names) >= 5  # the declarations were read
+    assert len(words) >= 9
+    for name, tree in MODULES.items():
+        if name == "personal_stats.core.questions":
+            continue
+        named = {node.attr for node in ast.walk(tree)
+                 if isinstance(node, ast.Attribute) and node.attr in names}  # fmt: skip
+        named |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                  for alias in node.names if alias.name in names}  # fmt: skip
+        assert len(named) <= 1, f"{name} lists questions: {sorted(named)}"
+        written = {node.value for node in ast.walk(tree)
+                   if isinstance(node, ast.Constant) and node.value in words}  # fmt: skip
+        assert not written, f"{name} writes {sorted(written)}"

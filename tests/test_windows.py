@@ -1,9 +1,18 @@
+import re
 from datetime import UTC, date, datetime
 
 import pytest
 
 from personal_stats.core.rounding import hours, percentage, rate
-from personal_stats.core.windows import Period, instants, local_day, period_window
+from personal_stats.core.windows import (
+    MAX_YEAR,
+    MIN_YEAR,
+    YEAR_PATTERN,
+    Period,
+    instants,
+    local_day,
+    period_window,
+)
 
 AS_OF = date(2026, 3, 25)
 
@@ -70,3 +79,10 @@ def test_rates_and_percentages_round_half_up_not_to_even() -> None:
     assert rate(11, 12) == 0.917
     assert percentage(7, 12) == 58.3
     assert percentage(5, 12) == 41.7
+
+
+def test_the_year_pattern_is_the_year_range() -> None:
+    """The pattern documents state for a year is the range the service checks: 1900-2999."""
+    matched = [year for year in range(1000, 10_000) if re.fullmatch(YEAR_PATTERN, str(year))]
+    assert matched == list(range(1900, 3000))
+    assert (MIN_YEAR, MAX_YEAR) == (1900, 2999)

@@ -13,19 +13,22 @@ from typing import Any, ClassVar
 from personal_stats.core.errors import InvalidInput, Problem
 from personal_stats.core.windows import (
     MAX_WINDOW_DAYS,
+    MAX_YEAR,
+    MIN_YEAR,
     Compare,
     Period,
     is_known_timezone,
     months_between,
 )
 
-MIN_YEAR, MAX_YEAR = 1900, 2999
 MAX_PAGE, MAX_LIMIT, DEFAULT_LIMIT = 1_000_000, 100, 20
 MAX_MONTHS = 120
 MAX_YEAR_SPAN = 100
 MAX_CALENDAR_DAYS = 366
 
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Every id (mentors, activities, activity types), in paths, arguments and records alike.
+ID_PATTERN = "[A-Za-z0-9_-]{1,64}"
+_ID = re.compile(ID_PATTERN)
 
 
 def is_valid_id(value: str) -> bool:

@@ -22,8 +22,8 @@ from pydantic import (
     field_validator,
 )
 
-from personal_stats.core.params import MAX_YEAR, MIN_YEAR
-from personal_stats.core.windows import is_known_timezone
+from personal_stats.core.params import ID_PATTERN
+from personal_stats.core.windows import MAX_YEAR, MIN_YEAR, is_known_timezone
 
 ID_MESSAGE = "must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"
 _RFC3339 = re.compile(
@@ -60,7 +60,7 @@ def _checked_name(value: str) -> str:
     return value
 
 
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Id = Annotated[str, StringConstraints(pattern=f"^{ID_PATTERN}$")]
 Name = Annotated[str, AfterValidator(_checked_name)]
 # Parsed from its RFC 3339 text, whose form and year are checked first.
 Instant = Annotated[AwareDatetime, Strict(False), BeforeValidator(_rfc3339_text)]
@@ -137,7 +137,7 @@ def messages(error: ValidationError, *, in_line: bool = False) -> list[tuple[str
 # The fast path of JSON Lines: msgspec decodes and checks a line in one pass in C. It accepts
 # only what the pydantic records above accept, with the same values; a line it does not
 # accept outright goes through them, so every problem is still reported in their words.
-_ID_PATTERN = r"\A[A-Za-z0-9_-]{1,64}\Z"
+_ID_PATTERN = rf"\A{ID_PATTERN}\Z"
 _FastId = Annotated[str, msgspec.Meta(pattern=_ID_PATTERN)]
 _FastInstant = Annotated[
     str,

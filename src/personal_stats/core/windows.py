@@ -28,7 +28,11 @@ class Compare(StrEnum):
     YEAR_OVER_YEAR = "year_over_year"
 
 
-EARLIEST_DATE = date(1900, 1, 1)
+# Every date the service takes or answers lies in these years (written once; YEAR_PATTERN is
+# the same range as a regular expression, for documents that state it as a pattern).
+MIN_YEAR, MAX_YEAR = 1900, 2999
+YEAR_PATTERN = r"(19|2\d)\d{2}"
+EARLIEST_DATE = date(MIN_YEAR, 1, 1)
 DEFAULT_PERIOD = Period.LAST_30_DAYS
 _TRAILING_DAYS = {
     Period.LAST_7_DAYS: 7,

@@ -11,8 +11,6 @@ from typing import Any, TypeVar
 
 from personal_stats.core.errors import Problem
 from personal_stats.core.params import (
-    MAX_YEAR,
-    MIN_YEAR,
     Args,
     Day,
     Kind,
@@ -22,6 +20,7 @@ from personal_stats.core.params import (
     arguments,
     raise_if,
 )
+from personal_stats.core.windows import MAX_YEAR, MIN_YEAR
 
 A = TypeVar("A", bound=Args)
 E = TypeVar("E", bound=StrEnum)

@@ -1,8 +1,9 @@
 """What a query costs, estimated from its document and variables before anything runs, even
 before it is validated (SPEC section 11, Limits).
 
-Each question (a stats field) costs 1, plus 1 for every 100 list entries its answer can hold
-(`limit` page entries, 13 a year of history, 366 calendar days); `mentor` costs 1; `mentors`
+Each question (a stats field) costs 1, plus 1 for every 100 list entries its answer can hold,
+as its declaration says (`questions.Cost`: `limit` page entries, 13 a year of history, 366
+calendar days); `mentor` costs 1; `mentors`
 costs 1 per id and multiplies whatever is asked under it by the number of ids (duplicates
 included: the answer holds each). Aliases and fragments count each time they are asked.
 A dashboard (a mentor and her five questions) costs 15. A variable the request leaves out
@@ -30,16 +31,11 @@ from graphql import (
     VariableNode,
 )
 
-from personal_stats.core.params import DEFAULT_LIMIT, MAX_CALENDAR_DAYS, MAX_LIMIT
+from personal_stats.core.params import DEFAULT_LIMIT, MAX_LIMIT
+from personal_stats.core.questions import ENTRIES_PER_COST, QUESTIONS, Cost
 
-ENTRIES_PER_UNIT = 100
-HISTORY_ENTRIES_PER_YEAR = 13  # a year and its twelve months
-PAGED = {
-    "monthlySeries": 1,
-    "activityBreakdown": 1,
-    "contributionHistory": HISTORY_ENTRIES_PER_YEAR,
-}
-QUESTIONS = {"personalStats", "contributionCalendar", *PAGED}
+# Each question's field and what its answer may hold (`questions.Cost`).
+COSTS: dict[str, Cost] = {asked.graphql.field: asked.cost for asked in QUESTIONS}
 
 
 def cost_of(document: DocumentNode, operation_name: str | None, variables: dict[str, Any]) -> int:
@@ -109,13 +105,10 @@ class _Costing:
             return ids * (1 + self.of(field.selection_set))
         if name == "mentor":
             return 1 + self.of(field.selection_set)
-        if name == "contributionCalendar":
-            return 1 + math.ceil(MAX_CALENDAR_DAYS / ENTRIES_PER_UNIT)
-        if name in PAGED:
-            entries = self._limit(arguments.get("limit")) * PAGED[name]
-            return 1 + math.ceil(entries / ENTRIES_PER_UNIT)
-        if name in QUESTIONS:
-            return 1
+        cost = COSTS.get(name)
+        if cost is not None:
+            entries = cost.entries + cost.per_item * self._limit(arguments.get("limit"))
+            return 1 + math.ceil(entries / ENTRIES_PER_COST)
         return self.of(field.selection_set)
 
     def _value(self, node: ValueNode | None) -> Any:

@@ -1,6 +1,7 @@
-"""GraphQL fields of the questions, derived from their declarations (`questions`, and the
-arguments `params` declares): the arguments' GraphQL names, types, defaults and
-descriptions; the records built from them; the core's answer converted by the field's type."""
+"""GraphQL fields of the questions, derived from their declarations (`questions.QUESTIONS`,
+and the arguments `params` declares): the field's name, the arguments' GraphQL names, types,
+defaults and descriptions; the records built from them; the core's answer converted by the
+type the declaration names (a type registered with `answers`)."""
 
 import inspect
 from collections.abc import Awaitable, Callable, Hashable
@@ -23,13 +24,16 @@ from personal_stats.core.params import (
     arguments,
     raise_if,
 )
-from personal_stats.core.questions import Asked
+from personal_stats.core.questions import QUESTIONS, Asked
 from personal_stats.core.reads import Question
 from personal_stats.core.wire import parse_month
 from personal_stats.frameworks.strawberry import StrawberryField, graphql_name
 from personal_stats.service.stats_service import UnitOfWork
 
 R = TypeVar("R")
+T = TypeVar("T")
+# The GraphQL types that answer questions, by name (`questions.GraphQL.type_name`).
+ANSWERS: dict[str, Any] = {}
 # The unit of work of a query or mutation sent over the WebSocket, in the operation's task
 # (`graphql.subscription.OperationWork`); an HTTP request's is in its context.
 OPERATION_WORK: ContextVar[UnitOfWork | None] = ContextVar("operation_work", default=None)
@@ -120,6 +124,30 @@ def question_field(asked: Asked, answer_type: Any, *, of_the_mentor: bool = Fals
         [*first, *declared], return_annotation=answer_type
     )
     resolver: StrawberryField = strawberry.field(
-        resolver=field, description=asked.description, metadata={"asked": asked}
+        resolver=field,
+        name=asked.graphql.field,
+        description=asked.description,
+        metadata={"asked": asked},
     )
     return resolver
+
+
+def answers(cls: type[T]) -> type[T]:
+    """Registers a GraphQL type as the answer its name is declared for."""
+    ANSWERS[cls.__name__] = cls
+    return cls
+
+
+def with_questions(*, of_the_mentor: bool) -> Callable[[type[T]], type[T]]:
+    """A class decorator, under `strawberry.type`: a field for every declared question, after
+    the class's own fields, in the order of `QUESTIONS`."""
+
+    def add(cls: type[T]) -> type[T]:
+        for asked in QUESTIONS:
+            name = asked.graphql.field
+            attribute = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+            answer_type = ANSWERS[asked.graphql.type_name]
+            setattr(cls, attribute, question_field(asked, answer_type, of_the_mentor=of_the_mentor))
+        return cls
+
+    return add

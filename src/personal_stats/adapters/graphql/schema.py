@@ -17,11 +17,10 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
-from personal_stats.adapters.graphql.cost import QUESTIONS
 from personal_stats.adapters.graphql.documents import Documents, PreparedDocuments
 from personal_stats.adapters.graphql.errors import add_code, is_expected
 from personal_stats.adapters.graphql.executor import lean_executor
-from personal_stats.adapters.graphql.fields import ask, question_field
+from personal_stats.adapters.graphql.fields import ask, with_questions
 from personal_stats.adapters.graphql.rules import alias_limit, depth_limit
 from personal_stats.adapters.graphql.sharing import SharedExecutor
 from personal_stats.adapters.graphql.subscription import (
@@ -29,14 +28,7 @@ from personal_stats.adapters.graphql.subscription import (
     ReleaseEventWork,
     Subscription,
 )
-from personal_stats.adapters.graphql.types import (
-    ActivityBreakdownPage,
-    ContributionCalendar,
-    ContributionHistoryPage,
-    Mentor,
-    MonthlySeriesPage,
-    PersonalStats,
-)
+from personal_stats.adapters.graphql.types import Mentor
 from personal_stats.core import questions, stats
 from personal_stats.core.wire import parse_date
 from personal_stats.frameworks.strawberry import SelectedField, graphql_schema, use_executor
@@ -44,19 +36,22 @@ from personal_stats.service.stats_service import UnitOfWork
 from personal_stats.support.metrics import observe_operation
 from personal_stats.support.settings import Settings
 
+_FIELDS = {asked.graphql.field for asked in questions.QUESTIONS}
+
 
 def _read_whole_histories(info: Info, mentor_ids: list[strawberry.ID]) -> None:
     """When the mentors' selection asks their contribution history and another question (a
     dashboard), every question's rows lie in the mentor's whole history: the unit of work
     reads it once, and each question takes its slice."""
     asked = [s.name for f in info.selected_fields for s in f.selections
-             if isinstance(s, SelectedField) and s.name in QUESTIONS]  # fmt: skip
-    if "contributionHistory" in asked and len(asked) > 1:
+             if isinstance(s, SelectedField) and s.name in _FIELDS]  # fmt: skip
+    if questions.CONTRIBUTION_HISTORY.graphql.field in asked and len(asked) > 1:
         work: UnitOfWork = info.context["work"]
         work.read_whole(mentor_ids)
 
 
 @strawberry.type
+@with_questions(of_the_mentor=False)
 class Query:
     @strawberry.field
     async def mentor(self, info: Info, id: strawberry.ID) -> Mentor | None:
@@ -71,12 +66,6 @@ class Query:
         _read_whole_histories(info, ids)
         found = await ask(info, stats.find_mentors, tuple(ids))
         return [Mentor.from_model(mentor) if mentor else None for mentor in found]
-
-    personal_stats = question_field(questions.SUMMARY, PersonalStats)
-    monthly_series = question_field(questions.MONTHLY_SERIES, MonthlySeriesPage)
-    activity_breakdown = question_field(questions.ACTIVITY_BREAKDOWN, ActivityBreakdownPage)
-    contribution_history = question_field(questions.CONTRIBUTION_HISTORY, ContributionHistoryPage)
-    contribution_calendar = question_field(questions.CONTRIBUTION_CALENDAR, ContributionCalendar)
 
 
 def _parse_date_value(value: object) -> date:

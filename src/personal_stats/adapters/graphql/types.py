@@ -7,8 +7,8 @@ from typing import Any, Self
 import strawberry
 
 from personal_stats.adapters.graphql.enums import CompareWith, StatsPeriod
-from personal_stats.adapters.graphql.fields import question_field
-from personal_stats.core import questions, results
+from personal_stats.adapters.graphql.fields import answers, with_questions
+from personal_stats.core import results
 from personal_stats.core.reads import MentorRow
 
 
@@ -58,6 +58,7 @@ class BreakdownComparison:
 
 
 @strawberry.type
+@answers
 class PersonalStats:
     mentor_id: str
     mentor_name: str
@@ -151,6 +152,7 @@ class Pagination:
 
 
 @strawberry.type
+@answers
 class MonthlySeriesPage:
     data: list[MonthlySeriesItem]
     pagination: Pagination
@@ -162,6 +164,7 @@ class MonthlySeriesPage:
 
 
 @strawberry.type
+@answers
 class ActivityBreakdownPage:
     data: list[ActivityBreakdownItem]
     pagination: Pagination
@@ -177,6 +180,7 @@ class ActivityBreakdownPage:
 
 
 @strawberry.type
+@answers
 class ContributionHistoryPage:
     data: list[ContributionYear]
     pagination: Pagination
@@ -201,6 +205,7 @@ class CalendarDay:
 
 
 @strawberry.type
+@answers
 class ContributionCalendar:
     mentor_id: str
     start_date: date
@@ -218,22 +223,11 @@ class ContributionCalendar:
 
 
 @strawberry.type
+@with_questions(of_the_mentor=True)
 class Mentor:
     id: strawberry.ID
     name: str
     timezone: str
-
-    personal_stats = question_field(questions.SUMMARY, PersonalStats, of_the_mentor=True)
-    monthly_series = question_field(questions.MONTHLY_SERIES, MonthlySeriesPage, of_the_mentor=True)
-    activity_breakdown = question_field(
-        questions.ACTIVITY_BREAKDOWN, ActivityBreakdownPage, of_the_mentor=True
-    )
-    contribution_history = question_field(
-        questions.CONTRIBUTION_HISTORY, ContributionHistoryPage, of_the_mentor=True
-    )
-    contribution_calendar = question_field(
-        questions.CONTRIBUTION_CALENDAR, ContributionCalendar, of_the_mentor=True
-    )
 
     # The unit of work its questions ask: a subscription event's own; else the request's.
     work: strawberry.Private[Any] = None

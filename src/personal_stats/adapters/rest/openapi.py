@@ -7,11 +7,13 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
-from personal_stats.core import params, questions, results
+from personal_stats.core import params, questions
 from personal_stats.core.questions import BASE
+from personal_stats.core.windows import YEAR_PATTERN
 
-_DATE = {"type": "string", "format": "date", "pattern": r"^(19|2\d)\d{2}-\d{2}-\d{2}$"}
-_MONTH = {"type": "string", "pattern": r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"}
+_DATE = {"type": "string", "format": "date", "pattern": rf"^{YEAR_PATTERN}-\d{{2}}-\d{{2}}$"}
+_MONTH = {"type": "string", "pattern": rf"^{YEAR_PATTERN}-(0[1-9]|1[0-2])$"}
+_ID = {"type": "string", "pattern": f"^{params.ID_PATTERN}$"}
 _ZONE = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9_+/-]+$",
          "examples": ["America/New_York", "Europe/Berlin", "UTC"]}  # fmt: skip
 
@@ -27,7 +29,7 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 
 MENTOR_ID = {
     "name": "mentor_id", "in": "path", "required": True,
-    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    "schema": _ID,
     "examples": {"demo": {"summary": "James Park in the demo data", "value": "mentor_b2c91a"}},
 }  # fmt: skip
 
@@ -99,11 +101,11 @@ def _problem(description: str) -> dict[str, Any]:
 # schema-valid combination that breaks one of them is a 400 naming the parameter.
 
 
-def _operation(summary: str, asked: questions.Asked, schema: str) -> dict[str, Any]:
-    records = asked.records
+def _operation(asked: questions.Asked) -> dict[str, Any]:
+    records, schema = asked.records, asked.rest.schema
     return {
         "get": {
-            "summary": summary,
+            "summary": asked.rest.summary,
             "description": rules(*records),
             "operationId": schema[0].lower() + schema[1:],
             "security": [],  # public: no token
@@ -125,15 +127,67 @@ def _operation(summary: str, asked: questions.Asked, schema: str) -> dict[str, A
     }
 
 
-def _schemas() -> dict[str, Any]:
-    named: dict[str, Any] = {
-        # `comparison`, `previous_count` and `count_change_pct` only with `compare`
-        "PersonalStats": results.ComparedSummary,
-        "MonthlySeries": results.Page[results.MonthItem],
-        "ActivityBreakdown": results.ComparedPage[results.ComparedBreakdownItem],
-        "ContributionHistory": results.Page[results.YearItem],
-        "ContributionCalendar": results.Calendar,
+def _card(operation_id: str, summary: str, *records: type[params.Args]) -> dict[str, Any]:
+    """An SVG card: the question's arguments and the card's own."""
+    return {
+        "get": {
+            "summary": summary,
+            "description": rules(*records),
+            "operationId": operation_id,
+            "security": [],
+            "parameters": [MENTOR_ID, *parameters(*records, params.CardArgs)],
+            "responses": {
+                "200": {
+                    "description": "The card, an SVG image (every text in it escaped)",
+                    "headers": VALIDATORS,
+                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                },
+                "304": {"description": "Not modified since the ETag given in If-None-Match"},
+                "400": _problem("Malformed mentor id or invalid parameters"),
+                "404": _problem("No mentor with this id"),
+                "503": _problem("The database cannot be reached"),
+            },
+        }
     }
+
+
+_STREAM = {
+    "get": {
+        "summary": "Live updates of a mentor (Server-Sent Events)",
+        "description": (
+            "An event stream (`text/event-stream`): a `stats-changed` event whenever data "
+            "that may change the mentor's figures is written (`data`: `mentor_id`, "
+            "`data_version`, `own_data_changed`), `mentor-erased` when the mentor is erased, "
+            "and a comment line at least every 15 s. A client that reconnects with "
+            "`Last-Event-ID` (or `last_event_id` on its first connection) is told at once of "
+            "what it missed."
+        ),
+        "operationId": "mentorEvents",
+        "security": [],
+        "parameters": [
+            MENTOR_ID,
+            _query("last_event_id", {"type": "integer", "minimum": 0},
+                   "The data version last heard, on a first connection (the Last-Event-ID "
+                   "header wins)."),
+            {"name": "Last-Event-ID", "in": "header", "required": False,
+             "schema": {"type": "string", "pattern": "^[0-9]+$"},
+             "description": "The data version last heard (sent by EventSource on reconnect)."},
+        ],
+        "responses": {
+            "200": {
+                "description": "The stream, open until the client or the server ends it",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            "400": _problem("Malformed mentor id or Last-Event-ID"),
+            "404": _problem("No mentor with this id"),
+            "503": _problem("No room for another stream: retry after Retry-After"),
+        },
+    }
+}  # fmt: skip
+
+
+def _schemas() -> dict[str, Any]:
+    named = {asked.rest.schema: asked.rest.answer for asked in questions.QUESTIONS}
     mode: JsonSchemaMode = "serialization"
     keyed, definitions = TypeAdapter.json_schemas(
         [(name, mode, TypeAdapter(kind)) for name, kind in named.items()],
@@ -234,7 +288,7 @@ def _write_operations() -> dict[str, Any]:
                         "name": "record_id",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                        "schema": _ID,
                     }
                 ],
                 "responses": {
@@ -268,23 +322,14 @@ def openapi_document() -> dict[str, Any]:
         # Relative: the document describes whichever host serves it.
         "servers": [{"url": "/", "description": "This service"}],
         "paths": {
-            path: _operation("Summary card", questions.SUMMARY, "PersonalStats"),
-            f"{path}/monthly-series": _operation(
-                "Activity per month", questions.MONTHLY_SERIES, "MonthlySeries"
+            **{f"{path}{asked.rest.path}": _operation(asked) for asked in questions.QUESTIONS},
+            f"{path}/cards/summary.svg": _card(
+                "summaryCard", "Summary card (SVG)", params.WindowArgs
             ),
-            f"{path}/activity-breakdown": _operation(
-                "Activity per type", questions.ACTIVITY_BREAKDOWN, "ActivityBreakdown"
+            f"{path}/cards/calendar.svg": _card(
+                "calendarCard", "Calendar card (SVG)", params.CalendarArgs
             ),
-            f"{path}/contribution-history": _operation(
-                "Activity per month over the years",
-                questions.CONTRIBUTION_HISTORY,
-                "ContributionHistory",
-            ),
-            f"{path}/contribution-calendar": _operation(
-                "Activity per day (a daily heatmap)",
-                questions.CONTRIBUTION_CALENDAR,
-                "ContributionCalendar",
-            ),
+            f"{path}/events": _STREAM,
             **_write_operations(),
         },
         "components": {

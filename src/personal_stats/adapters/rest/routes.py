@@ -1,5 +1,5 @@
-"""The REST adapter: the contract's routes, one per question (`questions`) and the cards.
-Parse, call the stats core, serialize."""
+"""The REST adapter: the contract's routes, one per question declared (`questions.QUESTIONS`),
+and the cards. Parse, call the stats core, serialize."""
 
 import hashlib
 import time
@@ -108,24 +108,16 @@ async def calendar_card(request: Request) -> Response:
     )
 
 
-ENDPOINTS = {
-    "": _endpoint(questions.SUMMARY),
-    "/monthly-series": _endpoint(questions.MONTHLY_SERIES),
-    "/activity-breakdown": _endpoint(questions.ACTIVITY_BREAKDOWN),
-    "/contribution-history": _endpoint(questions.CONTRIBUTION_HISTORY),
-    "/contribution-calendar": _endpoint(questions.CONTRIBUTION_CALENDAR),
-    "/cards/summary.svg": summary_card,
-    "/cards/calendar.svg": calendar_card,
-}
+CARDS = {"/cards/summary.svg": summary_card, "/cards/calendar.svg": calendar_card}
+ENDPOINTS = {**{asked.rest.path: _endpoint(asked) for asked in questions.QUESTIONS}, **CARDS}
 
 
 def routes() -> list[Route]:
     """The canonical routes, and the same under the contract's doubled base path."""
-    endpoints = ENDPOINTS
     return [
         Route(f"{base}/{{mentor_id}}{suffix}", endpoint, methods=["GET"])
         for base in (BASE, BASE + BASE)
-        for suffix, endpoint in endpoints.items()
+        for suffix, endpoint in ENDPOINTS.items()
     ]
 
 
