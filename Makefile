@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 SYNC := $(UV) sync --frozen --python $(PYTHON)
 
-.PHONY: run test lint schema demo clean bench vendor chromium clients upgrade floors
+.PHONY: run test lint docs schema demo clean bench vendor chromium clients upgrade floors
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -73,6 +73,11 @@ floors: | $(UV)
 	VIRTUAL_ENV=.venv-floors $(UV) pip install --quiet -r .venv-floors/requirements.txt
 	VIRTUAL_ENV=.venv-floors $(UV) pip install --quiet --no-deps -e .
 	.venv-floors/bin/pytest -n auto --dist worksteal
+
+## Build the documentation site (docs/, mkdocs.yml) into site/, offline; strict: a broken
+## link, a missing anchor or a page left out of the navigation fails it.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 ## Regenerate schema.graphql from the code.
 schema: $(VENV)/.installed

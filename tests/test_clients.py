@@ -189,9 +189,9 @@ def test_the_openapi_document_lints_clean_and_its_typescript_types_compile(
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
 
 
-def test_the_readme_shows_the_client_code_the_suite_runs() -> None:
+def test_the_docs_show_the_client_code_the_suite_runs() -> None:
     connect = (CLIENTS / "connect.mjs").read_text()
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "graphql.md").read_text()
     for client in ("Apollo Client", "urql"):
         start = connect.index(f"// --- {client} ---\n") + len(f"// --- {client} ---\n")
         snippet = connect[start : connect.index(f"// --- end {client} ---")].strip()

@@ -656,7 +656,7 @@ async def test_an_erased_mentor_leaves_no_trace_in_the_sqlite_files(
 ) -> None:
     """Neither the id nor the name of an erased mentor is left in any of the database's
     files (the database, its write-ahead log, its shared memory), read as bytes. (PostgreSQL
-    keeps dead rows until VACUUM: README, the write API.)"""
+    keeps dead rows until VACUUM: docs/write-api.md.)"""
     path = Path(database_url.removeprefix("sqlite+aiosqlite:///"))
     mentor_id, name = "erase_me_7f3a", "Zebediah Quillfeather-Erasable"
     batch = records(40, mentor=mentor_id)

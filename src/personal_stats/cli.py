@@ -166,7 +166,7 @@ def event_loop(workers: int) -> Literal["asyncio", "uvloop"]:
     connection waiting at once: uvloop accepts one a turn of its loop, and under overload
     left new connections in the kernel's queue for seconds. With several workers on one
     socket, taking one a turn is what spreads them: asyncio's gave one of two workers 28 of
-    32 connections (README, "Overload")."""
+    32 connections (docs/internals.md, "Overload")."""
     return "asyncio" if workers == 1 else "uvloop"
 
 

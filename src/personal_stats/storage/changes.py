@@ -161,7 +161,7 @@ async def leave_no_trace(engine: AsyncEngine) -> bool:
     one of the engine's pragmas), and the write-ahead log, which still holds the pages as they
     were, is checkpointed and truncated. Readers of older snapshots can hold that up for a
     moment: it is tried for up to a second; False if it could not be done then (the next
-    checkpoint does it). PostgreSQL keeps dead rows until VACUUM (README: the write API)."""
+    checkpoint does it). PostgreSQL keeps dead rows until VACUUM (docs/write-api.md)."""
     if engine.dialect.name != "sqlite":
         return True
     for _ in range(20):
