@@ -3,6 +3,7 @@ requests in flight an immediate 503; a request counts in flight only once its bo
 a head or a body sent too slowly is cut off."""
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +17,8 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from personal_stats.server.app import close, create_app
-from personal_stats.server.middleware import AT_THE_LIMIT, Admission, BodyLimits, RequestMachinery
+from personal_stats.server.middleware import Admission, BodyLimits, RequestMachinery
+from personal_stats.server.overload import AT_THE_LIMIT, BUSY, BUSY_HEAD, busy
 from personal_stats.server.protocol import GuardedHttpToolsProtocol
 from personal_stats.support.settings import Settings
 from tests.helpers import on_the_loops_clock
@@ -303,3 +305,28 @@ async def test_the_servers_protocol_sheds_at_the_socket_while_the_worker_is_satu
     finally:
         server.should_exit = True
         await serving
+
+
+def test_the_shed_answer_is_one_answer_at_the_socket_and_in_the_app() -> None:
+    """The protocol's bytes and the middleware's response are the same 503: its status,
+    problem document, Retry-After, no-store and nosniff."""
+    expected = {"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                "detail": AT_THE_LIMIT}  # fmt: skip
+    head, _, body = BUSY.partition(b"\r\n\r\n")
+    assert head + b"\r\n\r\n" == BUSY_HEAD
+    status, *lines = head.decode().split("\r\n")
+    assert status == "HTTP/1.1 503 Service Unavailable"
+    headers = dict(line.split(": ", 1) for line in lines)
+    assert json.loads(body) == expected
+    assert headers == {
+        "content-type": "application/problem+json",
+        "content-length": str(len(body)),
+        "retry-after": "1",
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+    }
+    response = busy()
+    assert response.status_code == 503
+    assert json.loads(bytes(response.body)) == expected
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["cache-control"] == "no-store"

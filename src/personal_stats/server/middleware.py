@@ -22,16 +22,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from personal_stats.adapters.events import is_stream
 from personal_stats.http.problems import problem
+from personal_stats.server.overload import NOSNIFF, busy
 from personal_stats.support.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 ACCESS_LOG = logging.getLogger("personal_stats.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 ALWAYS_ANSWERED = frozenset({"/healthz", "/readyz", "/metrics"})
-AT_THE_LIMIT = "The service is at its limit of requests in flight; try again shortly."
 DRAIN_BYTES = 64 * 1024 * 1024  # of a refused body, read and dropped before the 413
 DRAIN_SECONDS = 5.0
-NOSNIFF = (b"x-content-type-options", b"nosniff")
 # Pages load scripts, styles, images and data from the service alone and are never framed.
 PAGE_POLICY = (
     b"content-security-policy",
@@ -123,7 +122,7 @@ class RequestMachinery:
             await self.app(scope, receive, send)
             return
         if admission.saturated:
-            await problem(503, AT_THE_LIMIT, headers={"Retry-After": "1"})(scope, receive, send)
+            await busy()(scope, receive, send)
             return
         admission.in_flight += 1
         counted = True

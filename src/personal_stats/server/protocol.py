@@ -33,7 +33,8 @@ import orjson
 
 from personal_stats.adapters.events import PUSH, is_stream
 from personal_stats.frameworks.uvicorn import HttpProtocol, RequestCycle
-from personal_stats.server.middleware import ALWAYS_ANSWERED, AT_THE_LIMIT, Admission
+from personal_stats.server.middleware import ALWAYS_ANSWERED, Admission
+from personal_stats.server.overload import BUSY, BUSY_HEAD
 from personal_stats.support.metrics import SHED_REQUESTS, STALLED_CONNECTIONS
 from personal_stats.support.settings import Settings
 
@@ -52,13 +53,6 @@ TOO_LATE = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(_LATE), _LATE)
 )
-_BUSY = orjson.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
-                      "detail": AT_THE_LIMIT})  # fmt: skip
-BUSY_HEAD = (
-    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n"
-    b"retry-after: 1\r\nx-content-type-options: nosniff\r\ncontent-length: %d\r\n\r\n" % len(_BUSY)
-)
-BUSY = BUSY_HEAD + _BUSY
 _LARGE = orjson.dumps({"type": "about:blank", "title": "Request Header Fields Too Large",
                        "status": 431, "detail": "The request's head is too large."})  # fmt: skip
 TOO_LARGE = (
