@@ -17,9 +17,9 @@ from personal_stats.core import stats
 from personal_stats.core.figures import standing_among
 from personal_stats.core.params import WindowArgs
 from personal_stats.core.reads import Question, Standing, StandingRead
-from personal_stats.service import peers
+from personal_stats.service import peer_base, peer_index
 from personal_stats.service.ingest import import_files
-from personal_stats.service.peers import PeerIndex
+from personal_stats.service.peer_index import PeerIndex
 from personal_stats.service.stats_service import StatsService
 from personal_stats.storage import InstantTable
 from personal_stats.storage.base import InstantChanges
@@ -63,7 +63,7 @@ def test_index_standing_equals_a_naive_count(
 ) -> None:
     """With a checkpoint at every instant, at every tenth, and at none but the first (then
     every window is counted instant by instant)."""
-    monkeypatch.setattr(peers, "_CHECKPOINT_INSTANTS", checkpoint_instants)
+    monkeypatch.setattr(peer_base, "CHECKPOINT_INSTANTS", checkpoint_instants)
     rng = random.Random(11)
     mentors = 9  # mentors 7 and 8 never complete anything
     instants = [(rng.randrange(7), int(ORIGIN.timestamp()) + rng.randrange(3 * 365 * 86400))
@@ -231,8 +231,8 @@ def test_a_refreshed_index_equals_one_built_whole(
     version's instants; and so does every standing of the older index corrected by the
     steps since. A limit of 0 merges the overlay into the base at every refresh; 40, now
     and then."""
-    monkeypatch.setattr(peers, "OVERLAY_LIMIT", overlay_limit)
-    monkeypatch.setattr(peers, "_CHECKPOINT_INSTANTS", checkpoint_instants)
+    monkeypatch.setattr(peer_index, "OVERLAY_LIMIT", overlay_limit)
+    monkeypatch.setattr(peer_base, "CHECKPOINT_INSTANTS", checkpoint_instants)
     rng = random.Random(5)
     origin, span = int(ORIGIN.timestamp()), 2 * 365 * 86400
     instants = {f"m{i}": [origin + rng.randrange(span) for _ in range(rng.randrange(30))]

@@ -43,7 +43,8 @@ from personal_stats.core.tokens import TokenInfo
 from personal_stats.core.windows import zone
 from personal_stats.service.ingest import ImportReport, Source, import_sources
 from personal_stats.service.live import Follower, Hub, Place
-from personal_stats.service.peers import PeerIndex, Peers
+from personal_stats.service.peer_index import PeerIndex
+from personal_stats.service.peers import Peers
 from personal_stats.storage import Snapshot, Store, open_store
 from personal_stats.storage import tokens as token_store
 from personal_stats.storage.base import InstantChanges
@@ -199,6 +200,20 @@ class StatsService:
         except TimeoutError as error:
             raise Unavailable("the database answered too late; try again shortly") from error
 
+    async def types_of(
+        self, version: int, read: Callable[[], Awaitable[dict[str, TypeRow]]]
+    ) -> dict[str, TypeRow]:
+        """The activity types at this data version, read once per version (`read` reads
+        them in the asking unit of work's snapshot)."""
+        types = self.types
+        if types is None or types[0] != version:
+            types = self.types = (version, await read())
+        return types[1]
+
+    def count_question(self, how: str) -> None:
+        """Note a question `asked`, or `repeated` in its unit of work (the tests read it)."""
+        self.questions[how] += 1
+
     async def close(self) -> None:
         self.live.close()
         if self.feed is not None:
@@ -250,11 +265,11 @@ class UnitOfWork:
         key = (ask, arguments)
         found = self.answers.get(key)
         if found is not None:
-            self.service.questions["repeated"] += 1
+            self.service.count_question("repeated")
             result: R = await asyncio.shield(found)
             return result
         future = self.answers[key] = asyncio.get_running_loop().create_future()
-        self.service.questions["asked"] += 1
+        self.service.count_question("asked")
         try:
             result = await self.ask(ask(*arguments))
         except asyncio.CancelledError:
@@ -314,10 +329,7 @@ class UnitOfWork:
 
     async def _types(self, read: TypesRead, snapshot: Snapshot) -> dict[str, TypeRow]:
         """The activity types of the snapshot's version, read once per version."""
-        types = self.service.types
-        if types is None or types[0] != snapshot.version:
-            types = self.service.types = (snapshot.version, await self._fetch(read, snapshot))
-        return types[1]
+        return await self.service.types_of(snapshot.version, lambda: self._fetch(read, snapshot))
 
     def read_whole(self, mentor_ids: Iterable[str]) -> None:
         """Read every row of these mentors at their first read: the request's questions
@@ -346,26 +358,18 @@ class UnitOfWork:
     async def _peer_view(
         self, snapshot: Snapshot
     ) -> tuple[PeerIndex | None, InstantChanges | None]:
-        """The peer index to answer from and the steps to add to it: the index of the
-        snapshot's version and None; an older index and the steps written since, as the
-        snapshot reads them (read once per pair of versions: they never change); or None
-        when there is no index yet, or the change log cannot tell (then SQL counts)."""
-        peers = self.service.peers
-        index = peers.before(snapshot.version)
-        if index is None or index.version == snapshot.version:
-            return index, None
-        key = (index.version, snapshot.version)
-        if key not in peers.changes:
-            found = await self._fetch(ChangesRead(index.version), snapshot)
-            peers.remember(index.version, found, snapshot.version)
-        changes = peers.changes[key]
-        return (None, None) if changes is None else (index, changes)
+        """The peer index to answer from, and the steps to add to it (`Peers.view`)."""
+
+        def read_changes(since: int) -> Awaitable[InstantChanges | None]:
+            return self._fetch(ChangesRead(since), snapshot)
+
+        return await self.service.peers.view(snapshot.version, read_changes)
 
     async def _completed_before(self, read: CompletedBeforeRead, snapshot: Snapshot) -> Any:
         """Like a standing: from the index, corrected when it is older than the snapshot."""
         index, changes = await self._peer_view(snapshot)
         path = "sql" if index is None else "index" if changes is None else "corrected"
-        self.service.peers.answered[f"completed_before {path}"] += 1
+        self.service.peers.count(f"completed_before {path}")
         if index is None:
             return await self._fetch(read, snapshot)
         since = () if changes is None else changes.by_mentor.get(read.mentor_id, ())
@@ -376,7 +380,7 @@ class UnitOfWork:
         corrected by the steps written since; else (no index yet) every mentor's, read."""
         index, changes = await self._peer_view(snapshot)
         path = "sql" if index is None else "index" if changes is None else "corrected"
-        self.service.peers.answered[f"standing {path}"] += 1
+        self.service.peers.count(f"standing {path}")
         if index is None:
             peers = await self._fetch(CompletedCountsRead(read.start, read.end), snapshot)
         elif changes is None:
