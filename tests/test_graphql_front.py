@@ -16,10 +16,11 @@ from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from personal_stats.adapters.graphql.cost import cost_of
-from personal_stats.adapters.graphql.documents import Documents, shape_of
+from personal_stats.adapters.graphql.documents import Documents
 from personal_stats.adapters.graphql.executor import lean_executor, plain_fields
 from personal_stats.adapters.graphql.rules import alias_limit, depth_limit
 from personal_stats.adapters.graphql.schema import build_schema
+from personal_stats.adapters.graphql.shapes import shape_of
 from personal_stats.server.app import close, create_app
 from personal_stats.support.settings import Settings
 from tests.helpers import SessionFactory, activity, add, database_url, mentor

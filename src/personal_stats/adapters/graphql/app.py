@@ -25,10 +25,11 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from personal_stats.adapters.graphql.documents import Documents, Prepared
+from personal_stats.adapters.graphql.documents import Documents
 from personal_stats.adapters.graphql.executor import lean_executor
 from personal_stats.adapters.graphql.schema import StatsSchema
 from personal_stats.adapters.graphql.sharing import Texts
+from personal_stats.adapters.graphql.templates import Prepared
 from personal_stats.core.errors import Unavailable
 from personal_stats.core.limits import Bucket
 from personal_stats.frameworks.strawberry import graphql_schema, is_awaitable, report_errors

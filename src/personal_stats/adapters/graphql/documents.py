@@ -13,115 +13,27 @@ validator's own. A template is kept only if it passes validation itself, so that
 values can make it answer what the document they came in would not.
 """
 
-import re
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from graphql import (
     ASTValidationRule,
     DocumentNode,
-    FloatValueNode,
     GraphQLError,
-    GraphQLInputType,
-    GraphQLList,
-    GraphQLNonNull,
     GraphQLSchema,
     GraphQLSyntaxError,
-    IntValueNode,
-    ListTypeNode,
-    NamedTypeNode,
-    NameNode,
-    Node,
-    NonNullTypeNode,
-    OperationDefinitionNode,
-    StringValueNode,
-    TypeInfo,
-    TypeInfoVisitor,
-    TypeNode,
-    Undefined,
-    VariableDefinitionNode,
-    VariableNode,
-    Visitor,
-    coerce_input_value,
     parse,
-    visit,
 )
 from strawberry.extensions import SchemaExtension
 
 from personal_stats.adapters.graphql.cost import cost_of
+from personal_stats.adapters.graphql.shapes import Shape, shape_of
+from personal_stats.adapters.graphql.templates import Prepared, literal_values, template_of
 from personal_stats.frameworks.strawberry import validation_errors
 
 V = TypeVar("V")
-LITERAL = "__literal"
-_TOKENS = re.compile(
-    r"""(?P<skip>[ \t\n\r,\ufeff]+|\#[^\n\r]*)
-      | (?P<string>"(?!"")[^"\\\x00-\x1f]*")
-      | (?P<number>-?(?:0|[1-9][0-9]*)(?P<fraction>(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
-                   (?![_A-Za-z0-9.]))
-      | (?P<name>[_A-Za-z][_0-9A-Za-z]*)
-      | (?P<punctuator>\.\.\.|[!$&():=@\[\]{|}])""",
-    re.VERBOSE,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Shape:
-    """A text read as tokens: its key (the tokens, each literal by its kind only), each
-    literal's value in order, and where each token starts."""
-
-    key: str
-    values: tuple[Any, ...]
-    starts: tuple[int, ...]  # of the literal tokens, in the text
-
-
-def shape_of(text: str, max_tokens: int | None = None) -> Shape | None:
-    """The text's shape, or None when the regular expression cannot read it exactly as the
-    GraphQL lexer would (escapes, block strings, anything unusual), or it has more than
-    `max_tokens` tokens (read no further: the parser refuses it at the same count): then only
-    its text keys it."""
-    parts: list[str] = []
-    values: list[Any] = []
-    starts: list[int] = []
-    position = 0
-    for token in _TOKENS.finditer(text):
-        if token.start() != position:
-            return None
-        position = token.end()
-        kind = token.lastgroup
-        if kind == "skip":
-            continue
-        if max_tokens is not None and len(parts) >= max_tokens:
-            return None
-        value = token.group()
-        if kind == "string":
-            parts.append('"')
-            values.append(value[1:-1])
-            starts.append(token.start())
-        elif kind == "number":
-            is_float = bool(token.group("fraction"))
-            parts.append("0.0" if is_float else "0")
-            values.append(float(value) if is_float else int(value))
-            starts.append(token.start())
-        elif kind == "name" and value.startswith(LITERAL):
-            return None  # the document's own name would clash with the template's
-        else:
-            parts.append(value)
-    if position != len(text):
-        return None
-    return Shape(" ".join(parts), tuple(values), tuple(starts))
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A document ready to execute: parsed (None when it did not parse), its errors (from
-    parsing or validation: then it is not executed), and for a template the name and type
-    of the variable of each literal, in the order of the text."""
-
-    document: DocumentNode | None
-    errors: list[GraphQLError]
-    literals: tuple[tuple[str, GraphQLInputType], ...] = ()
 
 
 @dataclass
@@ -164,7 +76,7 @@ class Documents:
         if shape is not None:
             template = self.by_shape.get(shape.key)
             if template is not None:
-                read = _literal_values(template, shape)
+                read = literal_values(template, shape)
                 if read is not None:
                     self.served["shape"] += 1
                     self.by_text.put(text, (template, read))
@@ -184,7 +96,7 @@ class Documents:
         prepared = Prepared(document, errors)
         if not errors and shape is not None:
             template = self._template(prepared, shape)
-            values = None if template is None else _literal_values(template, shape)
+            values = None if template is None else literal_values(template, shape)
             if template is not None and values is not None:
                 self.by_shape.put(shape.key, template)
                 self.by_text.put(text, (template, values))
@@ -197,7 +109,7 @@ class Documents:
         variables declare make a valid document. (Not so where two fields of one response key
         must have equal arguments: `x: mentor(id: "A") x: mentor(id: "A")` is valid, but as a
         template, with a variable for each, it would answer "A" and "B" with A's figures.)"""
-        template = _template(self.schema, prepared, shape)
+        template = template_of(self.schema, prepared, shape)
         if template is None or template.document is None:
             return None
         if validation_errors(self.schema, template.document, self.rules):
@@ -273,98 +185,3 @@ class Kept(Generic[V]):
         self.characters += len(key)
         while len(self.entries) > self.maxsize or self.characters > self.max_characters:
             self.characters -= len(self.entries.popitem(last=False)[0])
-
-
-def _literal_values(template: Prepared, shape: Shape) -> dict[str, Any] | None:
-    """The variables' values of this shape's literals, or None when one does not fit the
-    type its position expects."""
-    values = {}
-    for (name, type_), value in zip(template.literals, shape.values, strict=True):
-        if coerce_input_value(value, type_) is Undefined:
-            return None
-        values[name] = value
-    return values
-
-
-def _template(schema: GraphQLSchema, prepared: Prepared, shape: Shape) -> Prepared | None:
-    """The valid document with each of its literals replaced by a variable declared on every
-    operation; None when some literal cannot be (a variable's default value must stay a
-    literal), so that the shape does not describe the document."""
-    assert prepared.document is not None
-    found: dict[int, GraphQLInputType] = {}  # literal's start in the text -> expected type
-    type_info = TypeInfo(schema)
-    visit(prepared.document, TypeInfoVisitor(type_info, _Literals(type_info, found)))
-    if sorted(found) != list(shape.starts):
-        return None
-    names = {start: f"{LITERAL}{number}" for number, start in enumerate(shape.starts)}
-    definitions = tuple(
-        VariableDefinitionNode(
-            variable=VariableNode(name=NameNode(value=names[start])),
-            type=_type_node(found[start]),
-            directives=(),
-        )
-        for start in shape.starts
-    )
-    document = visit(prepared.document, _AsVariables(names, definitions))
-    literals = tuple((names[start], found[start]) for start in shape.starts)
-    return Prepared(document, [], literals)
-
-
-class _LiteralVisitor(Visitor):
-    """Visits the string and number literals outside variable definitions (a default value
-    must stay a literal): `literal_at` is where one starts in the text, else None."""
-
-    def enter_variable_definition(self, *_: Any) -> Any:
-        return self.SKIP
-
-    @staticmethod
-    def literal_at(node: Node) -> int | None:
-        if isinstance(node, StringValueNode | IntValueNode | FloatValueNode) and node.loc:
-            return node.loc.start
-        return None
-
-
-class _Literals(_LiteralVisitor):
-    """Notes where each literal starts, with the type its position expects."""
-
-    def __init__(self, type_info: TypeInfo, found: dict[int, GraphQLInputType]) -> None:
-        super().__init__()
-        self.type_info = type_info
-        self.found = found
-
-    def enter(self, node: Node, *_: Any) -> None:
-        start = self.literal_at(node)
-        if start is not None and (expected := self.type_info.get_input_type()) is not None:
-            self.found[start] = expected
-
-
-class _AsVariables(_LiteralVisitor):
-    """Puts each literal's variable in its place and declares them on every operation."""
-
-    def __init__(
-        self, names: dict[int, str], definitions: tuple[VariableDefinitionNode, ...]
-    ) -> None:
-        super().__init__()
-        self.names = names
-        self.definitions = definitions
-
-    def enter(self, node: Node, *_: Any) -> Any:
-        start = self.literal_at(node)
-        name = None if start is None else self.names.get(start)
-        return None if name is None else VariableNode(name=NameNode(value=name))
-
-    def leave_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> Any:
-        own = tuple(node.variable_definitions or ())
-        return replace(node, variable_definitions=own + self.definitions)
-
-
-def _type_node(type_: GraphQLInputType) -> TypeNode:
-    if isinstance(type_, GraphQLNonNull):
-        return NonNullTypeNode(type=_nullable_type_node(type_.of_type))
-    return _nullable_type_node(type_)
-
-
-def _nullable_type_node(type_: GraphQLInputType) -> NamedTypeNode | ListTypeNode:
-    if isinstance(type_, GraphQLList):
-        return ListTypeNode(type=_type_node(type_.of_type))
-    return NamedTypeNode(name=NameNode(value=type_.name))  # type: ignore[union-attr]
