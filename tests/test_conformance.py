@@ -91,7 +91,8 @@ def valid_query(query: dict[str, Any], path: str) -> dict[str, Any]:
         query.pop("end_date", None)
     if "start_date" in query:
         start, end = sorted(date.fromisoformat(query[k]) for k in ("start_date", "end_date"))
-        longest = MAX_CALENDAR_DAYS if path.endswith("/contribution-calendar") else MAX_WINDOW_DAYS
+        calendar = path.endswith(("/contribution-calendar", "/cards/calendar.svg"))
+        longest = MAX_CALENDAR_DAYS if calendar else MAX_WINDOW_DAYS
         start = max(start, end - timedelta(days=longest - 1))
         query |= {"start_date": start.isoformat(), "end_date": end.isoformat()}
         query["as_of"] = max(as_of or end, end).isoformat()
