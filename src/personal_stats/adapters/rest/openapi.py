@@ -101,47 +101,20 @@ def _problem(description: str) -> dict[str, Any]:
 # schema-valid combination that breaks one of them is a 400 naming the parameter.
 
 
-def _operation(asked: questions.Asked) -> dict[str, Any]:
-    records, schema = asked.records, asked.rest.schema
-    return {
-        "get": {
-            "summary": asked.rest.summary,
-            "description": rules(*records),
-            "operationId": schema[0].lower() + schema[1:],
-            "security": [],  # public: no token
-            "parameters": [MENTOR_ID, *parameters(*records)],
-            "responses": {
-                "200": {
-                    "description": "The answer",
-                    "headers": VALIDATORS,
-                    "content": {
-                        "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}
-                    },
-                },
-                "304": {"description": "Not modified since the ETag given in If-None-Match"},
-                "400": _problem("Malformed mentor id or invalid parameters"),
-                "404": _problem("No mentor with this id"),
-                "503": _problem("The database cannot be reached"),
-            },
-        }
-    }
-
-
-def _card(operation_id: str, summary: str, *records: type[params.Args]) -> dict[str, Any]:
-    """An SVG card: the question's arguments and the card's own."""
+def _read(
+    operation_id: str, summary: str, records: tuple[type[params.Args], ...], answer: Any
+) -> dict[str, Any]:
+    """A public GET of a mentor's: its parameters and their rules from the argument records,
+    `answer` its 200 (with the validators every answer carries)."""
     return {
         "get": {
             "summary": summary,
             "description": rules(*records),
             "operationId": operation_id,
-            "security": [],
-            "parameters": [MENTOR_ID, *parameters(*records, params.CardArgs)],
+            "security": [],  # public: no token
+            "parameters": [MENTOR_ID, *parameters(*records)],
             "responses": {
-                "200": {
-                    "description": "The card, an SVG image (every text in it escaped)",
-                    "headers": VALIDATORS,
-                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
-                },
+                "200": {**answer, "headers": VALIDATORS},
                 "304": {"description": "Not modified since the ETag given in If-None-Match"},
                 "400": _problem("Malformed mentor id or invalid parameters"),
                 "404": _problem("No mentor with this id"),
@@ -149,6 +122,24 @@ def _card(operation_id: str, summary: str, *records: type[params.Args]) -> dict[
             },
         }
     }
+
+
+def _operation(asked: questions.Asked) -> dict[str, Any]:
+    schema = asked.rest.schema
+    answer = {
+        "description": "The answer",
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+    return _read(schema[0].lower() + schema[1:], asked.rest.summary, asked.records, answer)
+
+
+def _card(operation_id: str, summary: str, *records: type[params.Args]) -> dict[str, Any]:
+    """An SVG card: the question's arguments and the card's own."""
+    answer = {
+        "description": "The card, an SVG image (every text in it escaped)",
+        "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+    }
+    return _read(operation_id, summary, (*records, params.CardArgs), answer)
 
 
 _STREAM = {
