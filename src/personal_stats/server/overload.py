@@ -2,6 +2,8 @@
 the middleware sends it as a response (`busy`), the protocol writes the same answer's bytes
 at the socket before any ASGI work (`BUSY`, `BUSY_HEAD`)."""
 
+from http import HTTPStatus
+
 from starlette.responses import Response
 
 from personal_stats.http.problems import problem
@@ -17,8 +19,10 @@ def busy() -> Response:
 
 def _raw(response: Response) -> tuple[bytes, bytes]:
     """The response as HTTP/1.1 bytes: its head, and its body."""
+    status = response.status_code
+    first = b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())
     lines = b"".join(b"%s: %s\r\n" % pair for pair in [*response.raw_headers, NOSNIFF])
-    return b"HTTP/1.1 503 Service Unavailable\r\n" + lines + b"\r\n", bytes(response.body)
+    return first + lines + b"\r\n", bytes(response.body)
 
 
 BUSY_HEAD, _BODY = _raw(busy())
