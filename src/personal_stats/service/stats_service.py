@@ -284,8 +284,11 @@ class UnitOfWork:
 
     async def ask(self, question: Question[R]) -> R:
         async with self.lock:
+            left = self.deadline - self.service.clock()
             try:
-                async with asyncio.timeout(self.deadline - self.service.clock()):
+                if left <= 0:  # refused even when the question would need no I/O to answer
+                    raise TimeoutError
+                async with asyncio.timeout(left):
                     if self.snapshot is None:
                         snapshot = await self.stack.enter_async_context(self._open())
                         await snapshot.open()

@@ -203,5 +203,20 @@ async def vacuum_erased(engine: AsyncEngine) -> bool:
         return False
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        # A transaction of this database begun before the erasure may still see its rows,
+        # and VACUUM FULL keeps them for it: wait (a while) for those to end.
+        erased_at = (await autocommit.exec_driver_sql("SELECT clock_timestamp()")).scalar_one()
+        for _ in range(int(VACUUM_WAIT_SECONDS / 0.05)):
+            older = await autocommit.execute(_OLDER_TRANSACTIONS, {"erased_at": erased_at})
+            if not older.scalar_one():
+                break
+            await asyncio.sleep(0.05)
         await autocommit.exec_driver_sql("VACUUM FULL " + ", ".join(ERASED_FROM))
     return True
+
+
+VACUUM_WAIT_SECONDS = 10.0
+_OLDER_TRANSACTIONS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start < :erased_at"
+)
