@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from personal_stats.cli import _import_files
 from personal_stats.server.app import close, create_app
 from personal_stats.service.ingest import import_files
-from personal_stats.storage import tokens
+from personal_stats.storage import Writes, tokens
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import upgrade
 from personal_stats.storage.models import Activity
@@ -65,7 +65,7 @@ async def test_a_long_import_outlives_the_request_time_limit(
         await reset_postgres(engine)
         async with writes_held(engine):
             with pytest.raises(TimeoutError):
-                await import_files(requests, [path])
+                await import_files(Writes(requests), [path])
         assert await activities(engine) == 0
         report = await _import_files(settings, [path], if_empty=False)  # the import's own
         assert report is not None

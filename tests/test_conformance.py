@@ -45,7 +45,7 @@ from personal_stats.core.windows import MAX_WINDOW_DAYS, add_months, is_known_ti
 from personal_stats.core.wire import parse_date, parse_month
 from personal_stats.server.app import create_app
 from personal_stats.service.ingest import import_files
-from personal_stats.storage import tokens
+from personal_stats.storage import Writes, tokens
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import upgrade
 from personal_stats.support.settings import Settings
@@ -222,7 +222,7 @@ async def load_demo() -> None:
     for url in (DATABASE_URL, WRITES_DATABASE_URL):
         engine = create_engine(Settings(database_url=url))
         await upgrade(engine)
-        await import_files(engine, [DEMO])
+        await import_files(Writes(engine), [DEMO])
         if url == WRITES_DATABASE_URL:
             TOKEN["value"] = await tokens.create(engine, "conformance", ("ingest",))
         await engine.dispose()

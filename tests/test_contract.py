@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.service.ingest import import_files
+from personal_stats.storage import Writes
 
 DEMO = Path(__file__).parents[1] / "fixtures" / "demo.json"
 JAMES = "/api/v1/personal-stats/api/v1/personal-stats/mentor_b2c91a"
@@ -40,7 +41,7 @@ CONTRIBUTION_HISTORY = {
 
 @pytest.fixture
 async def demo(engine: AsyncEngine) -> None:
-    await import_files(engine, [DEMO])
+    await import_files(Writes(engine), [DEMO])
 
 
 @pytest.mark.usefixtures("demo")

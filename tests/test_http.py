@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.server.app import close, create_app
 from personal_stats.service.ingest import import_files
+from personal_stats.storage import Writes
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import upgrade
 from personal_stats.support.settings import Settings
@@ -35,7 +36,7 @@ def document(minutes: int) -> dict[str, Any]:
 async def load(engine: AsyncEngine, tmp_path: Path, minutes: int = 30) -> None:
     path = tmp_path / f"d{minutes}.json"
     path.write_text(json.dumps(document(minutes)))
-    await import_files(engine, [path])
+    await import_files(Writes(engine), [path])
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from personal_stats.server.app import close, create_app, upgrade_schema
 from personal_stats.server.protocol import _Push
 from personal_stats.service.ingest import import_files
 from personal_stats.service.live import POKED, Event, Hub
+from personal_stats.storage import Writes
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.feed import Changes, changes_in_log, heard, notice
 from personal_stats.support.settings import Settings
@@ -323,7 +324,7 @@ async def test_a_stream_whose_transport_takes_nothing_is_closed(
     engine = create_engine(settings)
     document = tmp_path / "a.json"
     document.write_text(json.dumps({"mentors": [{"id": "a", "name": "A"}]}))
-    await import_files(engine, [document])
+    await import_files(Writes(engine), [document])
     await engine.dispose()
     app = create_app(settings)
     path = "/api/v1/personal-stats/a/events"

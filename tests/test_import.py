@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from personal_stats.core.errors import ImportRejected
 from personal_stats.service.ingest import import_files
+from personal_stats.storage import Writes
 from personal_stats.storage.models import Activity, ActivityType, Mentor
 from tests.helpers import SessionFactory, run_cli
 
@@ -55,9 +56,9 @@ async def test_document_import_and_idempotent_reimport(
         "activities": [an_activity(1), an_activity(2, status="cancelled", extra="ignored")],
     }
     path = write(tmp_path / "data.json", document)
-    report = await import_files(engine, [path])
+    report = await import_files(Writes(engine), [path])
     assert (report.activity_types, report.mentors, report.activities) == (1, 3, 2)
-    await import_files(engine, [path])
+    await import_files(Writes(engine), [path])
     assert await counts(sessions) == (1, 3, 2)
     async with sessions() as session:
         assert (await session.get(Mentor, "m2")).timezone == "UTC"
@@ -69,12 +70,12 @@ async def test_upsert_updates_and_a_later_record_wins(
 ) -> None:
     first = write(tmp_path / "a.json", {"activity_types": [TYPE], "mentors": [MENTOR],
                                        "activities": [an_activity(1)]})  # fmt: skip
-    await import_files(engine, [first])
+    await import_files(Writes(engine), [first])
     second = write(
         tmp_path / "b.json",
         {"activities": [an_activity(1, duration_minutes=10), an_activity(1, duration_minutes=20)]},
     )
-    await import_files(engine, [second])
+    await import_files(Writes(engine), [second])
     async with sessions() as session:
         stored = await session.get(Activity, "act_000001")
     assert stored is not None
@@ -91,7 +92,7 @@ async def test_jsonl_records_in_any_order(
     ]
     path = tmp_path / "data.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
-    await import_files(engine, [path])
+    await import_files(Writes(engine), [path])
     assert await counts(sessions) == (1, 1, 1)
 
 
@@ -130,7 +131,7 @@ async def test_one_bad_record_writes_nothing(
         "activities": [record, an_activity(2)],
     }
     with pytest.raises(ImportRejected) as rejected:
-        await import_files(engine, [write(tmp_path / "bad.json", document)])
+        await import_files(Writes(engine), [write(tmp_path / "bad.json", document)])
     assert [p.split(":")[0] for p in rejected.value.problems] == [location]
     assert await counts(sessions) == (0, 0, 0)
 
@@ -145,7 +146,7 @@ async def test_every_problem_is_reported_with_its_file(
         "activities": [an_activity(1), an_activity(2, status="x", duration_minutes=5000)],
     })  # fmt: skip
     with pytest.raises(ImportRejected) as rejected:
-        await import_files(engine, [good, bad])
+        await import_files(Writes(engine), [good, bad])
     locations = sorted(p.split(": ")[1] for p in rejected.value.problems)
     assert all(p.startswith(f"{bad}: ") for p in rejected.value.problems)
     assert locations == [
@@ -158,14 +159,16 @@ async def test_every_problem_is_reported_with_its_file(
 async def test_duplicate_code_against_the_database(
     engine: AsyncEngine, sessions: SessionFactory, tmp_path: Path
 ) -> None:
-    await import_files(engine, [write(tmp_path / "a.json", {"activity_types": [TYPE]})])
+    await import_files(Writes(engine), [write(tmp_path / "a.json", {"activity_types": [TYPE]})])
     renamed = {"id": "act_type_001", "code": "renamed", "name": "Renamed"}
     taken = {"id": "act_type_002", "code": "one_on_one_session", "name": "Copy"}
     with pytest.raises(ImportRejected):
-        await import_files(engine, [write(tmp_path / "b.json", {"activity_types": [taken]})])
+        await import_files(
+            Writes(engine), [write(tmp_path / "b.json", {"activity_types": [taken]})]
+        )
     # Moving a code from one type to another in a single import is fine.
     moved = write(tmp_path / "c.json", {"activity_types": [renamed, taken]})
-    await import_files(engine, [moved])
+    await import_files(Writes(engine), [moved])
     assert await counts(sessions) == (2, 0, 0)
 
 
@@ -184,7 +187,7 @@ async def test_malformed_documents(
     path = tmp_path / "bad.json"
     path.write_text(content)
     with pytest.raises(ImportRejected) as rejected:
-        await import_files(engine, [path])
+        await import_files(Writes(engine), [path])
     assert problem in rejected.value.problems[0]
 
 
@@ -194,7 +197,7 @@ async def test_malformed_jsonl_lines(
     path = tmp_path / "bad.jsonl"
     path.write_text('{"record": "mentor", "id": "m1", "name": "A"}\n{oops\n{"record": "robot"}\n')
     with pytest.raises(ImportRejected) as rejected:
-        await import_files(engine, [path])
+        await import_files(Writes(engine), [path])
     assert [p.split(":")[0] for p in rejected.value.problems] == ["line 2", "line 3.record"]
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 from personal_stats.service.ingest import import_files
-from personal_stats.storage import models  # noqa: F401 - the tables of SQLModel.metadata
+from personal_stats.storage import Writes, models  # noqa: F401 - the tables of SQLModel.metadata
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import current_revision, head_revision, upgrade
 from personal_stats.support.settings import Settings
@@ -51,7 +51,7 @@ async def test_migrated_schema_equals_the_models(empty_database: str, first_load
         await upgrade(engine)  # a second run has nothing to do
         assert await current_revision(engine) == head_revision()
         if first_load:
-            await import_files(engine, [DEMO])
+            await import_files(Writes(engine), [DEMO])
         async with engine.connect() as connection:
             differences = await connection.run_sync(
                 lambda sync: compare_metadata(

@@ -21,7 +21,7 @@ from personal_stats.service import peer_base, peer_index
 from personal_stats.service.ingest import import_files
 from personal_stats.service.peer_index import PeerIndex
 from personal_stats.service.stats_service import StatsService
-from personal_stats.storage import InstantTable
+from personal_stats.storage import InstantTable, Writes
 from personal_stats.storage.base import InstantChanges
 from personal_stats.storage.changes import delete_activity, erase_mentor
 from personal_stats.storage.models import Activity, Mentor
@@ -160,7 +160,7 @@ async def test_after_writes_the_index_refreshes_from_the_change_log(
                         "activity_type_id": "t1", "status": "completed",
                         "started_at": "2023-03-01T10:00:00Z", "duration_minutes": 5})  # fmt: skip
         more.write_text("\n".join(json.dumps(r) for r in records))
-        await import_files(engine, [more])
+        await import_files(Writes(engine), [more])
         async with engine.begin() as connection:
             assert await delete_activity(connection, rows[8].id)  # type: ignore[attr-defined]
         await service.ask(stats.find_mentor("m0"))  # a request sees the new version
@@ -360,7 +360,7 @@ async def test_while_the_next_index_is_made_standings_are_corrected_not_recounte
         ]  # fmt: skip
         more = tmp_path / "more.jsonl"
         more.write_text("\n".join(json.dumps(r) for r in records))
-        await import_files(engine, [more])
+        await import_files(Writes(engine), [more])
         async with engine.begin() as connection:
             assert await delete_activity(connection, rows[8].id)
         windows = [(ORIGIN, ORIGIN + timedelta(days=20)), (ORIGIN, ORIGIN + timedelta(days=400)),

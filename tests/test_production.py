@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.server.app import close, create_app
 from personal_stats.service.ingest import import_files
+from personal_stats.storage import Writes
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import upgrade
 from personal_stats.support.settings import Settings
@@ -72,7 +73,7 @@ async def proxied_client(
 async def test_outage_answers_503_in_bounded_time_and_recovers(
     proxy: Proxy, proxied_client: httpx.AsyncClient, engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    await import_files(engine, [write(tmp_path / "d.json", document(3))])
+    await import_files(Writes(engine), [write(tmp_path / "d.json", document(3))])
     assert (await proxied_client.get(SUMMARY)).json()["total_activities"] == 3
     assert (await proxied_client.get("/readyz")).status_code == 200
 
@@ -117,9 +118,9 @@ async def test_reads_never_see_half_an_import(
     """Also during a first load into an empty table, which is built another way (indexes
     once at the end; on PostgreSQL a table built aside and swapped in)."""
     if not first_load:
-        await import_files(engine, [write(tmp_path / "first.json", document(0))])
+        await import_files(Writes(engine), [write(tmp_path / "first.json", document(0))])
     big = write(tmp_path / "big.json", document(20_000, mentor_name="Mira Updated"))
-    importing = asyncio.create_task(import_files(engine, [big]))
+    importing = asyncio.create_task(import_files(Writes(engine), [big]))
     seen: set[tuple[int, str]] = set()
     overlapping = 0  # reads that began and ended while the import was under way
     while not importing.done():
@@ -180,9 +181,9 @@ async def test_two_instances_share_one_database(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
         for app in instances
     ]
-    await import_files(engine, [write(tmp_path / "a.json", document(1))])
+    await import_files(Writes(engine), [write(tmp_path / "a.json", document(1))])
     assert [(await c.get(SUMMARY)).json()["total_activities"] for c in clients] == [1, 1]
-    await import_files(engine, [write(tmp_path / "b.json", document(4))])
+    await import_files(Writes(engine), [write(tmp_path / "b.json", document(4))])
     assert [(await c.get(SUMMARY)).json()["total_activities"] for c in clients] == [4, 4]
     for http, app in zip(clients, instances, strict=True):
         await http.aclose()
@@ -221,7 +222,7 @@ async def test_postgres_and_sqlite_give_identical_figures(
         await upgrade(engine)
         if url == postgres_url:
             await reset_postgres(engine)
-        await import_files(engine, [DEMO])
+        await import_files(Writes(engine), [DEMO])
         await engine.dispose()
     mentor_ids = [mentor["id"] for mentor in json.loads(DEMO.read_text())["mentors"]]
     on_sqlite = await bodies(sqlite_url, mentor_ids)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.service.seed import Plan, seed
+from personal_stats.storage import Writes
 from personal_stats.storage.bulk import sqlite_instant
 from personal_stats.storage.postgres import dsn
 from personal_stats.storage.statements import Statements, postgres_statements, sqlite_statements
@@ -62,7 +63,7 @@ async def plan_of(engine: AsyncEngine, name: str, values: dict[str, Any]) -> str
 
 @pytest.fixture
 async def seeded(engine: AsyncEngine) -> AsyncEngine:
-    await seed(engine, Plan(80, 3, 1, date(2026, 11, 28)), show_progress=False)
+    await seed(Writes(engine), Plan(80, 3, 1, date(2026, 11, 28)), show_progress=False)
     async with engine.begin() as connection:
         await connection.execute(text("ANALYZE"))
     return engine

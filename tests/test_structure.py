@@ -146,6 +146,16 @@ def test_the_core_is_pure() -> None:
     assert crossing == []
 
 
+def test_the_service_and_adapters_see_storage_through_its_interface() -> None:
+    """Reads through a `Store`'s snapshots, writes through `Writes`: the layers above
+    import the storage package itself, none of its modules (only the composition roots,
+    `server` and `cli`, make the engine and run the migrations)."""
+    found = [(name, i) for name, tree in MODULES.items() if room(name) in {"service", "adapters"}
+             for i in imports(tree, names=False)
+             if i.startswith("personal_stats.storage.")]  # fmt: skip
+    assert found == []
+
+
 def test_only_storage_imports_a_database_library() -> None:
     """The table models included: they live under storage/ too."""
     found = [(name, i) for name, tree in MODULES.items()

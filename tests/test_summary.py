@@ -9,6 +9,7 @@ from personal_stats.core.errors import InvalidInput, NotFound
 from personal_stats.core.params import WindowArgs
 from personal_stats.core.results import Summary
 from personal_stats.core.windows import Period
+from personal_stats.storage import Writes
 from tests.helpers import SessionFactory, activity, activity_type, add, ask, mentor
 
 AS_OF = date(2026, 3, 25)
@@ -327,7 +328,7 @@ async def test_peer_rank_follows_the_data_version(
             ' {"id": "x2", "mentor_id": "peer", "activity_type_id": "t1",'
             ' "status": "completed", "started_at": "2026-03-24T12:00:00Z", "duration_minutes": 5}]}'
         )
-        await import_files(engine, [document])  # type: ignore[arg-type]
+        await import_files(Writes(engine), [document])  # type: ignore[arg-type]
         assert (await service.ask(question())).peer_rank_percentile == 0  # the peer has two
         # The old index, corrected by the peer's count in the new snapshot: no recount.
         assert service.peers.answered["standing corrected"] == 1

@@ -102,7 +102,7 @@ async def test_ingest_then_read_equals_the_command_line_import(
         httpx.AsyncClient(transport=transport, base_url="http://x") as c,
         app.router.lifespan_context(app),
     ):
-        await app.state.service.writes.run(lambda engine: import_files(engine, [file]))
+        await app.state.service.writes.run(lambda writes: import_files(writes, [file]))
         via_cli = [(await c.get(f"{BASE}/w1{q}", params={"as_of": "2026-03-25"})).json()
                        for q in queries]  # fmt: skip
     assert via_api == via_cli

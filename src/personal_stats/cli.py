@@ -17,9 +17,7 @@ from personal_stats.core.errors import ImportRejected
 from personal_stats.core.params import is_valid_id
 from personal_stats.service.ingest import ImportReport, import_files
 from personal_stats.service.seed import Plan, seed
-from personal_stats.storage import tokens as token_store
-from personal_stats.storage.bulk import has_mentors
-from personal_stats.storage.changes import erase_for_good
+from personal_stats.storage import Writes
 from personal_stats.storage.engine import DatabaseError, create_engine
 from personal_stats.storage.migrate import current_revision, upgrade
 from personal_stats.support.logs import logging_config
@@ -176,11 +174,12 @@ def _identifier(text: str) -> str:
     return text
 
 
-async def _with_engine(settings: Settings, work: Any) -> Any:
-    engine = create_engine(settings)
+async def _with_writes(settings: Settings, work: Any, *, bulk: bool = False) -> Any:
+    """`work` done with the database's writes, its schema upgraded first."""
+    engine = create_engine(settings, bulk=bulk)
     try:
         await upgrade(engine)
-        return await work(engine)
+        return await work(Writes(engine))
     finally:
         await engine.dispose()
 
@@ -195,8 +194,8 @@ def _token_create(options: argparse.Namespace, settings: Settings) -> int:
     scopes = tuple(dict.fromkeys(options.scope or [tokens.INGEST]))
     try:
         value = asyncio.run(
-            _with_engine(
-                settings, lambda e: token_store.create(e, options.name, scopes, options.expires_in)
+            _with_writes(
+                settings, lambda w: w.create_token(options.name, scopes, options.expires_in)
             )
         )
     except ValueError as error:
@@ -209,7 +208,7 @@ def _token_create(options: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_list(_options: argparse.Namespace, settings: Settings) -> int:
-    found = asyncio.run(_with_engine(settings, token_store.list_all))
+    found = asyncio.run(_with_writes(settings, Writes.tokens))
     print(f"{'name':24} {'scopes':14} {'created':20} {'last used':20} {'expires':20} revoked")
     for token in found:
         print(f"{token.name:24} {' '.join(token.scopes):14} {_when(token.created_at):20} "
@@ -219,8 +218,10 @@ def _token_list(_options: argparse.Namespace, settings: Settings) -> int:
 
 
 def _erase(options: argparse.Namespace, settings: Settings) -> int:
-    erase = partial(erase_for_good, mentor_id=options.mentor_id, vacuum=options.vacuum)
-    version, vacuumed = asyncio.run(_with_engine(settings, erase))
+    def erase(writes: Writes) -> Any:
+        return writes.erase_for_good(options.mentor_id, options.vacuum)
+
+    version, vacuumed = asyncio.run(_with_writes(settings, erase))
     if version is None:
         print(f"no mentor with id {options.mentor_id!r}", file=sys.stderr)
         return 1
@@ -232,7 +233,7 @@ def _erase(options: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_revoke(options: argparse.Namespace, settings: Settings) -> int:
-    if not asyncio.run(_with_engine(settings, lambda e: token_store.revoke(e, options.name))):
+    if not asyncio.run(_with_writes(settings, lambda w: w.revoke_token(options.name))):
         print(f"no live token named {options.name!r}", file=sys.stderr)
         return 1
     print(f"token {options.name!r} revoked")
@@ -253,16 +254,11 @@ def _positive(text: str) -> int:
 def _seed(options: argparse.Namespace, settings: Settings) -> int:
     plan = Plan(options.mentors, options.years, options.seed, options.end)
 
-    async def run() -> int:
-        engine = create_engine(settings, bulk=True)
-        try:
-            await upgrade(engine)
-            return await seed(engine, plan, show_progress=sys.stderr.isatty())
-        finally:
-            await engine.dispose()
+    def run(writes: Writes) -> Any:
+        return seed(writes, plan, show_progress=sys.stderr.isatty())
 
     started = time.perf_counter()
-    written = asyncio.run(run())
+    written = asyncio.run(_with_writes(settings, run, bulk=True))
     seconds = time.perf_counter() - started
     print(f"seeded {plan.mentors} mentors and {written} activities in {seconds:.1f} s")
     return 0
@@ -295,14 +291,13 @@ def _import(options: argparse.Namespace, settings: Settings) -> int:
 async def _import_files(
     settings: Settings, files: list[Path], if_empty: bool
 ) -> ImportReport | None:
-    engine = create_engine(settings, bulk=True)
-    try:
-        await upgrade(engine)
-        if if_empty and await has_mentors(engine):
+    async def run(writes: Writes) -> ImportReport | None:
+        if if_empty and await writes.has_mentors():
             return None
-        return await import_files(engine, files, show_progress=sys.stderr.isatty())
-    finally:
-        await engine.dispose()
+        return await import_files(writes, files, show_progress=sys.stderr.isatty())
+
+    result: ImportReport | None = await _with_writes(settings, run, bulk=True)
+    return result
 
 
 def _migrate(_options: argparse.Namespace, settings: Settings) -> int:

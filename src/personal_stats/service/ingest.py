@@ -34,17 +34,7 @@ from personal_stats.core.records import (
     fast_line,
     messages,
 )
-from personal_stats.storage.bulk import (
-    ActivityWriter,
-    NewActivity,
-    drop_replaced_table,
-    stored_mentors,
-    stored_type_codes,
-    write_reference_data,
-)
-from personal_stats.storage.changes import bump_data_version
-from personal_stats.storage.engine import Connection, Engine
-from personal_stats.storage.transactions import data_version, write_transaction
+from personal_stats.storage import ActivityWriter, NewActivity, Writes, WriteTransaction
 
 BATCH = 10_000
 YIELD_EVERY = 500  # records read between two turns of the event loop
@@ -70,7 +60,7 @@ class Reference:
 
 @dataclass
 class Importer:
-    connection: Connection
+    transaction: WriteTransaction
     writer: ActivityWriter
     types: dict[str, tuple[str, TypeRecord]] = field(default_factory=dict)
     mentors: dict[str, tuple[str, AnyMentorRecord]] = field(default_factory=dict)
@@ -129,20 +119,21 @@ class Importer:
         await self.writer.before_references()
         types = [(r.id, r.code, r.name) for _, r in self.types.values()]
         mentors = [(r.id, r.name, r.timezone or "UTC") for _, r in self.mentors.values()]
-        types_changed, mentors_changed = await write_reference_data(self.connection, types, mentors)
+        transaction = self.transaction
+        types_changed, mentors_changed = await transaction.write_reference_data(types, mentors)
         writer = self.writer
         if await writer.finish():  # a first load: everyone's activities changed
-            version = await bump_data_version(self.connection, None)
+            version = await transaction.make_version(None)
         elif writer.changed or types_changed or mentors_changed:
             changed = writer.changed | set(mentors_changed)
-            version = await bump_data_version(self.connection, changed, writer.steps)
+            version = await transaction.make_version(changed, writer.steps)
         else:
-            version = await data_version(self.connection)
+            version = await transaction.version()
         return ImportReport(len(types), len(mentors), self.activities, version)
 
     async def _reference_problems(self) -> list[Located]:
         """Unknown mentors and activity types, and activity-type codes used twice."""
-        stored_types = await stored_type_codes(self.connection)
+        stored_types = await self.transaction.type_codes()
         problems = []
         code_owner = {code: type_id for type_id, code in stored_types.items()}
         for type_id, (location, record) in self.types.items():
@@ -154,7 +145,7 @@ class Importer:
                 problems.append(Located(f"{location}.code", message))
         unknown_mentors = self.mentor_refs.keys() - self.mentors.keys()
         if unknown_mentors:
-            unknown_mentors -= await stored_mentors(self.connection, unknown_mentors)
+            unknown_mentors -= await self.transaction.stored_mentors(unknown_mentors)
         problems += _unknown(self.mentor_refs, unknown_mentors, "mentor")
         unknown_types = self.type_refs.keys() - self.types.keys() - stored_types.keys()
         problems += _unknown(self.type_refs, unknown_types, "activity type")
@@ -207,30 +198,30 @@ def body_source(body: bytes, *, lines: bool) -> Source:
 
 
 async def import_files(
-    engine: Engine, paths: Sequence[Path], *, show_progress: bool = False
+    writes: Writes, paths: Sequence[Path], *, show_progress: bool = False
 ) -> ImportReport:
     """Import the files atomically: every problem is reported and nothing is written, or
     every record is upserted by id."""
     return await import_sources(
-        engine, [file_source(path) for path in paths], show_progress=show_progress
+        writes, [file_source(path) for path in paths], show_progress=show_progress
     )
 
 
 async def import_sources(
-    engine: Engine,
+    writes: Writes,
     sources: Sequence[Source],
     *,
     max_records: int | None = None,
     show_progress: bool = False,
-    before_commit: Callable[[Connection], Awaitable[None]] | None = None,
+    before_commit: Callable[[WriteTransaction], Awaitable[None]] | None = None,
 ) -> ImportReport:
     """Import the sources in one transaction (see the module's docstring); `max_records`
     stops an import that holds more records with `TooManyRecords`; `before_commit` adds to
     the transaction of a valid import."""
-    await drop_replaced_table(engine)  # what an earlier first load left, if it could not
-    async with write_transaction(engine) as connection:
-        writer = await ActivityWriter.open(connection)
-        importer = Importer(connection, writer, max_records=max_records)
+    await writes.drop_replaced()  # what an earlier first load left, if it could not
+    async with writes.transaction() as transaction:
+        writer = await transaction.activity_writer()
+        importer = Importer(transaction, writer, max_records=max_records)
         with Progress(disable=not show_progress, transient=True) as progress:
             for source in sources:
                 prefix = f"{source.name}: " if len(sources) > 1 else ""
@@ -242,8 +233,8 @@ async def import_sources(
                 await _read(importer, source, prefix, advance)
         report = await importer.finish()
         if before_commit is not None:
-            await before_commit(connection)
-    await drop_replaced_table(engine)
+            await before_commit(transaction)
+    await writes.drop_replaced()
     return report
 
 

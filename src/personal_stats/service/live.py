@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from personal_stats.core.errors import Unavailable
-from personal_stats.storage.feed import Changes
+from personal_stats.storage import Changes
 
 T = TypeVar("T")
 STATS_CHANGED = "stats-changed"

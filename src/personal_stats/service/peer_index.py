@@ -39,8 +39,7 @@ from personal_stats.service.peer_base import (
     keys_of,
     replace_values,
 )
-from personal_stats.storage import InstantTable
-from personal_stats.storage.base import InstantChanges
+from personal_stats.storage import InstantChanges, InstantTable
 
 OVERLAY_LIMIT = 50_000  # steps in the overlay before it is merged into a new base
 WINDOWS_KEPT = 256  # sorted counts of this many windows (80 KB each at 10,000 mentors)

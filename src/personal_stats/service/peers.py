@@ -12,8 +12,7 @@ from typing import Any
 
 from personal_stats.service import peer_index
 from personal_stats.service.peer_index import PeerIndex
-from personal_stats.storage import Store
-from personal_stats.storage.base import InstantChanges
+from personal_stats.storage import InstantChanges, Store
 
 LOG = logging.getLogger("personal_stats.peers")
 STEPS_ON_LOOP = 10_000  # steps of a refresh done on the event loop (more: in a thread)

@@ -12,10 +12,7 @@ from itertools import accumulate, islice
 from rich.progress import Progress
 
 from personal_stats.core.windows import zone
-from personal_stats.storage.bulk import ActivityWriter, NewActivity, write_reference_data
-from personal_stats.storage.changes import bump_data_version
-from personal_stats.storage.engine import Engine
-from personal_stats.storage.transactions import write_transaction
+from personal_stats.storage import NewActivity, Writes
 
 # id, code, name, share of activities, mean and spread of the duration in minutes
 TYPES = [
@@ -100,22 +97,22 @@ def activity_rows(plan: Plan, mentors: list[tuple[str, str, str]]) -> Iterator[N
             )
 
 
-async def seed(engine: Engine, plan: Plan, *, show_progress: bool = True) -> int:
+async def seed(writes: Writes, plan: Plan, *, show_progress: bool = True) -> int:
     """Write the plan's mentors and activities in one transaction; returns the activity count."""
     mentors = mentor_rows(plan)
     types = [(t[0], t[1], t[2]) for t in TYPES]
     written = 0
     with Progress(disable=not show_progress, transient=True) as progress:
         task = progress.add_task("seeding activities", total=plan.mentors)
-        async with write_transaction(engine) as connection:
-            writer = await ActivityWriter.open(connection)
+        async with writes.transaction() as transaction:
+            writer = await transaction.activity_writer()
             rows = activity_rows(plan, mentors)
             while batch := list(islice(rows, 20_000)):
                 await writer.write(batch)
                 written += len(batch)
                 progress.update(task, completed=int(batch[-1].id[4:10]) + 1)
             await writer.before_references()
-            await write_reference_data(connection, types, mentors)
+            await transaction.write_reference_data(types, mentors)
             everyone = await writer.finish()  # a first load, unless the tables held activities
-            await bump_data_version(connection, None if everyone else writer.changed, writer.steps)
+            await transaction.make_version(None if everyone else writer.changed, writer.steps)
     return written

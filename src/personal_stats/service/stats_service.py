@@ -45,14 +45,16 @@ from personal_stats.service.ingest import ImportReport, Source, import_sources
 from personal_stats.service.live import Follower, Hub, Place
 from personal_stats.service.peer_index import PeerIndex
 from personal_stats.service.peers import Peers
-from personal_stats.storage import Snapshot, Store, open_store
-from personal_stats.storage import tokens as token_store
-from personal_stats.storage.base import InstantChanges
-from personal_stats.storage.changes import delete_activity, erase_mentor, leave_no_trace
-from personal_stats.storage.engine import Connection, Engine
-from personal_stats.storage.feed import Changes
-from personal_stats.storage.transactions import write_transaction
-from personal_stats.storage.write_lane import WriteLane
+from personal_stats.storage import (
+    Changes,
+    InstantChanges,
+    Snapshot,
+    Store,
+    WriteLane,
+    Writes,
+    WriteTransaction,
+    open_store,
+)
 from personal_stats.support.settings import Settings
 
 
@@ -152,15 +154,15 @@ class StatsService:
 
     async def authenticate(self, token: str) -> TokenInfo | None:
         """The live token with this value, or None."""
-        return await self.writes.run(lambda engine: token_store.authenticate(engine, token))
+        return await self.writes.run(lambda writes: writes.authenticate(token))
 
     async def ingest(self, source: Source, token: str, max_records: int) -> ImportReport:
         """Upsert the source's records in one transaction, noting the token's use in it
         (`ImportRejected`, `TooManyRecords`: nothing written); the peer index follows."""
         report = await self.writes.run(
-            lambda engine: import_sources(
-                engine, [source], max_records=max_records,
-                before_commit=lambda connection: token_store.note_use(connection, token),
+            lambda writes: import_sources(
+                writes, [source], max_records=max_records,
+                before_commit=lambda transaction: transaction.note_token_use(token),
             )
         )  # fmt: skip
         self.peers.follow(report.data_version)
@@ -168,23 +170,26 @@ class StatsService:
 
     async def delete_activity(self, activity_id: str, token: str) -> int | None:
         """Delete an activity: the data version made, or None when there is none."""
-        return await self._remove(delete_activity, activity_id, token)
+        return await self._remove(WriteTransaction.delete_activity, activity_id, token)
 
     async def erase_mentor(self, mentor_id: str, token: str) -> int | None:
         """Erase a mentor and their activities, leaving no trace of them in the database's
         files where the engine allows (`leave_no_trace`): the data version made, or None."""
-        version = await self._remove(erase_mentor, mentor_id, token)
+        version = await self._remove(WriteTransaction.erase_mentor, mentor_id, token)
         if version is not None:
-            await self.writes.run(leave_no_trace)
+            await self.writes.run(Writes.leave_no_trace)
         return version
 
     async def _remove(
-        self, remove: Callable[[Connection, str], Awaitable[int | None]], record_id: str, token: str
+        self,
+        remove: Callable[[WriteTransaction, str], Awaitable[int | None]],
+        record_id: str,
+        token: str,
     ) -> int | None:
-        async def write(engine: Engine) -> int | None:
-            async with write_transaction(engine) as connection:
-                version = await remove(connection, record_id)
-                await token_store.note_use(connection, token)
+        async def write(writes: Writes) -> int | None:
+            async with writes.transaction() as transaction:
+                version = await remove(transaction, record_id)
+                await transaction.note_token_use(token)
             return version
 
         version = await self.writes.run(write)

@@ -14,11 +14,10 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from personal_stats.core.errors import Unavailable
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.faults import unavailable_as
+from personal_stats.storage.writes import Writes
 from personal_stats.support.settings import Settings
 
 T = TypeVar("T")
@@ -29,16 +28,16 @@ class WriteLane:
         self.settings = settings
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
-        self.engine: AsyncEngine | None = None
+        self.writes: Writes | None = None
         self.starting = threading.Lock()
 
-    async def run(self, work: Callable[[AsyncEngine], Coroutine[Any, Any, T]]) -> T:
-        """Run `work` with the write engine on the lane, and wait for it here. Cancelled
+    async def run(self, work: Callable[[Writes], Coroutine[Any, Any, T]]) -> T:
+        """Run `work` with the lane's writes (`Writes`) on the lane, and wait for it here. Cancelled
         here (a client gone, a shutdown), it is cancelled there too. A statement past the
         time limit, or a database that cannot serve (`faults`), raises `Unavailable` (the
         transaction is rolled back: nothing written)."""
-        loop, engine = self._started()
-        done = asyncio.run_coroutine_threadsafe(work(engine), loop)
+        loop, writes = self._started()
+        done = asyncio.run_coroutine_threadsafe(work(writes), loop)
         try:
             with unavailable_as("the database cannot be written now; try again shortly"):
                 return await asyncio.wrap_future(done)
@@ -47,24 +46,24 @@ class WriteLane:
                 raise Unavailable("the database answered too late; try again shortly") from error
             raise
 
-    def _started(self) -> tuple[asyncio.AbstractEventLoop, AsyncEngine]:
+    def _started(self) -> tuple[asyncio.AbstractEventLoop, Writes]:
         with self.starting:
-            if self.loop is None or self.engine is None:
+            if self.loop is None or self.writes is None:
                 self.loop = asyncio.new_event_loop()
                 self.thread = threading.Thread(target=self.loop.run_forever, name="write-lane",
                                                daemon=True)  # fmt: skip
                 self.thread.start()
-                self.engine = create_engine(self.settings)
-            return self.loop, self.engine
+                self.writes = Writes(create_engine(self.settings))
+            return self.loop, self.writes
 
     async def close(self) -> None:
         """Dispose of the engine on the lane, then stop it (it starts again if used)."""
-        loop, thread, engine = self.loop, self.thread, self.engine
-        if loop is None or thread is None or engine is None:
+        loop, thread, writes = self.loop, self.thread, self.writes
+        if loop is None or thread is None or writes is None:
             return
-        disposed = asyncio.run_coroutine_threadsafe(engine.dispose(), loop)
+        disposed = asyncio.run_coroutine_threadsafe(writes.close(), loop)
         await asyncio.wrap_future(disposed)
         loop.call_soon_threadsafe(loop.stop)
         await asyncio.to_thread(thread.join)
         loop.close()
-        self.loop = self.thread = self.engine = None
+        self.loop = self.thread = self.writes = None
