@@ -6,14 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from personal_stats.core.figures import standing_of_counts
+from personal_stats.core.figures import localize, standing_of_counts
 from personal_stats.core.reads import (
     ActivitiesRead,
     ActivityRow,
     CompletedBeforeRead,
     FirstActivityRead,
+    LocalActivitiesRead,
+    LocalActivity,
     MentorRow,
     MentorsRead,
+    MilestonesRead,
     Question,
     R,
     Read,
@@ -29,8 +32,8 @@ from personal_stats.core.windows import zone
 @dataclass
 class Memory:
     mentors: dict[str, str] = field(default_factory=dict)  # id -> time zone
-    # (mentor id, instant, completed, minutes, type id)
-    activities: list[tuple[str, datetime, bool, int, str]] = field(default_factory=list)
+    # (mentor id, instant, completed, minutes, type id, activity id)
+    activities: list[tuple[str, datetime, bool, int, str, str]] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=lambda: {"t1": "t1"})  # id -> code
 
     def mentor(self, mentor_id: str, tz: str = "UTC") -> "Memory":
@@ -38,9 +41,10 @@ class Memory:
         return self
 
     def activity(self, mentor_id: str, started_at: str, *, completed: bool = True,
-                 minutes: int = 30, type_id: str = "t1") -> "Memory":  # fmt: skip
+                 minutes: int = 30, type_id: str = "t1", id: str = "") -> "Memory":  # fmt: skip
         instant = datetime.fromisoformat(started_at)
-        self.activities.append((mentor_id, instant, completed, minutes, type_id))
+        activity_id = id or f"a{len(self.activities):06d}"
+        self.activities.append((mentor_id, instant, completed, minutes, type_id, activity_id))
         return self
 
     def ask(self, question: Question[R]) -> R:
@@ -58,9 +62,21 @@ class Memory:
                 if i in self.mentors}  # fmt: skip
 
     def read_activities(self, read: ActivitiesRead) -> list[ActivityRow]:
-        return [(int(at.timestamp()), done, minutes, type_id)
-                for m, at, done, minutes, type_id in self.activities
+        rows = [(int(at.timestamp()), done, minutes, type_id)
+                for m, at, done, minutes, type_id, _ in self.activities
                 if m == read.mentor_id and read.start <= at < read.end]  # fmt: skip
+        return sorted(rows)
+
+    def read_local_activities(self, read: LocalActivitiesRead) -> list[LocalActivity]:
+        rows = self.read_activities(ActivitiesRead(read.mentor_id, read.start, read.end))
+        return localize(rows, read.tz)
+
+    def read_milestones(self, read: MilestonesRead) -> list[tuple[int, int, str]]:
+        """The naive reference: sort every completed activity, count."""
+        done = sorted((at, activity_id) for m, at, completed, _, _, activity_id in self.activities
+                      if m == read.mentor_id and completed and at < read.end)  # fmt: skip
+        return [(n, int(done[n - 1][0].timestamp()), done[n - 1][1])
+                for n in read.positions if n <= len(done)]  # fmt: skip
 
     def read_first_activity(self, read: FirstActivityRead) -> int | None:
         mine = [at for m, at, *_ in self.activities if m == read.mentor_id]

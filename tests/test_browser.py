@@ -175,6 +175,61 @@ def test_dashboard_figures_equal_the_rest_answers(page: Any, server: str) -> Non
     page.screenshot(path=str(OUTPUT / "dashboard.png"), full_page=True)
 
 
+RECORD_FIELDS = ("bestDay", "bestWeek", "bestMonth", "mostHoursMonth", "longestStreak",
+                 "longestWeeklyStreak", "completedActivities", "nextMilestone")  # fmt: skip
+
+
+def test_dashboard_records_and_rest_days_equal_the_rest_answers(page: Any, server: str) -> None:
+    """The records panel holds the REST records field for field; ticking rest days asks
+    again with them (kept in the URL) and the streaks and records follow."""
+    page.goto(f"{server}/dashboard/{JAMES}?as_of={AS_OF}")
+    wait_until_drawn(page)
+
+    def shown() -> dict[str, Any]:
+        pairs = page.eval_on_selector_all(
+            "#records dd", "nodes => nodes.map(n => [n.dataset.field, n.dataset.value])"
+        )
+        return {field: json.loads(value) if value else None for field, value in pairs}
+
+    def as_camel(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {snake_to_camel(k): as_camel(v) for k, v in value.items()}
+        return value
+
+    records = rest(server, f"{JAMES}/records", as_of=AS_OF)
+    assert shown() == {field: as_camel(records[snake(field)]) for field in RECORD_FIELDS}
+    milestones = page.eval_on_selector_all(
+        "#milestones li", "items => items.map(i => +i.dataset.count)"
+    )
+    assert milestones == [m["completed_activities"] for m in records["milestones"]]
+    assert milestones  # the demo's mentor has reached some
+    page.check("input[name=rest_days][value=SUNDAY]")
+    page.wait_for_url("**rest_days=sunday**")
+    page.check("input[name=rest_days][value=SATURDAY]")
+    page.wait_for_url("**rest_days=saturday%2Csunday**")
+    wait_until_drawn(page)
+    rested = rest(server, f"{JAMES}/records", as_of=AS_OF, rest_days="saturday,sunday")
+    summary = rest(server, JAMES, as_of=AS_OF, rest_days="saturday,sunday")
+    assert shown() == {field: as_camel(rested[snake(field)]) for field in RECORD_FIELDS}
+    streak = page.locator("#summary dd[data-field=streakDays]").get_attribute("data-value")
+    assert streak == str(summary["streak_days"])
+    assert "Rest days (Sat, Sun)" in page.locator("#explain-streak").inner_text()
+    page.reload()  # the control is restored from the URL
+    wait_until_drawn(page)
+    ticked = page.eval_on_selector_all(
+        "input[name=rest_days]:checked", "boxes => boxes.map(b => b.value)"
+    )
+    assert ticked == ["SATURDAY", "SUNDAY"]
+    OUTPUT.mkdir(exist_ok=True)
+    page.locator("#records").scroll_into_view_if_needed()
+    page.screenshot(path=str(OUTPUT / "dashboard-records.png"), full_page=True)
+
+
+def snake_to_camel(name: str) -> str:
+    head, *rest_ = name.split("_")
+    return head + "".join(part.title() for part in rest_)
+
+
 CHANGES = {  # each summary figure with its entry in `change` (SPEC section 17)
     "totalActivities": "total_activities_pct",
     "completedActivities": "completed_activities_pct",

@@ -166,6 +166,8 @@ def sane_value(name: str, value: Any) -> Any:
             return f"{parse_month(value):%Y-%m}"
         except (TypeError, ValueError):
             return None
+    if name == "restDays":  # each day once, never all seven
+        return list(dict.fromkeys(value))[:6] if isinstance(value, list) else value
     bounds = {"page": (1, MAX_PAGE), "limit": (1, MAX_LIMIT), "months": (1, MAX_MONTHS),
               "fromYear": (MIN_YEAR, MAX_YEAR), "toYear": (MIN_YEAR, MAX_YEAR)}  # fmt: skip
     if name in bounds:
@@ -190,7 +192,7 @@ def valid_arguments(field: str, arguments: dict[str, Any]) -> dict[str, Any]:
 def literal(name: str, value: Any) -> ValueNode:
     if isinstance(value, list):
         return ListValueNode(values=tuple(literal(name, item) for item in value))
-    if name in ("period", "compare"):
+    if name in ("period", "compare", "restDays"):
         return EnumValueNode(value=value)
     if isinstance(value, int):
         return IntValueNode(value=str(value))

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
+from personal_stats.core.windows import WEEK
 from tests.helpers import run_cli
 from tests.servers import serving
 
@@ -35,6 +36,7 @@ READS: dict[str, list[dict[str, Any]]] = {
         {"period": "last_90_days", "as_of": "2026-03-25", "tz": "Europe/Berlin"},
         {"start_date": "2026-01-01", "end_date": "2026-03-25", "compare": "previous_period"},
         {"period": "all_time", "as_of": "2026-03-25"},
+        {"rest_days": ["sunday", "saturday"], "compare": "previous_period"},
     ],
     "monthly_series": [
         {},
@@ -47,6 +49,10 @@ READS: dict[str, list[dict[str, Any]]] = {
     ],
     "contribution_history": [{}, {"from_year": 2024, "to_year": 2026, "page": 1, "limit": 2}],
     "contribution_calendar": [{}, {"start_date": "2026-03-01", "end_date": "2026-03-25"}],
+    "personal_records": [
+        {},
+        {"as_of": "2026-03-25", "tz": "Europe/Berlin", "rest_days": ["saturday"]},
+    ],
 }
 
 
@@ -115,6 +121,8 @@ def read_and_compare(
     assert answer.parsed.to_dict() == raw, (name, arguments)
     if "compare" in arguments:
         assert "comparison" in raw  # the optional part was parsed too
+    if "rest_days" in arguments:
+        assert raw["rest_days"] == sorted(arguments["rest_days"], key=WEEK.index)
 
 
 def test_the_cards_are_read_as_svg(demo: str, generated: ModuleType) -> None:
@@ -148,6 +156,8 @@ def typed(generated: ModuleType, arguments: dict[str, Any]) -> dict[str, Any]:
         if key in arguments:
             enum = next(getattr(models, n) for n in names if hasattr(models, n))
             converted[key] = enum(arguments[key])
+    if "rest_days" in arguments:  # a string of names, comma-separated
+        converted["rest_days"] = ",".join(arguments["rest_days"])
     return converted
 
 

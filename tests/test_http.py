@@ -244,8 +244,8 @@ async def test_unexpected_errors_never_show_a_stack_trace(tmp_path: Path) -> Non
 async def test_openapi_document_and_offline_docs(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     assert document["openapi"] == "3.1.0"
-    # five questions, the two cards, the event stream, and the write API's three
-    assert len(document["paths"]) == 11
+    # six questions, the two cards, the event stream, and the write API's three
+    assert len(document["paths"]) == 12
     base = "/api/v1/personal-stats/{mentor_id}"
     for card in ("summary", "calendar"):
         drawn = document["paths"][f"{base}/cards/{card}.svg"]["get"]

@@ -40,6 +40,8 @@ def read_elsewhere(reads: list[Read], mentor_id: str) -> list[Read]:
     """The reads that are not of the mentor's own records or of today's date."""
     own = {"mentors": lambda r: r.ids == (mentor_id,), "today": lambda r: True,
            "activities": lambda r: r.mentor_id == mentor_id,
+           "local_activities": lambda r: r.mentor_id == mentor_id,
+           "milestones": lambda r: r.mentor_id == mentor_id,
            "first_activity": lambda r: r.mentor_id == mentor_id}  # fmt: skip
     return [r for r in reads if not (r.kind in own and own[r.kind](r))]
 
@@ -61,7 +63,8 @@ async def test_the_questions_of_own_records_read_nothing_else(sessions: SessionF
             assert work.reads
             assert (elsewhere == []) is asked.own_records, (asked.description, elsewhere)
             declared |= {asked.ask.__name__} if asked.own_records else set()
-        assert declared == {"monthly_series", "contribution_history", "contribution_calendar"}
+        assert declared == {"monthly_series", "contribution_history", "contribution_calendar",
+                            "personal_records"}  # fmt: skip
     finally:
         await service.close()
 

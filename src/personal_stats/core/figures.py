@@ -9,23 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from personal_stats.core.reads import PeerCounts, Standing
+from personal_stats.core.reads import ActivityRow, LocalActivity, PeerCounts, Standing
 from personal_stats.core.rounding import div_half_up, half_away
+from personal_stats.core.windows import local_days, weekday_of
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTH_ABBREVIATIONS = (
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 )  # fmt: skip
 ONE_DAY = timedelta(days=1)
+NO_REST: frozenset[int] = frozenset()
 Counts = np.ndarray[Any, np.dtype[np.int64]]
-
-
-@dataclass(frozen=True, slots=True)
-class LocalActivity:
-    day: int  # the ordinal of the local date (date.toordinal)
-    completed: bool
-    minutes: int
-    type_id: str
 
 
 @dataclass
@@ -68,6 +62,15 @@ def rate_delta(current: Fraction | None, previous: Fraction | None) -> float | N
     return half_away(current - previous, 3)
 
 
+def localize(rows: Sequence[ActivityRow], tz: str) -> list[LocalActivity]:
+    """The rows with their local dates in zone `tz`."""
+    days = local_days([row[0] for row in rows], tz)
+    return [
+        LocalActivity(day, bool(completed), minutes, type_id)
+        for day, (_, completed, minutes, type_id) in zip(days, rows, strict=True)
+    ]
+
+
 def tally(activities: Iterable[LocalActivity]) -> Tally:
     result = Tally()
     for activity in activities:
@@ -82,21 +85,39 @@ def most_common(counts: Counter[str]) -> str | None:
 
 def most_active_weekday(days: Iterable[int]) -> str | None:
     """The weekday with most of `days` (ordinals); ties go to the earliest from Monday."""
-    counts = Counter((day - 1) % 7 for day in days)  # ordinal 1, 0001-01-01, was a Monday
+    counts = Counter(weekday_of(day) for day in days)
     if not counts:
         return None
     return WEEKDAYS[min(counts, key=lambda weekday: (-counts[weekday], weekday))]
 
 
-def longest_run(days: Iterable[int]) -> int:
-    """The length of the longest run of consecutive days (ordinals)."""
-    longest = current = 0
-    previous: int | None = None
+def runs(days: Iterable[int], rest: frozenset[int] = NO_REST) -> list[tuple[int, int, int]]:
+    """Every run of consecutive days (ordinals) in time order, as (length, first day, last
+    day): days in a row, or apart by rest days alone (weekdays in `rest`, SPEC section 20),
+    which neither break a run nor add to its length."""
+    found: list[tuple[int, int, int]] = []
+    length = first = previous = 0
     for day in sorted(set(days)):
-        current = current + 1 if previous and day - previous == 1 else 1
-        longest = max(longest, current)
+        if length and _bridged(previous, day, rest):
+            length += 1
+        else:
+            if length:
+                found.append((length, first, previous))
+            length, first = 1, day
         previous = day
-    return longest
+    if length:
+        found.append((length, first, previous))
+    return found
+
+
+def _bridged(previous: int, day: int, rest: frozenset[int]) -> bool:
+    """Whether nothing but rest days lies between two days of a run."""
+    return all(weekday_of(between) in rest for between in range(previous + 1, day))
+
+
+def longest_run(days: Iterable[int], rest: frozenset[int] = NO_REST) -> int:
+    """The length of the longest run of `runs`."""
+    return max((length for length, _, _ in runs(days, rest)), default=0)
 
 
 def percentile(below: int, equal: int, peers: int) -> int:
@@ -108,15 +129,19 @@ def month_label(year: int, month: int) -> str:
     return f"{MONTH_ABBREVIATIONS[month - 1]} {year}"
 
 
-def daily_run(days: set[int], end: int, known_from: int) -> int | None:
+def daily_run(
+    days: set[int], end: int, known_from: int, rest: frozenset[int] = NO_REST
+) -> int | None:
     """Consecutive days (ordinals) in `days` going back from `end`, or from the day before
-    when `end` has none; None when the run reaches before `known_from`, the first day whose
-    activity is known."""
+    when `end` has none, passing over rest days without one (weekdays in `rest`); None when
+    the run reaches before `known_from`, the first day whose activity is known."""
     day = end if end in days else end - 1
     run = 0
-    while day in days:
-        run += 1
+    while day in days or weekday_of(day) in rest:
+        run += day in days
         day -= 1
+        if day < known_from:
+            return None
     return run if day >= known_from else None
 
 

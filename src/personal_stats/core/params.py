@@ -15,8 +15,10 @@ from personal_stats.core.windows import (
     MAX_WINDOW_DAYS,
     MAX_YEAR,
     MIN_YEAR,
+    WEEK,
     Compare,
     Period,
+    Weekday,
     is_known_timezone,
     months_between,
 )
@@ -95,6 +97,21 @@ class Choice(Kind):
 
     def problem(self, value: str) -> str | None:
         return None if value in self.values else f"must be one of {', '.join(self.values)}"
+
+
+class RestDays(Kind):
+    """Days of the week that never break a daily streak (SPEC section 20), as given: each
+    at most once, not all seven. REST writes them comma-separated, lower-case."""
+
+    def problem(self, value: tuple[Weekday, ...]) -> str | None:
+        if not value:
+            return "must name at least one day"
+        if len(set(value)) < len(value):
+            named_twice = next(day for day in value if value.count(day) > 1)
+            return f"names {named_twice.value} twice"
+        if len(value) == len(WEEK):
+            return "must leave at least one day that is not a rest day"
+        return None
 
 
 @dataclass(frozen=True)
@@ -333,6 +350,36 @@ class CalendarArgs(Args):
     def as_of_problems(self, as_of: date) -> list[Problem]:
         return _end_after_as_of_problems(self.end_date, as_of)
 
+
+@dataclass(frozen=True)
+class AsOfArgs(Args):
+    """Arguments of the personal records: every activity up to as_of, no window."""
+
+    as_of: date | None = argument(Day(), AS_OF)
+    tz: str | None = argument(Zone(), TZ)
+
+
+@dataclass(frozen=True)
+class RestArgs(Args):
+    """Rest days of the daily streaks (SPEC section 20); none by default."""
+
+    rest_days: tuple[Weekday, ...] | None = argument(
+        RestDays(), "Days of the week that never break a daily streak (default: none): a "
+        "rest day without a completed activity neither breaks a run nor adds to it. Over "
+        "REST, lower-case names, comma-separated: saturday,sunday.")  # fmt: skip
+
+    @property
+    def days(self) -> frozenset[int]:
+        """The rest days as weekday numbers (0 Monday ... 6 Sunday)."""
+        return frozenset(WEEK.index(day) for day in self.rest_days or ())
+
+    @property
+    def names(self) -> tuple[Weekday, ...] | None:
+        """The rest days Monday first, or None when none are given."""
+        return tuple(sorted(set(self.rest_days), key=WEEK.index)) if self.rest_days else None
+
+
+NO_REST_DAYS = RestArgs()
 
 THEMES = ("light", "dark", "auto")
 

@@ -14,9 +14,11 @@ from personal_stats.core import results, stats
 from personal_stats.core.params import (
     MAX_CALENDAR_DAYS,
     Args,
+    AsOfArgs,
     CalendarArgs,
     MonthRangeArgs,
     PageArgs,
+    RestArgs,
     WindowArgs,
     YearRangeArgs,
 )
@@ -66,14 +68,17 @@ class Asked:
     # types): a subscription event may reuse its answer while those stand (`graphql.reuse`;
     # `tests/test_reuse.py` holds each such question to it).
     own_records: bool = False
+    # Reads the mentor's whole history: asked beside other questions about the mentor (a
+    # dashboard), the unit of work reads every row once and each question takes its slice.
+    whole_history: bool = False
 
 
 SUMMARY = Asked(
     stats.summary,
-    (WindowArgs,),
+    (WindowArgs, RestArgs),
     "The summary card of a mentor for a window.",
-    # `comparison`, `previous_count` and `count_change_pct` only with `compare`
-    Rest("", "Summary card", "PersonalStats", results.ComparedSummary),
+    # `comparison` only with `compare`, `rest_days` only with rest days
+    Rest("", "Summary card", "PersonalStats", results.RestingComparedSummary),
     GraphQL("personalStats", "PersonalStats"),
 )
 MONTHLY_SERIES = Asked(
@@ -111,6 +116,7 @@ CONTRIBUTION_HISTORY = Asked(
     GraphQL("contributionHistory", "ContributionHistoryPage"),
     Cost(per_item=13),  # a year and its twelve months
     own_records=True,
+    whole_history=True,
 )
 CONTRIBUTION_CALENDAR = Asked(
     stats.contribution_calendar,
@@ -126,6 +132,16 @@ CONTRIBUTION_CALENDAR = Asked(
     Cost(entries=MAX_CALENDAR_DAYS),
     own_records=True,
 )
+PERSONAL_RECORDS = Asked(
+    stats.personal_records,
+    (AsOfArgs, RestArgs),
+    "A mentor's bests over their whole history up to asOf, and the milestones reached.",
+    # `rest_days` only with rest days
+    Rest("/records", "Personal records and milestones", "PersonalRecords", results.RestingRecords),
+    GraphQL("personalRecords", "PersonalRecords"),
+    own_records=True,
+    whole_history=True,
+)
 
 QUESTIONS = (
     SUMMARY,
@@ -133,4 +149,5 @@ QUESTIONS = (
     ACTIVITY_BREAKDOWN,
     CONTRIBUTION_HISTORY,
     CONTRIBUTION_CALENDAR,
+    PERSONAL_RECORDS,
 )

@@ -37,6 +37,16 @@ ActivityRow = tuple[int, bool, int, str]
 
 
 @dataclass(frozen=True, slots=True)
+class LocalActivity:
+    """An activity with its local date in the reporting time zone."""
+
+    day: int  # the ordinal of the local date (date.toordinal)
+    completed: bool
+    minutes: int
+    type_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Standing:
     """Where a mentor's completed count stands among all the other mentors'."""
 
@@ -63,6 +73,34 @@ class ActivitiesRead:
     mentor_id: str
     start: datetime
     end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LocalActivitiesRead:
+    """-> a list of LocalActivity: the mentor's activities with start <= started_at < end,
+    in time order, each with its local date in zone `tz`. The unit of work answers it from
+    an ActivitiesRead, localising a mentor's rows once per zone for every question of the
+    request."""
+
+    kind: ClassVar[str] = "local_activities"
+
+    mentor_id: str
+    start: datetime
+    end: datetime
+    tz: str
+
+
+@dataclass(frozen=True, slots=True)
+class MilestonesRead:
+    """-> a list of (position, epoch second, activity id): the mentor's completed
+    activities before `end` at these positions (1 the first) in the order of started_at,
+    then id in code-point order; positions past the last are left out."""
+
+    kind: ClassVar[str] = "milestones"
+
+    mentor_id: str
+    end: datetime
+    positions: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +200,8 @@ class PeerCounts:
 Read = (
     MentorsRead
     | ActivitiesRead
+    | LocalActivitiesRead
+    | MilestonesRead
     | FirstActivityRead
     | CompletedBeforeRead
     | TodayRead

@@ -1,10 +1,11 @@
 """The answers of the stats core: plain records, free of any framework."""
 
+import datetime as dt
 from dataclasses import dataclass
 from datetime import date
 from typing import Generic, TypeVar
 
-from personal_stats.core.windows import Compare, Period
+from personal_stats.core.windows import Compare, Period, Weekday
 
 T = TypeVar("T")
 
@@ -67,6 +68,21 @@ class ComparedSummary(Summary):
     no such key)."""
 
     comparison: SummaryComparison | None = None
+
+
+@dataclass(frozen=True)
+class RestingSummary(Summary):
+    """The summary asked with rest days (SPEC section 20): they are named, Monday first
+    (else a `Summary`, which has no such key)."""
+
+    rest_days: tuple[Weekday, ...] = ()
+
+
+@dataclass(frozen=True)
+class RestingComparedSummary(ComparedSummary):
+    """The summary asked with `compare` and rest days."""
+
+    rest_days: tuple[Weekday, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,3 +176,84 @@ class ComparedPage(Page[T]):
     """A breakdown page with `comparison`, when asked with `compare` (else a `Page`)."""
 
     comparison: BreakdownComparison | None = None
+
+
+@dataclass(frozen=True)
+class BestDay:
+    date: dt.date
+    completed_activities: int
+
+
+@dataclass(frozen=True)
+class BestWeek:
+    week_start: date  # its Monday
+    completed_activities: int
+
+
+@dataclass(frozen=True)
+class BestMonth:
+    year: int
+    month: int
+    completed_activities: int
+
+
+@dataclass(frozen=True)
+class MostHoursMonth:
+    year: int
+    month: int
+    total_hours: float
+
+
+@dataclass(frozen=True)
+class LongestStreak:
+    days: int
+    start_date: date  # the first and the last date of the run that hold a completed activity
+    end_date: date
+
+
+@dataclass(frozen=True)
+class LongestWeeklyStreak:
+    weeks: int
+    start_week: date  # Mondays
+    end_week: date
+
+
+@dataclass(frozen=True)
+class Milestone:
+    completed_activities: int
+    date: dt.date
+    activity_id: str
+
+
+@dataclass(frozen=True)
+class NextMilestone:
+    completed_activities: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class PersonalRecords:
+    """A mentor's bests over their whole history up to as_of (SPEC section 19)."""
+
+    mentor_id: str
+    as_of: date
+    timezone: str
+    first_activity_date: date | None
+    total_activities: int
+    completed_activities: int
+    total_hours_logged: float
+    best_day: BestDay | None
+    best_week: BestWeek | None
+    best_month: BestMonth | None
+    most_hours_month: MostHoursMonth | None
+    longest_streak: LongestStreak | None
+    longest_weekly_streak: LongestWeeklyStreak | None
+    milestones: list[Milestone]
+    next_milestone: NextMilestone | None
+
+
+@dataclass(frozen=True)
+class RestingRecords(PersonalRecords):
+    """The records asked with rest days: they are named, Monday first."""
+
+    rest_days: tuple[Weekday, ...] = ()

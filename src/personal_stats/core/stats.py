@@ -13,25 +13,30 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from personal_stats.core import figures
+from personal_stats.core import bests, figures
 from personal_stats.core.errors import InvalidInput, NotFound
-from personal_stats.core.figures import ONE_DAY, LocalActivity, Tally
+from personal_stats.core.figures import ONE_DAY, Tally
 from personal_stats.core.params import (
+    NO_REST_DAYS,
+    Args,
+    AsOfArgs,
     CalendarArgs,
     MonthRangeArgs,
     PageArgs,
+    RestArgs,
     WindowArgs,
     YearRangeArgs,
     check_mentor_id,
     raise_if,
 )
 from personal_stats.core.reads import (
-    ActivitiesRead,
-    ActivityRow,
     CompletedBeforeRead,
     FirstActivityRead,
+    LocalActivitiesRead,
+    LocalActivity,
     MentorRow,
     MentorsRead,
+    MilestonesRead,
     Question,
     Standing,
     StandingRead,
@@ -50,6 +55,10 @@ from personal_stats.core.results import (
     MonthItem,
     Page,
     Pagination,
+    PersonalRecords,
+    RestingComparedSummary,
+    RestingRecords,
+    RestingSummary,
     Summary,
     SummaryChange,
     SummaryComparison,
@@ -59,6 +68,7 @@ from personal_stats.core.results import (
 from personal_stats.core.rounding import hours, percentage, rate
 from personal_stats.core.windows import (
     DEFAULT_PERIOD,
+    HISTORY_START,
     Compare,
     Period,
     Window,
@@ -67,6 +77,7 @@ from personal_stats.core.windows import (
     instants,
     local_day,
     local_days,
+    local_midnight,
     months_between,
     period_window,
 )
@@ -106,15 +117,16 @@ def find_mentors(mentor_ids: Sequence[str]) -> Question[list[MentorRow | None]]:
     return [found.get(mentor_id) for mentor_id in mentor_ids]
 
 
-def summary(mentor_id: str, args: WindowArgs) -> Question[Summary]:
+def summary(mentor_id: str, args: WindowArgs, rest: RestArgs = NO_REST_DAYS) -> Question[Summary]:
     """The summary card of a mentor for a window; with `compare`, beside the same figures
-    over the earlier window (SPEC section 17)."""
-    reporting = yield from _start(mentor_id, args)
+    over the earlier window (SPEC section 17); with rest days, its daily streaks pass over
+    them (SPEC section 20)."""
+    reporting = yield from _start(mentor_id, args, rest)
     window = yield from _window(reporting, args)
     earlier = _earlier_window(window, args.compare)
     now = yield from _over(reporting, window.start_date, window.end_date)
     types = yield TypesRead()
-    daily, weekly = yield from _streaks(reporting, window, now.days)
+    daily, weekly = yield from _streaks(reporting, window, now.days, rest.days)
     found = Summary(
         mentor_id=mentor_id,
         mentor_name=reporting.mentor.name,
@@ -128,11 +140,12 @@ def summary(mentor_id: str, args: WindowArgs) -> Question[Summary]:
         ),
         most_active_weekday=figures.most_active_weekday(a.day for a in now.activities),
         streak_days=daily,
-        longest_streak_days=figures.longest_run(now.days),
+        longest_streak_days=figures.longest_run(now.days, rest.days),
         weekly_streak_weeks=weekly,
     )
     if args.compare is None or earlier is None:
-        return found
+        return found if rest.names is None else RestingSummary(**vars(found),
+                                                                rest_days=rest.names)  # fmt: skip
     before = yield from _over(reporting, *earlier)
     comparison = SummaryComparison(
         compare=args.compare,
@@ -141,7 +154,44 @@ def summary(mentor_id: str, args: WindowArgs) -> Question[Summary]:
         **before.figures(),
         change=_change(now, before),
     )
-    return ComparedSummary(**vars(found), comparison=comparison)
+    if rest.names is None:
+        return ComparedSummary(**vars(found), comparison=comparison)
+    return RestingComparedSummary(**vars(found), comparison=comparison, rest_days=rest.names)
+
+
+def personal_records(
+    mentor_id: str, args: AsOfArgs, rest: RestArgs = NO_REST_DAYS
+) -> Question[PersonalRecords]:
+    """A mentor's bests over every activity whose local date is on or before as_of, and
+    the milestones (SPEC section 19)."""
+    reporting = yield from _start(mentor_id, args, rest)
+    end = local_midnight(reporting.as_of + ONE_DAY, reporting.tz)
+    history = yield LocalActivitiesRead(reporting.mentor.id, HISTORY_START, end, reporting.tz)
+    counts = figures.tally(history)
+    completed = [a for a in history if a.completed]
+    days = [a.day for a in completed]
+    reached = bests.reached(counts.completed)
+    rows = (yield MilestonesRead(reporting.mentor.id, end, reached)) if reached else []
+    found = PersonalRecords(
+        mentor_id=mentor_id,
+        as_of=reporting.as_of,
+        timezone=reporting.tz,
+        first_activity_date=date.fromordinal(history[0].day) if history else None,
+        total_activities=counts.total,
+        completed_activities=counts.completed,
+        total_hours_logged=hours(counts.minutes),
+        best_day=bests.best_day(days),
+        best_week=bests.best_week(days),
+        best_month=bests.best_month(days),
+        most_hours_month=bests.most_hours_month(completed),
+        longest_streak=bests.longest_streak(days, rest.days),
+        longest_weekly_streak=bests.longest_weekly_streak(days),
+        milestones=bests.milestones(rows, reporting.tz),
+        next_milestone=bests.next_milestone(counts.completed),
+    )
+    if rest.names is None:
+        return found
+    return RestingRecords(**vars(found), rest_days=rest.names)
 
 
 @dataclass(frozen=True)
@@ -181,7 +231,7 @@ class _Over:
 
 def _over(reporting: Reporting, first: date, last: date) -> Question[_Over]:
     start, end = instants(first, last, reporting.tz)
-    activities = _localize((yield ActivitiesRead(reporting.mentor.id, start, end)), reporting.tz)
+    activities = yield LocalActivitiesRead(reporting.mentor.id, start, end, reporting.tz)
     counts = figures.tally(activities)
     standing = yield StandingRead(start, end, counts.completed)
     days = {a.day for a in activities if a.completed}
@@ -375,12 +425,12 @@ def named_calendar(mentor_id: str, args: CalendarArgs) -> Question[tuple[Calenda
 
 def _start(
     mentor_id: str,
-    args: WindowArgs | MonthRangeArgs | YearRangeArgs | CalendarArgs,
-    page: PageArgs | None = None,
+    args: WindowArgs | MonthRangeArgs | YearRangeArgs | CalendarArgs | AsOfArgs,
+    *more: Args,
 ) -> Question[Reporting]:
     """Checks that need no mentor, then the mentor itself; fixes the time zone and today."""
     check_mentor_id(mentor_id)
-    raise_if(args.value_problems() + (page.value_problems() if page else []))
+    raise_if(args.value_problems() + [p for record in more for p in record.value_problems()])
     raise_if(args.rule_problems())
     found = yield MentorsRead((mentor_id,))
     mentor = found.get(mentor_id)
@@ -406,22 +456,18 @@ def _first_local_date(reporting: Reporting) -> Question[date | None]:
     return None if second is None else date.fromordinal(local_day(second, reporting.tz))
 
 
-def _localize(rows: Sequence[ActivityRow], tz: str) -> list[LocalActivity]:
-    days = local_days([row[0] for row in rows], tz)
-    return [
-        LocalActivity(day, bool(completed), minutes, type_id)
-        for day, (_, completed, minutes, type_id) in zip(days, rows, strict=True)
-    ]
-
-
 def _activities_on(reporting: Reporting, first: date, last: date) -> Question[list[LocalActivity]]:
     """The mentor's activities on local dates [first, last], never after as_of."""
     start, end = instants(first, min(last, reporting.as_of), reporting.tz)
-    rows = yield ActivitiesRead(reporting.mentor.id, start, end)
-    return _localize(rows, reporting.tz)
+    found: list[LocalActivity] = yield LocalActivitiesRead(
+        reporting.mentor.id, start, end, reporting.tz
+    )
+    return found
 
 
-def _streaks(reporting: Reporting, window: Window, days: set[int]) -> Question[tuple[int, int]]:
+def _streaks(
+    reporting: Reporting, window: Window, days: set[int], rest: frozenset[int]
+) -> Question[tuple[int, int]]:
     """The daily and the weekly streak ending with the window; both may reach before it, so
     earlier completed activities are read, a batch at a time, only while a run needs them."""
     known = set(days)
@@ -430,7 +476,7 @@ def _streaks(reporting: Reporting, window: Window, days: set[int]) -> Question[t
     end = window.end_date.toordinal()
     before = instants(window.start_date, window.start_date, reporting.tz)[0]
     while True:
-        daily = figures.daily_run(known, end, known_from)
+        daily = figures.daily_run(known, end, known_from, rest)
         weekly = figures.weekly_run(known, end, known_from)
         if daily is not None and weekly is not None:
             return daily, weekly

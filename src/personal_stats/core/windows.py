@@ -28,11 +28,34 @@ class Compare(StrEnum):
     YEAR_OVER_YEAR = "year_over_year"
 
 
+class Weekday(StrEnum):
+    """The days of the week, Monday first (`date.weekday()` is the index)."""
+
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+
+
+WEEK = tuple(Weekday)
+
+
+def weekday_of(day: int) -> int:
+    """The weekday (0 Monday ... 6 Sunday) of a date ordinal (ordinal 1 was a Monday)."""
+    return (day - 1) % 7
+
+
 # Every date the service takes or answers lies in these years (written once; YEAR_PATTERN is
 # the same range as a regular expression, for documents that state it as a pattern).
 MIN_YEAR, MAX_YEAR = 1900, 2999
 YEAR_PATTERN = r"(19|2\d)\d{2}"
 EARLIEST_DATE = date(MIN_YEAR, 1, 1)
+# Before every instant an activity can have (its local date is in MIN_YEAR, at any offset).
+HISTORY_START = datetime(MIN_YEAR - 1, 12, 31, tzinfo=UTC)
+HISTORY_END = datetime(MAX_YEAR + 1, 1, 2, tzinfo=UTC)
 DEFAULT_PERIOD = Period.LAST_30_DAYS
 _TRAILING_DAYS = {
     Period.LAST_7_DAYS: 7,

@@ -16,11 +16,12 @@ from personal_stats.core.params import (
     Kind,
     Month,
     Named,
+    RestDays,
     WholeNumber,
     arguments,
     raise_if,
 )
-from personal_stats.core.windows import MAX_YEAR, MIN_YEAR
+from personal_stats.core.windows import MAX_YEAR, MIN_YEAR, Weekday
 
 A = TypeVar("A", bound=Args)
 E = TypeVar("E", bound=StrEnum)
@@ -73,6 +74,23 @@ def parse_named(names: type[E]) -> Callable[[str], E]:
     return parse
 
 
+def parse_weekdays(text: str) -> tuple[Weekday, ...]:
+    """Comma-separated lower-case English weekday names (`saturday,sunday`), as given: the
+    kind (`RestDays`) then checks for a day named twice and for all seven."""
+    days = []
+    for item in text.split(","):
+        if item == "":
+            raise ValueError("must not have an empty item (write e.g. saturday,sunday)")
+        try:
+            days.append(Weekday(item))
+        except ValueError:
+            raise ValueError(
+                f"{item[:16]!r} is not a day of the week; write lower-case English names, "
+                "comma-separated, e.g. saturday,sunday"
+            ) from None
+    return tuple(days)
+
+
 def parse_text(text: str) -> str:
     return text
 
@@ -87,6 +105,8 @@ def parser_of(kind: Kind) -> Callable[[str], Any]:
         return parse_int
     if isinstance(kind, Named):
         return parse_named(kind.names)
+    if isinstance(kind, RestDays):
+        return parse_weekdays
     return parse_text
 
 

@@ -13,12 +13,12 @@ from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from personal_stats.core.errors import NotFound, Unavailable
-from personal_stats.core.figures import standing_among
+from personal_stats.core.figures import localize, standing_among
 from personal_stats.core.limits import RateLimit
 from personal_stats.core.reads import (
     ActivitiesRead,
@@ -26,6 +26,8 @@ from personal_stats.core.reads import (
     ChangesRead,
     CompletedBeforeRead,
     CompletedCountsRead,
+    LocalActivitiesRead,
+    LocalActivity,
     MentorChangedRead,
     MentorRow,
     MentorsRead,
@@ -40,7 +42,7 @@ from personal_stats.core.reads import (
 )
 from personal_stats.core.stats import find_mentor
 from personal_stats.core.tokens import TokenInfo
-from personal_stats.core.windows import zone
+from personal_stats.core.windows import HISTORY_END, HISTORY_START, zone
 from personal_stats.service.ingest import ImportReport, Source, import_sources
 from personal_stats.service.live import Follower, Hub, Place
 from personal_stats.service.peer_index import PeerIndex
@@ -363,6 +365,22 @@ class UnitOfWork:
             kept = self.rows[read.mentor_id] = KeptRows(start, end, [r[0] for r in rows], rows)
         return kept.rows[bisect_left(kept.seconds, first) : bisect_left(kept.seconds, last)]
 
+    async def _local_activities(
+        self, read: LocalActivitiesRead, snapshot: Snapshot
+    ) -> list[LocalActivity]:
+        """A mentor's activities with their local dates: the rows the request keeps of the
+        mentor are localised once per zone, for every question that asks in that zone."""
+        rows = await self._activities(ActivitiesRead(read.mentor_id, read.start, read.end),
+                                      snapshot)  # fmt: skip
+        kept = self.rows.get(read.mentor_id)
+        first, last = read.start.timestamp(), read.end.timestamp()
+        if kept is None or not (kept.start <= first and last <= kept.end):
+            return localize(rows, read.tz)  # read apart from the kept rows
+        local = kept.local.get(read.tz)
+        if local is None:
+            local = kept.local[read.tz] = localize(kept.rows, read.tz)
+        return local[bisect_left(kept.seconds, first) : bisect_left(kept.seconds, last)]
+
     async def _peer_view(
         self, snapshot: Snapshot
     ) -> tuple[PeerIndex | None, InstantChanges | None]:
@@ -404,8 +422,7 @@ class UnitOfWork:
 
 
 # Every instant the questions can ask about: local dates of the years 1900-2999, anywhere.
-WHOLE_HISTORY = (datetime(1899, 12, 31, tzinfo=UTC).timestamp(),
-                 datetime(3000, 1, 2, tzinfo=UTC).timestamp())  # fmt: skip
+WHOLE_HISTORY = (HISTORY_START.timestamp(), HISTORY_END.timestamp())
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +433,7 @@ class KeptRows:
     end: float
     seconds: list[int]
     rows: list[ActivityRow]
+    local: dict[str, list[LocalActivity]] = field(default_factory=dict)  # by zone
 
 
 # The reads the unit of work answers itself, by kind (see `reads`); a snapshot answers the
@@ -425,6 +443,7 @@ ANSWERED_HERE: dict[str, Callable[[UnitOfWork, Any, Snapshot], Awaitable[Any]]] 
     MentorsRead.kind: UnitOfWork._mentors,
     TypesRead.kind: UnitOfWork._types,
     ActivitiesRead.kind: UnitOfWork._activities,
+    LocalActivitiesRead.kind: UnitOfWork._local_activities,
     CompletedBeforeRead.kind: UnitOfWork._completed_before,
     StandingRead.kind: UnitOfWork._standing,
 }

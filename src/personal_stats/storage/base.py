@@ -20,6 +20,7 @@ from personal_stats.core.reads import (
     MentorChangedRead,
     MentorRow,
     MentorsRead,
+    MilestonesRead,
     PeerCounts,
     Read,
     TypeRow,
@@ -121,6 +122,9 @@ class Snapshot(ABC):
 
     @abstractmethod
     async def completed_before(self, read: CompletedBeforeRead) -> list[int]: ...
+
+    @abstractmethod
+    async def milestones(self, read: MilestonesRead) -> list[tuple[int, int, str]]: ...
 
     @abstractmethod
     async def types(self, read: TypesRead) -> dict[str, TypeRow]: ...

@@ -22,6 +22,7 @@ from personal_stats.core.reads import (
     MentorChangedRead,
     MentorRow,
     MentorsRead,
+    MilestonesRead,
     PeerCounts,
     TypeRow,
     TypesRead,
@@ -92,6 +93,11 @@ class PostgresSnapshot(Snapshot):
         args = _SQL.completed_before.args(mentor_id=read.mentor_id, end=read.end,
                                           limit=read.limit)  # fmt: skip
         return [row[0] for row in await self.connection.fetch(_SQL.completed_before.sql, *args)]
+
+    async def milestones(self, read: MilestonesRead) -> list[tuple[int, int, str]]:
+        args = _SQL.milestones.args(mentor_id=read.mentor_id, end=read.end,
+                                    positions=list(read.positions))  # fmt: skip
+        return [tuple(row) for row in await self.connection.fetch(_SQL.milestones.sql, *args)]
 
     async def types(self, read: TypesRead) -> dict[str, TypeRow]:
         rows = await self.connection.fetch(_SQL.activity_types.sql)

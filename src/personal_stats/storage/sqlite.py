@@ -29,6 +29,7 @@ from personal_stats.core.reads import (
     MentorChangedRead,
     MentorRow,
     MentorsRead,
+    MilestonesRead,
     PeerCounts,
     R,
     Read,
@@ -124,6 +125,11 @@ class SqliteSnapshot(Snapshot):
         end = sqlite_instant(read.end)
         args = _SQL.completed_before.args(mentor_id=read.mentor_id, end=end, limit=read.limit)
         return [row[0] for row in self.connection.execute(_SQL.completed_before.sql, args)]
+
+    async def milestones(self, read: MilestonesRead) -> list[tuple[int, int, str]]:
+        args = _SQL.milestones.args(mentor_id=read.mentor_id, end=sqlite_instant(read.end),
+                                    positions=json.dumps(list(read.positions)))  # fmt: skip
+        return [tuple(row) for row in self.connection.execute(_SQL.milestones.sql, args)]
 
     async def types(self, read: TypesRead) -> dict[str, TypeRow]:
         return {row[0]: TypeRow(*row) for row in self.connection.execute(_SQL.activity_types.sql)}

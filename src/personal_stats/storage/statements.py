@@ -63,6 +63,7 @@ class Statements:
     activities: Statement
     first_activity: Statement
     completed_before: Statement
+    milestones: Statement
     completed_counts: Statement
     mentor_count: Statement
     activity_types: Statement
@@ -89,6 +90,39 @@ def _ids(dialect: str, column_: ColumnElement[str]) -> ColumnElement[bool]:
     return column_ == func.any(bindparam("ids", type_=postgresql.ARRAY(String)))
 
 
+def _positions(dialect: str, column_: ColumnElement[int]) -> ColumnElement[bool]:
+    """`column_` among the whole numbers passed as one parameter (as `_ids`)."""
+    if dialect == "sqlite":
+        values: Select[Any] = select(column("value")).select_from(
+            func.json_each(bindparam("positions"))
+        )
+        return column_.in_(values)
+    return column_ == func.any(bindparam("positions", type_=postgresql.ARRAY(BigInteger)))
+
+
+def _milestones(dialect: str, second: ColumnElement[int]) -> Select[Any]:
+    """The mentor's completed activities before `end` at the given positions, in the order
+    of started_at, then id in code-point order (PostgreSQL's "C" collation; SQLite compares
+    text by its bytes)."""
+    by_id = _a.id if dialect == "sqlite" else _a.id.collate("C")
+    ranked = (
+        select(
+            func.row_number().over(order_by=(_a.started_at, by_id)).label("position"),
+            second.label("second"),
+            _a.id.label("id"),
+        )
+        .where(
+            _a.mentor_id == bindparam("mentor_id"),
+            _a.status == COMPLETED,
+            _a.started_at < bindparam("end"),
+        )
+        .subquery()
+    )
+    return select(ranked.c.position, ranked.c.second, ranked.c.id).where(
+        _positions(dialect, ranked.c.position)
+    )
+
+
 def _declare(dialect: str) -> dict[str, Select[Any]]:
     second = _epoch_second(dialect, _a.started_at)
     in_range = (
@@ -113,6 +147,7 @@ def _declare(dialect: str) -> dict[str, Select[Any]]:
         )
         .order_by(_a.started_at.desc())
         .limit(bindparam("limit", type_=Integer)),
+        "milestones": _milestones(dialect, second),
         "completed_counts": select(func.count())
         .where(
             _a.status == COMPLETED,

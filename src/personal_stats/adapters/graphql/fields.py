@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from personal_stats.adapters.graphql.enums import ENUMS
+from personal_stats.adapters.graphql.enums import ENUMS, Weekday
 from personal_stats.core.errors import Problem
 from personal_stats.core.params import (
     Argument,
@@ -20,6 +20,7 @@ from personal_stats.core.params import (
     Kind,
     Month,
     Named,
+    RestDays,
     WholeNumber,
     arguments,
     raise_if,
@@ -64,6 +65,8 @@ def _graphql_type(kind: Kind) -> Any:
         return int
     if isinstance(kind, Named):
         return ENUMS[kind.names]
+    if isinstance(kind, RestDays):
+        return list[Weekday]  # type: ignore[valid-type]
     return str
 
 
@@ -81,9 +84,11 @@ def _records(asked: Asked, values: dict[str, Any]) -> list[Any]:
         given = {}
         for each in arguments(record):
             value = values.get(each.name)
-            if value is None:
+            if value is None or value == []:  # an empty list: as if not given
                 continue
-            if isinstance(each.kind, Month):
+            if isinstance(value, list):
+                value = tuple(value)
+            elif isinstance(each.kind, Month):
                 try:
                     value = parse_month(value)
                 except ValueError as error:

@@ -36,16 +36,17 @@ from personal_stats.service.stats_service import UnitOfWork
 from personal_stats.support.metrics import observe_operation
 from personal_stats.support.settings import Settings
 
-_FIELDS = {asked.graphql.field for asked in questions.QUESTIONS}
+_FIELDS = {asked.graphql.field: asked for asked in questions.QUESTIONS}
 
 
 def _read_whole_histories(info: Info, mentor_ids: list[strawberry.ID]) -> None:
-    """When the mentors' selection asks their contribution history and another question (a
-    dashboard), every question's rows lie in the mentor's whole history: the unit of work
-    reads it once, and each question takes its slice."""
-    asked = [s.name for f in info.selected_fields for s in f.selections
+    """When the mentors' selection asks a question of their whole history (`whole_history`:
+    the contribution history, the records) and another question (a dashboard), every
+    question's rows lie in that history: the unit of work reads it once, and each question
+    takes its slice."""
+    asked = [_FIELDS[s.name] for f in info.selected_fields for s in f.selections
              if isinstance(s, SelectedField) and s.name in _FIELDS]  # fmt: skip
-    if questions.CONTRIBUTION_HISTORY.graphql.field in asked and len(asked) > 1:
+    if any(each.whole_history for each in asked) and len(asked) > 1:
         work: UnitOfWork = info.context["work"]
         work.read_whole(mentor_ids)
 

@@ -6,7 +6,7 @@ from typing import Any, Self
 
 import strawberry
 
-from personal_stats.adapters.graphql.enums import CompareWith, StatsPeriod
+from personal_stats.adapters.graphql.enums import CompareWith, StatsPeriod, Weekday
 from personal_stats.adapters.graphql.fields import answers, with_questions
 from personal_stats.core import results
 from personal_stats.core.reads import MentorRow
@@ -80,12 +80,21 @@ class PersonalStats:
     active_days: int
     weekly_streak_weeks: int
     comparison: SummaryComparison | None = None
+    rest_days: list[Weekday] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="The rest days asked for, Monday first; null without."
+    )
 
     @classmethod
     def from_model(cls, summary: results.Summary) -> Self:
         compared = getattr(summary, "comparison", None)
         comparison = None if compared is None else SummaryComparison.from_model(compared)
-        return cls(**_copy(summary, comparison=comparison))
+        return cls(**_copy(summary, comparison=comparison, rest_days=_rest_days(summary)))
+
+
+def _rest_days(answer: Any) -> list[Any] | None:
+    """The rest days an answer names, or None when it was asked without."""
+    named = getattr(answer, "rest_days", None)
+    return None if named is None else list(named)
 
 
 @strawberry.type
@@ -220,6 +229,96 @@ class ContributionCalendar:
     @classmethod
     def from_model(cls, calendar: results.Calendar) -> Self:
         return cls(**_copy(calendar, days=[CalendarDay.from_model(d) for d in calendar.days]))
+
+
+@strawberry.type
+class BestDay:
+    date: date
+    completed_activities: int
+
+
+@strawberry.type
+class BestWeek:
+    week_start: date
+    completed_activities: int
+
+
+@strawberry.type
+class BestMonth:
+    year: int
+    month: int
+    completed_activities: int
+
+
+@strawberry.type
+class MostHoursMonth:
+    year: int
+    month: int
+    total_hours: float
+
+
+@strawberry.type
+class LongestStreak:
+    days: int
+    start_date: date
+    end_date: date
+
+
+@strawberry.type
+class LongestWeeklyStreak:
+    weeks: int
+    start_week: date
+    end_week: date
+
+
+@strawberry.type
+class Milestone:
+    completed_activities: int
+    date: date
+    activity_id: str
+
+
+@strawberry.type
+class NextMilestone:
+    completed_activities: int
+    remaining: int
+
+
+_PARTS = {
+    "best_day": BestDay, "best_week": BestWeek, "best_month": BestMonth,
+    "most_hours_month": MostHoursMonth, "longest_streak": LongestStreak,
+    "longest_weekly_streak": LongestWeeklyStreak, "next_milestone": NextMilestone,
+}  # fmt: skip
+
+
+@strawberry.type
+@answers
+class PersonalRecords:
+    mentor_id: str
+    as_of: date
+    timezone: str
+    first_activity_date: date | None
+    total_activities: int
+    completed_activities: int
+    total_hours_logged: float
+    best_day: BestDay | None
+    best_week: BestWeek | None
+    best_month: BestMonth | None
+    most_hours_month: MostHoursMonth | None
+    longest_streak: LongestStreak | None
+    longest_weekly_streak: LongestWeeklyStreak | None
+    milestones: list[Milestone]
+    next_milestone: NextMilestone | None
+    rest_days: list[Weekday] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="The rest days asked for, Monday first; null without."
+    )
+
+    @classmethod
+    def from_model(cls, found: results.PersonalRecords) -> Self:
+        parts = {name: None if (part := getattr(found, name)) is None else kind(**_copy(part))
+                 for name, kind in _PARTS.items()}  # fmt: skip
+        milestones = [Milestone(**_copy(m)) for m in found.milestones]
+        return cls(**_copy(found, **parts, milestones=milestones, rest_days=_rest_days(found)))
 
 
 @strawberry.type

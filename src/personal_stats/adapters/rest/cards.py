@@ -90,7 +90,7 @@ def summary_card(summary: Summary, theme_name: str) -> str:
         ("Favourite activity", _or_dash(summary.most_common_activity_type), None),
         ("Busiest weekday", _or_dash(summary.most_active_weekday), None),
         ("Streak", f"{_count(summary.streak_days, 'day')} (longest "
-                   f"{_count(summary.longest_streak_days, 'day')})", None),
+                   f"{_count(summary.longest_streak_days, 'day')}){_resting(summary)}", None),
         ("Weekly streak", _count(summary.weekly_streak_weeks, "week"), None),
         ("Peer rank", "no peers" if rank is None else f"ahead of {rank} % of peers",
          change and _points_change(change.peer_rank_percentile_delta, 1)),
@@ -103,6 +103,8 @@ def summary_card(summary: Summary, theme_name: str) -> str:
         f"{label}: {value}" + (f", {moved}" if moved else "") for label, value, moved in rows
     )
     width, height = (460 if comparison is None else 600), 76 + 22 * len(rows)
+    if getattr(summary, "rest_days", None):
+        width = max(width, 560)  # the streak's row names the rest days
     parts = _frame(width, height, theme_name, title, f"{period}. {description}")
     parts.append(f"<g {_FONT}>")
     parts.append(f'<text class="fg" x="20" y="32" font-size="17" font-weight="600" '
@@ -120,6 +122,14 @@ def summary_card(summary: Summary, theme_name: str) -> str:
                          f'fill="{theme.muted}">{_text(moved)}</text>')  # fmt: skip
     parts.append("</g></svg>")
     return "\n".join(parts)
+
+
+def _resting(summary: Summary) -> str:
+    """ ", rest days: Sat, Sun" for a summary asked with rest days; else nothing."""
+    named = getattr(summary, "rest_days", None)
+    if not named:
+        return ""
+    return "; rest days: " + ", ".join(day.value[:3].title() for day in named)
 
 
 def _percent_change(value: float | None) -> str:

@@ -9,7 +9,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from personal_stats.core import params, questions
 from personal_stats.core.questions import BASE
-from personal_stats.core.windows import YEAR_PATTERN
+from personal_stats.core.windows import WEEK, YEAR_PATTERN
 
 _DATE = {"type": "string", "format": "date", "pattern": rf"^{YEAR_PATTERN}-\d{{2}}-\d{{2}}$"}
 _MONTH = {"type": "string", "pattern": rf"^{YEAR_PATTERN}-(0[1-9]|1[0-2])$"}
@@ -27,6 +27,14 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
             "description": description}  # fmt: skip
 
 
+# One to six day names, comma-separated, none twice (the lookahead): a string, not an array
+# of `style: form, explode: false`, which generated clients send as repeated parameters.
+_DAY = "|".join(WEEK)
+_REST_DAYS = {
+    "type": "string",
+    "pattern": rf"^(?!.*\b(\w+)\b.*\b\1\b)({_DAY})(,({_DAY})){{0,5}}$",
+    "examples": ["saturday,sunday"],
+}
 MENTOR_ID = {
     "name": "mentor_id", "in": "path", "required": True,
     "schema": _ID,
@@ -49,6 +57,8 @@ def _schema_of(kind: params.Kind) -> dict[str, Any]:
         return _ZONE
     if isinstance(kind, params.Choice):
         return {"type": "string", "enum": list(kind.values)}
+    if isinstance(kind, params.RestDays):
+        return _REST_DAYS
     raise TypeError(f"no schema for {kind!r}")
 
 
@@ -315,7 +325,7 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             **{f"{path}{asked.rest.path}": _operation(asked) for asked in questions.QUESTIONS},
             f"{path}/cards/summary.svg": _card(
-                "summaryCard", "Summary card (SVG)", params.WindowArgs
+                "summaryCard", "Summary card (SVG)", params.WindowArgs, params.RestArgs
             ),
             f"{path}/cards/calendar.svg": _card(
                 "calendarCard", "Calendar card (SVG)", params.CalendarArgs

@@ -16,7 +16,14 @@ from starlette.routing import Route
 from personal_stats.adapters.rest import cards
 from personal_stats.core import questions, stats
 from personal_stats.core.errors import InvalidInput, StatsError
-from personal_stats.core.params import Args, CalendarArgs, CardArgs, WindowArgs, check_mentor_id
+from personal_stats.core.params import (
+    Args,
+    CalendarArgs,
+    CardArgs,
+    RestArgs,
+    WindowArgs,
+    check_mentor_id,
+)
 from personal_stats.core.questions import BASE, Asked
 from personal_stats.core.reads import Question
 from personal_stats.core.wire import from_query
@@ -95,8 +102,8 @@ def _endpoint(asked: Asked) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def summary_card(request: Request) -> Response:
-    args, card = _parse(request, WindowArgs, CardArgs)
-    question = stats.summary(request.path_params["mentor_id"], args)
+    args, rest, card = _parse(request, WindowArgs, RestArgs, CardArgs)
+    question = stats.summary(request.path_params["mentor_id"], args, rest)
     return await _answer(request, question, lambda summary: cards.summary_card(summary, card.theme))
 
 

@@ -12,14 +12,15 @@
   const live = document.getElementById("live");
   const LEVEL_COLORS = ["#ebedf0", "#9be9a8", "#40c463", "#30a14e", "#216e39"];
   const QUERY = `query Dashboard($id: ID!, $period: StatsPeriod, $startDate: Date, $endDate: Date,
-      $asOf: Date, $tz: String, $compare: CompareWith) {
+      $asOf: Date, $tz: String, $compare: CompareWith, $restDays: [Weekday!]) {
     mentor(id: $id) {
       name timezone
       personalStats(period: $period, startDate: $startDate, endDate: $endDate, asOf: $asOf, tz: $tz,
-                    compare: $compare) {
+                    compare: $compare, restDays: $restDays) {
         period startDate endDate timezone totalActivities completedActivities cancelledActivities
         completionRate avgSessionDurationMinutes totalHoursLogged mostCommonActivityType
         mostActiveWeekday peerRankPercentile streakDays longestStreakDays activeDays weeklyStreakWeeks
+        restDays
         comparison {
           compare startDate endDate
           change { totalActivitiesPct completedActivitiesPct activeDaysPct totalHoursLoggedPct
@@ -40,8 +41,18 @@
         startDate endDate timezone totalActivities completedActivities activeDays maxCount
         days { date weekday count completed level }
       }
+      personalRecords(asOf: $asOf, tz: $tz, restDays: $restDays) {
+        asOf firstActivityDate totalActivities completedActivities totalHoursLogged
+        bestDay { date completedActivities } bestWeek { weekStart completedActivities }
+        bestMonth { year month completedActivities } mostHoursMonth { year month totalHours }
+        longestStreak { days startDate endDate } longestWeeklyStreak { weeks startWeek endWeek }
+        milestones { completedActivities date activityId } nextMilestone { completedActivities remaining }
+      }
     }
   }`;
+  const WEEKDAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
+  const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+                  "September", "October", "November", "December"];
 
   function el(name, attributes, text) {
     const node = document.createElement(name);
@@ -73,6 +84,8 @@
     variables.asOf = values.as_of || null;
     variables.tz = values.tz || null;
     variables.compare = values.compare || null;
+    const resting = new FormData(form).getAll("rest_days");
+    variables.restDays = resting.length ? resting : null;
     return variables;
   }
 
@@ -119,6 +132,8 @@
     form.end_date.value = query.get("end_date") || "";
     form.as_of.value = query.get("as_of") || "";
     form.tz.value = query.get("tz") || "";
+    const resting = (query.get("rest_days") || "").toUpperCase().split(",");
+    for (const box of form.querySelectorAll("input[name=rest_days]")) box.checked = resting.includes(box.value);
     if (query.has("compare")) {
       const compare = (query.get("compare") || "").toUpperCase();
       form.compare.value = [...form.compare.options].some((o) => o.value === compare) ? compare : "";
@@ -138,6 +153,7 @@
     if (variables.compare !== "PREVIOUS_PERIOD") {
       query.set("compare", (variables.compare || "none").toLowerCase());
     }
+    if (variables.restDays) query.set("rest_days", variables.restDays.map((d) => d.toLowerCase()).join(","));
     const search = query.toString();
     history.replaceState(null, "", location.pathname + (search ? `?${search}` : ""));
   }
@@ -230,6 +246,7 @@
     renderBreakdown(mentor.activityBreakdown.data);
     renderCalendar(mentor.contributionCalendar);
     renderHistory(mentor.contributionHistory.data);
+    renderRecords(mentor.personalRecords);
   }
 
   const FORMATS = {
@@ -301,12 +318,58 @@
       : `${plural(s.streakDays, "day", "days")} in a row with a completed activity, counting back from ` +
         `${s.endDate} (a day without one yet does not break the streak). ` +
         `Weekly: ${plural(s.weeklyStreakWeeks, "week", "weeks")} in a row (Monday to Sunday) with one.`;
-    document.getElementById("explain-streak").textContent = streak;
+    const resting = s.restDays
+      ? ` Rest days (${s.restDays.map(dayName).join(", ")}) without a completed activity are passed over.`
+      : "";
+    document.getElementById("explain-streak").textContent = streak + resting;
     const rank = s.peerRankPercentile === null
       ? "No peer rank: this is the only mentor."
       : `Peer rank ${s.peerRankPercentile}: that share (in %) of the other mentors completed fewer ` +
         `activities in this window (those with as many count half). 100 is the top.`;
     document.getElementById("explain-rank").textContent = rank;
+  }
+
+  function dayName(weekday) { return weekday.charAt(0) + weekday.slice(1, 3).toLowerCase(); }
+
+  function shortDate(text) {
+    return new Date(`${text}T00:00:00Z`).toLocaleDateString("en-GB", {
+      day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+  }
+
+  // Each record's figure, and the detail under it (its date, its run), or "—" when none.
+  const RECORDS = {
+    bestDay: (r) => [plural(r.completedActivities, "activity", "activities"), shortDate(r.date)],
+    bestWeek: (r) => [plural(r.completedActivities, "activity", "activities"), `week of ${shortDate(r.weekStart)}`],
+    bestMonth: (r) => [plural(r.completedActivities, "activity", "activities"), `${MONTHS[r.month - 1]} ${r.year}`],
+    mostHoursMonth: (r) => [`${r.totalHours} h`, `${MONTHS[r.month - 1]} ${r.year}`],
+    longestStreak: (r) => [plural(r.days, "day", "days"), `${shortDate(r.startDate)} to ${shortDate(r.endDate)}`],
+    longestWeeklyStreak: (r) => [plural(r.weeks, "week", "weeks"),
+                                 `weeks of ${shortDate(r.startWeek)} to ${shortDate(r.endWeek)}`],
+    completedActivities: (v, all) => [String(v), all.firstActivityDate
+      ? `since ${shortDate(all.firstActivityDate)}` : "no activity yet"],
+    nextMilestone: (r) => (r === null ? ["all reached", "10,000 completed and more"]
+      : [`${r.completedActivities.toLocaleString("en")} completed`, `${r.remaining.toLocaleString("en")} to go`]),
+  };
+
+  function renderRecords(records) {
+    document.getElementById("records-window").textContent = `all history to ${records.asOf}`;
+    for (const dd of document.querySelectorAll("#records dd")) {
+      const field = dd.dataset.field;
+      const value = records[field];
+      dd.replaceChildren();
+      dd.dataset.value = value === null ? "" : JSON.stringify(value);
+      if (value === null && field !== "nextMilestone") { dd.textContent = "—"; continue; }
+      const [figure, detail] = RECORDS[field](value, records);
+      dd.append(figure, el("span", { class: "detail" }, detail));
+    }
+    const list = document.getElementById("milestones");
+    list.replaceChildren();
+    if (!records.milestones.length) list.append(el("li", {}, "None yet: the first completed activity is the first."));
+    for (const m of records.milestones) {
+      // Every milestone but the first ends in 0 or 5: "th".
+      const nth = m.completedActivities === 1 ? "1st" : `${m.completedActivities.toLocaleString("en")}th`;
+      list.append(el("li", { "data-count": m.completedActivities }, `${nth} completed: ${shortDate(m.date)}`));
+    }
   }
 
   function renderTrend(months) {
