@@ -1,7 +1,9 @@
 -- wrk script: random mentors and realistic parameters for one endpoint.
 -- Configured by environment variables: BENCH_TARGET (healthz, summary, series, breakdown,
--- history, gql-summary, gql-series, gql-breakdown, gql-history, gql-dashboard, and the GraphQL
--- targets with "-inline": the arguments written into the document) and BENCH_MENTORS.
+-- history, records, summary-rest (the summary with rest days), gql-summary, gql-series,
+-- gql-breakdown, gql-history, gql-dashboard, gql-dashboard-records (the dashboard with the
+-- records), and the GraphQL targets with "-inline": the arguments written into the document)
+-- and BENCH_MENTORS.
 local target = os.getenv("BENCH_TARGET") or "summary"
 local mentors = tonumber(os.getenv("BENCH_MENTORS") or "100")
 local base = "/api/v1/personal-stats/"
@@ -17,6 +19,13 @@ local summary_fields = "mentorName period startDate endDate totalActivities comp
   "cancelledActivities completionRate avgSessionDurationMinutes totalHoursLogged " ..
   "mostCommonActivityType mostActiveWeekday peerRankPercentile streakDays longestStreakDays activeDays " ..
   "weeklyStreakWeeks"
+
+local rest_days = { "saturday,sunday", "sunday", "friday,saturday,sunday" }
+local records_fields = "asOf firstActivityDate totalActivities completedActivities totalHoursLogged " ..
+  "bestDay { date completedActivities } bestWeek { weekStart completedActivities } " ..
+  "bestMonth { year month completedActivities } mostHoursMonth { year month totalHours } " ..
+  "longestStreak { days startDate endDate } longestWeeklyStreak { weeks startWeek endWeek } " ..
+  "milestones { completedActivities date activityId } nextMilestone { completedActivities remaining }"
 
 local function pick(list) return list[math.random(#list)] end
 local function mentor() return string.format("mentor_%06d", math.random(0, mentors - 1)) end
@@ -55,6 +64,8 @@ local documents = {
     'activityBreakdown(period: $period) { data { activityTypeName count percentage } } ' ..
     'contributionHistory { data { year totalActivities monthlyBreakdown { month count } } } } }', true },
 }
+documents["gql-dashboard-records"] = { documents["gql-dashboard"][1]:gsub("} } }$", "} personalRecords { " ..
+  records_fields .. " } } }"), true }
 
 request = function()
   if target == "healthz" then return wrk.format("GET", "/healthz") end
@@ -62,6 +73,12 @@ request = function()
   if target == "series" then return wrk.format("GET", base .. mentor() .. "/monthly-series" .. pick(series)) end
   if target == "breakdown" then return wrk.format("GET", base .. mentor() .. "/activity-breakdown" .. pick(windows)) end
   if target == "history" then return wrk.format("GET", base .. mentor() .. "/contribution-history" .. pick(pages)) end
+  if target == "records" then return wrk.format("GET", base .. mentor() .. "/records") end
+  if target == "summary-rest" then
+    local window = pick(windows)
+    local joint = window == "" and "?" or "&"
+    return wrk.format("GET", base .. mentor() .. window .. joint .. "rest_days=" .. pick(rest_days))
+  end
   local name, written_inline = target:gsub("%-inline$", "")
   local document = documents[name]
   local id, period = mentor(), nil

@@ -53,6 +53,16 @@ TARGETS = [
     "gql-history",
     "gql-dashboard",
     "gql-dashboard-inline",
+    "records",
+    "summary-rest",
+    "gql-dashboard-records",
+]
+# Each new question beside the one it is measured against (the records' issue): the ratio
+# of their requests per second, and the least it should be.
+RATIOS = [
+    ("records", "summary", 0.8, "REST records / REST summary"),
+    ("gql-dashboard-records", "gql-dashboard", 0.9, "dashboard with records / without"),
+    ("summary-rest", "summary", 0.95, "summary with rest_days / without"),
 ]
 POSTGRES = os.environ.get(
     "PERSONAL_STATS_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"
@@ -660,6 +670,13 @@ with the same id 100 times, each with five questions, and a REST summary sent 50
 |---|---:|---:|---:|---:|---:|---:|---|---:|
 {hostile}
 
+### Records and rest days
+
+The ratios of the new questions to the ones they extend, from the requests above:
+
+{ratio_head}
+{ratios}
+
 ### Server memory (peak RSS after all loads)
 
 | server | peak RSS |
@@ -725,7 +742,54 @@ def report(
         mixed="\n".join(_mixed_row(m) for m in mixed_runs),
         slow_connections=SLOW_CONNECTIONS,
         hostile="\n".join(_hostile_row(h) for h in hostile_runs),
+        ratio_head=RATIO_HEAD,
+        ratios="\n".join(ratio_rows(results)),
     )
+
+
+def ratio_rows(results: list[Result]) -> list[str]:
+    """The `RATIOS` of these results, a row each per backend and data set measured."""
+    by = {(r.backend, r.data_set, r.target): r for r in results}
+    rows = []
+    for backend, data_set in dict.fromkeys((r.backend, r.data_set) for r in results):
+        for target, against, least, label in RATIOS:
+            mine, theirs = by.get((backend, data_set, target)), by.get((backend, data_set, against))
+            if mine is None or theirs is None:
+                continue
+            ratio = mine.rps / theirs.rps
+            verdict = "met" if ratio >= least else "missed"
+            rows.append(
+                f"| {backend} | {data_set} | {label} | {mine.rps:.0f} | {theirs.rps:.0f} | "
+                f"{ratio:.2f} | {least} | {verdict} |"
+            )
+    return rows
+
+
+RATIO_HEAD = """| backend | set | ratio | req/s | against req/s | ratio | target | |
+|---|---|---|---:|---:|---:|---:|---|"""
+
+
+def records_run(backends: list[str], seconds: int, connections: int) -> list[Result]:
+    """On L, one worker, each backend: the summary, the records, the summary with rest days,
+    the dashboard with and without records, in turns (two rounds, the better of each)."""
+    targets = sorted({t for pair in RATIOS for t in pair[:2]})
+    results = []
+    for port, backend in enumerate(backends, start=8790):
+        server = serve(database_url(backend, "L"), port)
+        try:
+            best: dict[str, Result] = {}
+            for _ in range(2):
+                for target in targets:
+                    load(port, target, SETS["L"].mentors, WARM_UP, connections)
+                    figures = load(port, target, SETS["L"].mentors, seconds, connections)
+                    found = measured(backend, "L", target, figures)
+                    if target not in best or found.rps > best[target].rps:
+                        best[target] = found
+            results += best.values()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return results
 
 
 def _hostile_row(h: Hostile) -> str:
@@ -787,6 +851,11 @@ def main() -> None:
     parser.add_argument(
         "--only-stress", action="store_true", help="only L's summary with 256c and two workers"
     )
+    parser.add_argument(
+        "--only-records",
+        action="store_true",
+        help="only the ratios of records and rest days on L, one worker (written to README.md)",
+    )
     options = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -809,6 +878,14 @@ def main() -> None:
         for r in stress(backends, options.seconds):
             console.print(f"{r.backend} {r.target}: {r.rps:.0f} req/s, p99 {r.p99_ms:.0f} ms, "
                           f"{r.timeouts} timeouts, {r.non2xx} shed")  # fmt: skip
+        return
+    if options.only_records:
+        rows = ratio_rows(records_run(backends, options.seconds, options.connections))
+        console.print("\n".join(rows))
+        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        head = (f"<!-- records: {when}, L, one worker, {options.connections} connections, "
+                f"{options.seconds} s a target, the better of two rounds -->")  # fmt: skip
+        write_report("\n".join([head, RATIO_HEAD, *rows, "<!-- /records -->"]), "records")
         return
     if options.only_hostile:
         for h in hostile(backends, options.seconds, options.connections):
