@@ -8,9 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import parse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from personal_stats.adapters.graphql.cost import cost_of
 from personal_stats.adapters.graphql.schema import build_schema
 from personal_stats.core import stats
 from personal_stats.core.errors import InvalidInput
@@ -507,3 +509,12 @@ async def test_a_dashboard_with_records_reads_and_localises_the_history_once(
         assert {count for count, _ in localised} == {11}
     finally:
         await service.close()
+
+
+def test_the_records_cost_one() -> None:
+    """Not paginated: 1, whatever it holds (its milestones are at most 11); on `Mentor`, 1
+    more for the mentor, as every question."""
+    on_query = parse('{ personalRecords(mentorId: "m1") { milestones { date } } }')
+    on_mentor = parse('{ mentor(id: "m1") { personalRecords { bestDay { date } } } }')
+    assert cost_of(on_query, None, {}) == 1
+    assert cost_of(on_mentor, None, {}) == 2
