@@ -40,18 +40,25 @@ def _month(day: int) -> Month:
     return found.year, found.month
 
 
-def best_day(completed_days: Sequence[int]) -> BestDay | None:
-    found = _earliest_highest(Counter(completed_days))
+def best_day(per_day: Counter[int]) -> BestDay | None:
+    """The day of the most completed activities, of their count by day."""
+    found = _earliest_highest(per_day)
     return None if found is None else BestDay(date.fromordinal(found[0]), found[1])
 
 
-def best_week(completed_days: Sequence[int]) -> BestWeek | None:
-    found = _earliest_highest(Counter(day - weekday_of(day) for day in completed_days))
+def best_week(per_day: Counter[int]) -> BestWeek | None:
+    weeks: Counter[int] = Counter()
+    for day, count in per_day.items():
+        weeks[day - weekday_of(day)] += count
+    found = _earliest_highest(weeks)
     return None if found is None else BestWeek(date.fromordinal(found[0]), found[1])
 
 
-def best_month(completed_days: Sequence[int]) -> BestMonth | None:
-    found = _earliest_highest(Counter(_month(day) for day in completed_days))
+def best_month(per_day: Counter[int]) -> BestMonth | None:
+    months: Counter[Month] = Counter()
+    for day, count in per_day.items():
+        months[_month(day)] += count
+    found = _earliest_highest(months)
     return None if found is None else BestMonth(found[0][0], found[0][1], found[1])
 
 

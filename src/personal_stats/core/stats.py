@@ -169,7 +169,7 @@ def personal_records(
     history = yield LocalActivitiesRead(reporting.mentor.id, HISTORY_START, end, reporting.tz)
     counts = figures.tally(history)
     completed = [a for a in history if a.completed]
-    days = [a.day for a in completed]
+    per_day = Counter(a.day for a in completed)
     reached = bests.reached(counts.completed)
     rows = (yield MilestonesRead(reporting.mentor.id, end, reached)) if reached else []
     found = PersonalRecords(
@@ -180,12 +180,12 @@ def personal_records(
         total_activities=counts.total,
         completed_activities=counts.completed,
         total_hours_logged=hours(counts.minutes),
-        best_day=bests.best_day(days),
-        best_week=bests.best_week(days),
-        best_month=bests.best_month(days),
+        best_day=bests.best_day(per_day),
+        best_week=bests.best_week(per_day),
+        best_month=bests.best_month(per_day),
         most_hours_month=bests.most_hours_month(completed),
-        longest_streak=bests.longest_streak(days, rest.days),
-        longest_weekly_streak=bests.longest_weekly_streak(days),
+        longest_streak=bests.longest_streak(per_day, rest.days),
+        longest_weekly_streak=bests.longest_weekly_streak(per_day),
         milestones=bests.milestones(rows, reporting.tz),
         next_milestone=bests.next_milestone(counts.completed),
     )
