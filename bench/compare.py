@@ -1,5 +1,6 @@
 """The main rows of the benchmark for an earlier commit and for the working tree, side by side
-in one run: `python bench/compare.py REF [--sets S,L] [--seconds 4] [--rounds 2]`.
+in one run: `python bench/compare.py REF [--sets S,L] [--targets summary,...] [--seconds 4]
+[--rounds 2]` (targets an earlier commit does not answer are left out with `--targets`).
 
 The commit's code is checked out into a temporary worktree and served from it (its `src/`
 first on PYTHONPATH), with the same installed dependencies, the same data sets and the same
@@ -26,6 +27,8 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--seconds", type=int, default=4, help="load per row and round")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--targets", default=",".join(bench.TARGETS),
+                        help="comma-separated rows of bench/run.py (default all)")  # fmt: skip
     options = parser.parse_args()
     bench.DATA.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as worktree:
@@ -52,7 +55,7 @@ def table(versions: dict[str, str], options: argparse.Namespace) -> str:
                 os.environ["PYTHONPATH"] = source
                 server = bench.serve(bench.database_url(backend, name), 8765)
                 try:
-                    for target in bench.TARGETS:
+                    for target in options.targets.split(","):
                         bench.load(8765, target, mentors, bench.WARM_UP, 32)
                         figures = bench.load(8765, target, mentors, options.seconds, 32)
                         key = (backend, name, target, label)
@@ -68,7 +71,7 @@ def table(versions: dict[str, str], options: argparse.Namespace) -> str:
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for backend, name in rows:
-        for target in bench.TARGETS:
+        for target in options.targets.split(","):
             b, a = (statistics.median(rps[(backend, name, target, v)]) for v in (before, after))
             pb, pa = (statistics.median(p99[(backend, name, target, v)]) for v in (before, after))
             lines.append(f"| {backend} | {name} | {target} | {b:,.0f} | {a:,.0f} | {a / b:.2f} "

@@ -111,7 +111,12 @@ def runs(days: Iterable[int], rest: frozenset[int] = NO_REST) -> list[tuple[int,
 
 
 def _bridged(previous: int, day: int, rest: frozenset[int]) -> bool:
-    """Whether nothing but rest days lies between two days of a run."""
+    """Whether nothing but rest days lies between two days of a run (a gap of a week or
+    more holds every weekday, and one of them is not a rest day)."""
+    if day - previous == 1:
+        return True
+    if not rest or day - previous > 7:
+        return False
     return all(weekday_of(between) in rest for between in range(previous + 1, day))
 
 
