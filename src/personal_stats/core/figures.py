@@ -5,6 +5,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -111,13 +112,21 @@ def runs(days: Iterable[int], rest: frozenset[int] = NO_REST) -> list[tuple[int,
 
 
 def _bridged(previous: int, day: int, rest: frozenset[int]) -> bool:
-    """Whether nothing but rest days lies between two days of a run (a gap of a week or
-    more holds every weekday, and one of them is not a rest day)."""
-    if day - previous == 1:
-        return True
-    if not rest or day - previous > 7:
-        return False
-    return all(weekday_of(between) in rest for between in range(previous + 1, day))
+    """Whether nothing but rest days lies between two days of a run."""
+    return day - previous <= _longest_steps(rest)[weekday_of(previous)]
+
+
+@lru_cache(maxsize=128)  # one per set of rest days (never all seven)
+def _longest_steps(rest: frozenset[int]) -> tuple[int, ...]:
+    """For each weekday, the longest step from it to a next day of the same run: 1, plus
+    the rest days that follow it in a row (fewer than seven)."""
+    steps = []
+    for weekday in range(7):
+        step = 1
+        while (weekday + step) % 7 in rest:
+            step += 1
+        steps.append(step)
+    return tuple(steps)
 
 
 def longest_run(days: Iterable[int], rest: frozenset[int] = NO_REST) -> int:

@@ -8,6 +8,7 @@ import re
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, ClassVar
 
 from personal_stats.core.errors import InvalidInput, Problem
@@ -368,12 +369,12 @@ class RestArgs(Args):
         "rest day without a completed activity neither breaks a run nor adds to it. Over "
         "REST, lower-case names, comma-separated: saturday,sunday.")  # fmt: skip
 
-    @property
+    @cached_property
     def days(self) -> frozenset[int]:
         """The rest days as weekday numbers (0 Monday ... 6 Sunday)."""
         return frozenset(WEEK.index(day) for day in self.rest_days or ())
 
-    @property
+    @cached_property
     def names(self) -> tuple[Weekday, ...] | None:
         """The rest days Monday first, or None when none are given."""
         return tuple(sorted(set(self.rest_days), key=WEEK.index)) if self.rest_days else None
