@@ -176,7 +176,8 @@ def personal_records(
         mentor_id=mentor_id,
         as_of=reporting.as_of,
         timezone=reporting.tz,
-        first_activity_date=date.fromordinal(history[0].day) if history else None,
+        # the least local date (a zone's clock may turn back across a midnight)
+        first_activity_date=date.fromordinal(min(a.day for a in history)) if history else None,
         total_activities=counts.total,
         completed_activities=counts.completed,
         total_hours_logged=hours(counts.minutes),
