@@ -111,6 +111,19 @@ def test_apollo_urql_graphql_ws_and_eventsource(demo: Demo) -> None:
     assert "# fail 0\n" in report, report
 
 
+def test_the_graphql_over_http_audit_finds_nothing_missing(demo: Demo) -> None:
+    """graphql-http's audit of a server (the GraphQL-over-HTTP specification's reference
+    implementation): every MUST, SHOULD and MAY it checks, for both media types."""
+    ran = subprocess.run(["node", "audit.mjs", f"{demo.base}/graphql"], cwd=CLIENTS,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    audits = json.loads(ran.stdout)
+    assert len(audits) >= 60  # graphql-http 1.23.1 runs 61
+    failed = [(a["status"], a["name"], a["reason"], a["response"]) for a in audits
+              if a["status"] != "ok"]  # fmt: skip
+    assert failed == []
+
+
 def test_a_graphql_ws_subscription_in_chromium_hears_a_write(demo: Demo) -> None:
     """graphql-ws's own browser build, on a page of an allowed origin, receives the write's
     event without a reload, within a second; a page of any other origin cannot subscribe."""

@@ -30,6 +30,12 @@ from personal_stats.adapters.graphql.executor import lean_executor
 from personal_stats.adapters.graphql.schema import StatsSchema
 from personal_stats.adapters.graphql.sharing import Texts
 from personal_stats.adapters.graphql.templates import Prepared
+from personal_stats.adapters.graphql.transport import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    answer_media_type,
+    status_and_payload,
+)
 from personal_stats.core.errors import Unavailable
 from personal_stats.core.limits import Bucket
 from personal_stats.frameworks.strawberry import graphql_schema, is_awaitable, report_errors
@@ -80,6 +86,36 @@ class TextFrames(ASGIWebSocketAdapter):
             yield message
 
 
+VARY = {"Vary": "Accept"}  # the media type of an answer follows the request's Accept
+
+
+async def _parameters(request: Request) -> dict[str, Any] | None:
+    """The GraphQL parameters of a POST's JSON body or a GET's query string (its `variables`
+    and `extensions` JSON-encoded), or None when the body is not a JSON object (Strawberry's
+    view answers it). `variables` and `extensions` must be JSON objects or null: else an
+    `HTTPException` 400."""
+    if request.method == "POST":
+        try:
+            found = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(found, dict):
+            return None
+        parameters: dict[str, Any] = found
+    else:
+        parameters = dict(request.query_params)
+        for name in ("variables", "extensions"):
+            if name in parameters:
+                try:
+                    parameters[name] = orjson.loads(parameters[name])
+                except orjson.JSONDecodeError:
+                    raise HTTPException(400, f"{name} is not JSON") from None
+    for name in ("variables", "extensions"):
+        if not isinstance(parameters.get(name), dict | None):
+            raise HTTPException(400, f"{name} must be an object (or null)")
+    return parameters
+
+
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
     websocket_adapter_class = TextFrames
 
@@ -121,10 +157,13 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             detail = "GraphQL requests must be sent as application/json."
             await problem(415, detail)(scope, receive, send)
             return
+        short = request.method == "POST" or (
+            request.method == "GET" and "query" in request.query_params
+        )
         try:
             async with self.service.unit_of_work() as work:
                 request.state.work = work
-                response = await self._short_way(request) if request.method == "POST" else None
+                response = await self._short_way(request) if short else None
                 if response is None:
                     response = await self.run(request)
         except HTTPException as error:
@@ -150,17 +189,22 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             hub.close_socket(place)
 
     async def _short_way(self, request: Request) -> Response | None:
-        """The answer to a POST of one query operation, or None to let Strawberry's view
-        answer (and report) anything else."""
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(body, dict):
+        """The answer to one query operation (a POST, or a GET with a `query`), in the media
+        type the client accepts (`transport`), or None to let Strawberry's view answer (and
+        report) anything else. `variables` or `extensions` that are not a JSON object (or
+        null) are a 400."""
+        answer_in = answer_media_type(request.headers.get("accept"))
+        if answer_in is None:
+            detail = (
+                f"GraphQL answers are {GRAPHQL_RESPONSE} or {JSON}; the request accepts neither."
+            )
+            return problem(406, detail)
+        body = await _parameters(request)
+        if body is None:
             return None
         query, variables = body.get("query"), body.get("variables") or {}
         operation_name = body.get("operationName")
-        if not (isinstance(query, str) and isinstance(variables, dict)):
+        if not isinstance(query, str):
             return None
         if not (operation_name is None or isinstance(operation_name, str)):
             return None
@@ -175,7 +219,9 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         result = await self._execute(request, prepared, problems, variables, operation_name)
         observe_operation("query", result, time.perf_counter() - started)
         payload = await self.process_result(request, result)
-        return Response(orjson.dumps(payload), media_type="application/json")
+        status, answer = status_and_payload(answer_in, result.data, result.errors, dict(payload))
+        return Response(orjson.dumps(answer), status_code=status, media_type=answer_in,
+                        headers=VARY)  # fmt: skip
 
     async def _execute(
         self,
