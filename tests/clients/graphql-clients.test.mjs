@@ -163,6 +163,27 @@ test("NOT_FOUND and BAD_USER_INPUT reach each client's error path", async () => 
   apollo.stop();
 });
 
+test("a request refused before execution (a 400 in application/graphql-response+json) reaches each client's error path", async () => {
+  const query = gql`query Q($id: ID!, $asOf: Date) { personalStats(mentorId: $id, asOf: $asOf) { totalActivities } }`;
+  const variables = { id: JAMES, asOf: "2026-13-01" }; // not a date: the variable cannot be coerced
+  const seen = [];
+  const recording = async (url, init) => {
+    const response = await fetch(url, init);
+    seen.push([response.status, response.headers.get("content-type")]);
+    return response;
+  };
+  const apollo = apolloClient(BASE, { fetch: recording });
+  await assert.rejects(apollo.query({ query, variables }), (error) => {
+    assert.ok(CombinedGraphQLErrors.is(error), String(error));
+    assert.equal(error.errors[0].extensions.code, "BAD_USER_INPUT");
+    return true;
+  });
+  apollo.stop();
+  const urql = await urqlClient(BASE, { fetch: recording }).query(query, variables).toPromise();
+  assert.equal(urql.error.graphQLErrors[0].extensions.code, "BAD_USER_INPUT");
+  assert.deepEqual(seen, [[400, "application/graphql-response+json"], [400, "application/graphql-response+json"]]);
+});
+
 // A subscription that hears an ingest of the mentor with its new figures, within a second.
 async function hearsTheWrite(subscribe) {
   const before = (await rest(`/api/v1/personal-stats/${JAMES}?period=all_time`)).body;
