@@ -125,7 +125,7 @@ def summary_card(summary: Summary, theme_name: str) -> str:
 
 
 def _resting(summary: Summary) -> str:
-    """ ", rest days: Sat, Sun" for a summary asked with rest days; else nothing."""
+    """"; rest days: Sat, Sun" for a summary asked with rest days; else nothing."""
     named = getattr(summary, "rest_days", None)
     if not named:
         return ""
