@@ -125,7 +125,8 @@ def summary_card(summary: Summary, theme_name: str) -> str:
 
 
 def _resting(summary: Summary) -> str:
-    """"; rest days: Sat, Sun" for a summary asked with rest days; else nothing."""
+    """The streak's note of a summary asked with rest days ("; rest days: Sat, Sun"), or
+    nothing."""
     named = getattr(summary, "rest_days", None)
     if not named:
         return ""
