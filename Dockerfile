@@ -8,10 +8,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 stats
 WORKDIR /app
 
-# Exactly the locked releases (requirements.lock is exported from uv.lock, with hashes), then
-# the project itself with nothing more.
-COPY requirements.lock ./
-RUN pip install --require-hashes --no-deps -r requirements.lock
+# Exactly the locked releases (requirements.lock is exported from uv.lock, with hashes;
+# requirements-otel.lock adds the otel extra: `--build-arg LOCK=requirements-otel.lock`),
+# then the project itself with nothing more.
+ARG LOCK=requirements.lock
+COPY requirements.lock requirements-otel.lock ./
+RUN pip install --require-hashes --no-deps -r ${LOCK}
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install --no-deps .

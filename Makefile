@@ -52,6 +52,8 @@ lint: $(VENV)/.installed-dev
 	$(UV) lock --check --python $(PYTHON)
 	$(UV) export --frozen --no-emit-project --format requirements-txt --quiet | \
 	  diff -u requirements.lock - || { echo "requirements.lock is stale: make upgrade"; exit 1; }
+	$(UV) export --frozen --no-emit-project --extra otel --format requirements-txt --quiet | \
+	  diff -u requirements-otel.lock - || { echo "requirements-otel.lock is stale: make upgrade"; exit 1; }
 	$(BIN)/ruff check src tests fixtures bench
 	$(BIN)/ruff format --check src tests fixtures bench
 	$(BIN)/mypy
@@ -60,6 +62,7 @@ lint: $(VENV)/.installed-dev
 upgrade: | $(UV)
 	$(UV) lock --upgrade --python $(PYTHON)
 	$(UV) export --frozen --no-emit-project --format requirements-txt --quiet > requirements.lock
+	$(UV) export --frozen --no-emit-project --extra otel --format requirements-txt --quiet > requirements-otel.lock
 	$(SYNC) --extra dev
 	touch $(VENV)/.installed-dev $(VENV)/.installed
 	$(BIN)/pytest -n auto --dist worksteal

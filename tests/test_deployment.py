@@ -86,8 +86,13 @@ def test_the_image_installs_exactly_the_locked_releases() -> None:
     before the project itself, which adds nothing."""
     runs = [args for kind, args in dockerfile_instructions() if kind == "RUN"]
     installs = [args for args in runs if "pip install" in args]
-    assert installs == ["pip install --require-hashes --no-deps -r requirements.lock",
+    assert installs == ["pip install --require-hashes --no-deps -r ${LOCK}",
                         "pip install --no-deps ."]  # fmt: skip
+    assert ("ARG", "LOCK=requirements.lock") in dockerfile_instructions()
     locked = (ROOT / "requirements.lock").read_text()
     assert "strawberry-graphql==" in locked
     assert "--hash=sha256:" in locked
+    assert "opentelemetry" not in locked  # tracing is the otel extra's
+    traced = (ROOT / "requirements-otel.lock").read_text()
+    assert "strawberry-graphql==" in traced
+    assert "opentelemetry-sdk==" in traced

@@ -109,7 +109,8 @@ def test_every_package_the_code_imports_is_declared() -> None:
     third_party = {t for t in tops if t and t not in sys.stdlib_module_names
                    and t not in {"personal_stats", "__future__"}}  # fmt: skip
     declared = {re.split(r"[^A-Za-z0-9_.-]", r, maxsplit=1)[0].lower().replace("_", "-")
-                for r in requires("personal-stats") or [] if "extra ==" not in r}  # fmt: skip
+                for r in requires("personal-stats") or []
+                if "extra ==" not in r or "extra == 'otel'" in r.replace('"', "'")}  # fmt: skip
     distributions = packages_distributions()
     undeclared = {
         top: distributions.get(top)
@@ -117,6 +118,26 @@ def test_every_package_the_code_imports_is_declared() -> None:
         if not {d.lower().replace("_", "-") for d in distributions.get(top, [])} & declared
     }
     assert undeclared == {}
+
+
+def test_only_tracing_loads_the_otel_extra() -> None:
+    """The `otel` extra is optional: OpenTelemetry is imported at a module's top only by
+    `server/spans.py`, which is itself imported only inside a function (when tracing), and
+    `support/tracing.py` imports it inside its functions."""
+    source = Path(personal_stats.__file__).parent
+    at_top, spans_at_top = [], []
+    for path in source.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                    [alias.name for alias in node.names]  # fmt: skip
+                if any(name.startswith("opentelemetry") for name in names):
+                    at_top.append(path.relative_to(source).as_posix())
+                if any(name == "personal_stats.server.spans" for name in names):
+                    spans_at_top.append(path.relative_to(source).as_posix())
+    assert at_top == ["server/spans.py"]
+    assert spans_at_top == []
 
 
 def test_the_executors_field_step_answers_plain_fields() -> None:

@@ -25,6 +25,7 @@ from personal_stats.service.live import Hub
 from personal_stats.service.stats_service import StatsService
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import upgrade
+from personal_stats.support import tracing
 from personal_stats.support.settings import Settings
 
 
@@ -35,6 +36,8 @@ def create_app(settings: Settings, *, migrate: bool = True, freeze_heap: bool = 
     Its start-up migrates the database when `migrate`, and moves the process's heap out of
     the collector's reach when `freeze_heap` (a process that runs many apps in turn, as the
     tests do, has no heap of one app's to keep)."""
+    if tracing.TRACER is None:
+        tracing.configure()  # by the OTEL_* variables, when set (`support.tracing`)
     service = StatsService(settings)
     admission = Admission(settings.max_in_flight)
 
@@ -78,6 +81,10 @@ def create_app(settings: Settings, *, migrate: bool = True, freeze_heap: bool = 
             before_body=write_api.before_body,
         )
     ]
+    if tracing.TRACER is not None:
+        from personal_stats.server.spans import ServerSpans  # needs the otel extra
+
+        middleware.insert(0, Middleware(ServerSpans))
     if settings.cors_origins:
         middleware.append(
             Middleware(

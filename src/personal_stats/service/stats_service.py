@@ -57,6 +57,7 @@ from personal_stats.storage import (
     WriteTransaction,
     open_store,
 )
+from personal_stats.support import tracing
 from personal_stats.support.settings import Settings
 
 
@@ -418,7 +419,11 @@ class UnitOfWork:
     async def _fetch(self, read: Read, snapshot: Snapshot) -> Any:
         kind = type(read).__name__
         self.fetched[kind] = self.fetched.get(kind, 0) + 1
-        return await snapshot.fetch(read)
+        if tracing.TRACER is None:
+            return await snapshot.fetch(read)
+        attributes = {"db.system.name": self.service.store.system, "db.operation.name": read.kind}
+        with tracing.TRACER.start_as_current_span(f"db {read.kind}", attributes=attributes):
+            return await snapshot.fetch(read)
 
 
 # Every instant the questions can ask about: local dates of the years 1900-2999, anywhere.

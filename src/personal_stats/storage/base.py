@@ -146,6 +146,11 @@ class Snapshot(ABC):
 class Store(ABC):
     dialect: str
 
+    @property
+    def system(self) -> str:
+        """The database system's name, as tracing names it (`sqlite`, `postgresql`)."""
+        return self.dialect
+
     @abstractmethod
     def snapshot(self) -> AbstractAsyncContextManager[Snapshot]:
         """A snapshot for one request, within the time limit; a database that cannot be

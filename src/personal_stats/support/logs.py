@@ -5,6 +5,8 @@ from typing import Any
 
 import orjson
 
+from personal_stats.support import tracing
+
 _LOG_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -21,6 +23,8 @@ class JsonLines(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _LOG_RECORD_FIELDS:
                 line[key] = value
+        if tracing.TRACER is not None and (trace_id := tracing.current_trace_id()):
+            line["trace_id"] = trace_id
         if record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()

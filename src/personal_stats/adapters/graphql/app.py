@@ -6,6 +6,7 @@ graphql-core executes it on the schema Strawberry built; the answer is encoded w
 Everything else (GraphiQL, GET, batches, unusual bodies) goes through Strawberry's own view.
 """
 
+import hashlib
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import timedelta
@@ -42,6 +43,7 @@ from personal_stats.frameworks.strawberry import graphql_schema, is_awaitable, r
 from personal_stats.http.problems import problem
 from personal_stats.service.live import PLACE
 from personal_stats.service.stats_service import StatsService, UnitOfWork, nothing
+from personal_stats.support import tracing
 from personal_stats.support.metrics import observe_operation
 
 MESSAGES_PER_SECOND = 20  # a WebSocket client's sustained rate of messages
@@ -84,6 +86,14 @@ class TextFrames(ASGIWebSocketAdapter):
                 await self.close(4429, "Too many messages")
                 return
             yield message
+
+
+def _operation(query: str, operation_name: str | None) -> dict[str, str]:
+    """A GraphQL operation's span attributes: its type, name and document id (the SHA-256 of
+    its text, as persisted documents name it), never its variables."""
+    document_id = "sha256:" + hashlib.sha256(query.encode()).hexdigest()
+    return {"graphql.operation.type": "query", "graphql.operation.name": operation_name or "",
+            "graphql.document.id": document_id}  # fmt: skip
 
 
 VARY = {"Vary": "Accept"}  # the media type of an answer follows the request's Accept
@@ -211,12 +221,19 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         started = time.perf_counter()
         documents: Documents = self.stats_schema.documents
         prepared, literals, problems = documents.prepare(query, operation_name, variables)
+        named = operation_name
         if prepared.document is not None and not problems:
             operation = get_operation_ast(prepared.document, operation_name)
             if operation is None or operation.operation is not OperationType.QUERY:
                 return None
+            named = operation.name.value if operation.name else None
         variables = {**variables, **literals}
-        result = await self._execute(request, prepared, problems, variables, operation_name)
+        if tracing.TRACER is None:
+            result = await self._execute(request, prepared, problems, variables, operation_name)
+        else:
+            name = f"query {named or 'anonymous'}"
+            with tracing.TRACER.start_as_current_span(name, attributes=_operation(query, named)):
+                result = await self._execute(request, prepared, problems, variables, operation_name)
         observe_operation("query", result, time.perf_counter() - started)
         payload = await self.process_result(request, result)
         status, answer = status_and_payload(answer_in, result.data, result.errors, dict(payload))
