@@ -14,9 +14,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_stats.server.app import create_app
 from personal_stats.server.spans import ServerSpans
+from personal_stats.storage import tokens
 from personal_stats.support import tracing
 from personal_stats.support.logs import JsonLines
 from personal_stats.support.settings import Settings
@@ -106,6 +108,29 @@ async def test_a_graphql_request_has_its_operation_span(
     }
     assert "m1" not in json.dumps(dict(operation.attributes))  # no variables
     assert "db activities" in {s.name for s in under(operation, spans)}
+
+
+async def test_a_write_has_a_span_per_statement_under_its_request(
+    traced: httpx.AsyncClient, exported: InMemorySpanExporter, engine: AsyncEngine
+) -> None:
+    """The write lane runs on a loop of its own: its statements still join the request's
+    trace."""
+    token = await tokens.create(engine, "tracing", ("ingest",))
+    record = {"record": "activity", "id": "a-traced", "mentor_id": "m1",
+              "activity_type_id": "t1", "status": "completed",
+              "started_at": "2026-03-21T10:00:00Z", "duration_minutes": 30}  # fmt: skip
+    response = await traced.post(
+        "/api/v1/ingest", content=json.dumps(record) + "\n",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    spans = list(exported.get_finished_spans())
+    (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
+    assert server.name == "POST /api/v1/ingest"
+    statements = [s for s in under(server, spans) if s.name.startswith("db ")]
+    verbs = {s.name for s in statements}
+    assert {"db INSERT", "db UPDATE"} <= verbs, verbs
+    assert all(s.context.trace_id == server.context.trace_id for s in statements)
 
 
 def test_log_lines_in_a_span_carry_its_trace_id(exported: InMemorySpanExporter) -> None:

@@ -18,6 +18,7 @@ from personal_stats.core.errors import Unavailable
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.faults import unavailable_as
 from personal_stats.storage.writes import Writes
+from personal_stats.support import tracing
 from personal_stats.support.settings import Settings
 
 T = TypeVar("T")
@@ -37,7 +38,12 @@ class WriteLane:
         time limit, or a database that cannot serve (`faults`), raises `Unavailable` (the
         transaction is rolled back: nothing written)."""
         loop, writes = self._started()
-        done = asyncio.run_coroutine_threadsafe(work(writes), loop)
+        job = work(writes)
+        if tracing.TRACER is not None:
+            from personal_stats.storage.statement_spans import carried  # the otel extra's
+
+            job = carried(job)
+        done = asyncio.run_coroutine_threadsafe(job, loop)
         try:
             with unavailable_as("the database cannot be written now; try again shortly"):
                 return await asyncio.wrap_future(done)
@@ -53,7 +59,12 @@ class WriteLane:
                 self.thread = threading.Thread(target=self.loop.run_forever, name="write-lane",
                                                daemon=True)  # fmt: skip
                 self.thread.start()
-                self.writes = Writes(create_engine(self.settings))
+                engine = create_engine(self.settings)
+                if tracing.TRACER is not None:
+                    from personal_stats.storage.statement_spans import trace_statements
+
+                    trace_statements(engine)
+                self.writes = Writes(engine)
             return self.loop, self.writes
 
     async def close(self) -> None:
