@@ -1,11 +1,7 @@
 """The REST adapter: the contract's routes, one per question declared (`questions.QUESTIONS`),
 and the cards. Parse, call the stats core, serialize."""
 
-import hashlib
-import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -27,6 +23,7 @@ from personal_stats.core.params import (
 from personal_stats.core.questions import BASE, Asked
 from personal_stats.core.reads import Question
 from personal_stats.core.wire import from_query
+from personal_stats.http.caching import still_current, validators
 from personal_stats.http.problems import StatsJSONResponse, problem, problem_for
 from personal_stats.service.stats_service import StatsService
 
@@ -55,40 +52,19 @@ async def _answer(
     service: StatsService = request.app.state.service
     async with service.unit_of_work() as work:
         answer = await work.ask(question)
-    headers = validators(request, work.version, work.changed_at)
-    if _matches(request.headers.get("if-none-match"), headers["ETag"]):
+    headers = _validators(request, work.version, work.changed_at)
+    if still_current(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
     if svg is not None:
         return Response(svg(answer), headers=headers, media_type="image/svg+xml")
     return StatsJSONResponse(answer, headers=headers)
 
 
-def validators(request: Request, version: int, changed_at: int) -> dict[str, str]:
-    """ETag, Cache-Control, Last-Modified and X-Data-Version of an answer at this data
-    version."""
-    return {
-        "X-Data-Version": str(version),
-        "ETag": _etag(version, request),
-        "Cache-Control": "no-cache",
-        "Last-Modified": format_datetime(datetime.fromtimestamp(changed_at, UTC), usegmt=True),
-    }
-
-
-def _etag(version: int, request: Request) -> str:
-    """A strong tag of the data version and the request. Without `as_of` the answer also
-    depends on today's date in some zone: every zone's date holds for a quarter of an hour,
-    since all offsets are whole quarters."""
-    today = "" if "as_of" in request.query_params else str(int(time.time() // 900))
-    key = b"\0".join((request.scope["path"].encode(), request.scope["query_string"],
-                      today.encode()))  # fmt: skip
-    return f'"{version}-{hashlib.blake2b(key, digest_size=16).hexdigest()}"'
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags
+def _validators(request: Request, version: int, changed_at: int) -> dict[str, str]:
+    """The answer's validators: it depends on its path and query, and on today's date unless
+    `as_of` names the day."""
+    key = request.scope["path"].encode() + b"\0" + request.scope["query_string"]
+    return validators(version, changed_at, key, "as_of" not in request.query_params)
 
 
 def _endpoint(asked: Asked) -> Callable[[Request], Awaitable[Response]]:
