@@ -85,7 +85,7 @@ async def reset_postgres(engine: AsyncEngine) -> None:
         await connection.execute(
             text(
                 "TRUNCATE activity, mentor, activity_type, api_token, activity_change, "
-                "instant_change CASCADE"
+                "instant_change, persisted_document CASCADE"
             )
         )
 

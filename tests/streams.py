@@ -159,12 +159,15 @@ class Subscription:
         self.socket = socket
 
     @classmethod
-    async def open(cls, base: str, query: str, variables: dict[str, Any]) -> "Subscription":
+    async def open(
+        cls, base: str, query: str | dict[str, Any], variables: dict[str, Any] | None = None
+    ) -> "Subscription":
+        """Subscribe to `query` with `variables`, or with this whole subscribe payload."""
         url = base.replace("http://", "ws://") + "/graphql"
         socket = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
         await socket.send(json.dumps({"type": "connection_init"}))
         assert await socket.recv() == '{"type":"connection_ack"}'  # a text frame
-        payload = {"query": query, "variables": variables}
+        payload = query if isinstance(query, dict) else {"query": query, "variables": variables}
         await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         return cls(socket)
 

@@ -31,7 +31,7 @@ ROOT = Path(__file__).parents[1]
 CLIENTS = ROOT / "tests" / "clients"
 DEMO = ROOT / "fixtures" / "demo.json"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-NODE_TESTS = ["graphql-clients.test.mjs", "eventsource.test.mjs"]
+NODE_TESTS = ["graphql-clients.test.mjs", "eventsource.test.mjs", "persisted.test.mjs"]
 
 
 def needed(what: str, present: bool) -> None:
@@ -93,6 +93,8 @@ def demo(database_url: str, engine: AsyncEngine, pages: str, tmp_path: Path) -> 
     assert run_cli("import", str(DEMO), database_url=database_url).returncode == 0
     created = run_cli("token", "create", "client-suite", database_url=database_url)
     assert created.returncode == 0, created.stderr
+    follow = str(CLIENTS / "documents" / "follow.graphql")
+    assert run_cli("documents", "add", follow, database_url=database_url).returncode == 0
     settings = {"PERSONAL_STATS_CORS_ORIGINS": pages}
     with serving(database_url, tmp_path / "server.log", settings=settings) as base:
         yield Demo(base, created.stdout.split()[0], pages)

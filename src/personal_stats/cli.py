@@ -1,4 +1,5 @@
-"""The `personal-stats` command: serve, import, seed, migrate and export-schema."""
+"""The `personal-stats` command: serve, import, seed, migrate, export-schema, erase, token
+and documents."""
 
 import argparse
 import asyncio
@@ -61,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=_migrate)
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export.add_argument(
+        "--federation", action="store_true",
+        help="print the Apollo Federation 2 subgraph's SDL (with @link and @key)",
+    )  # fmt: skip
     export.set_defaults(run=_export_schema)
 
     erase = commands.add_parser(
@@ -94,6 +99,17 @@ def _parser() -> argparse.ArgumentParser:
     revoke = actions.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name")
     revoke.set_defaults(run=_token_revoke)
+
+    documents = commands.add_parser("documents", help="add and list persisted GraphQL documents")
+    doings = documents.add_subparsers(required=True, metavar="ACTION")
+    add = doings.add_parser(
+        "add", help="add .graphql files (one document each) and JSON manifests "
+        '({"<sha256 hex>": "<text>"}); nothing is added if any is wrong',
+    )  # fmt: skip
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add.set_defaults(run=_documents_add)
+    shown = doings.add_parser("list", help="list persisted documents: id, added, operations")
+    shown.set_defaults(run=_documents_list)
     return parser
 
 
@@ -313,10 +329,39 @@ def _migrate(_options: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _export_schema(_options: argparse.Namespace, settings: Settings) -> int:
+def _documents_add(options: argparse.Namespace, settings: Settings) -> int:
+    from personal_stats.adapters.graphql.manifests import BadDocuments, read_documents
     from personal_stats.adapters.graphql.schema import build_schema
 
-    print(build_schema(settings).as_str())
+    try:
+        found = read_documents(options.files, build_schema(settings).documents)
+    except BadDocuments as bad:
+        for problem in bad.problems:
+            print(problem, file=sys.stderr)
+        print(f"no document added: {len(bad.problems)} problem(s)", file=sys.stderr)
+        return 1
+    new = asyncio.run(_with_writes(settings, lambda w: w.add_documents(found)))
+    for sha256 in new:
+        print(f"sha256:{sha256}")
+    print(f"{len(new)} document(s) added, {len(found) - len(new)} known already", file=sys.stderr)
+    return 0
+
+
+def _documents_list(_options: argparse.Namespace, settings: Settings) -> int:
+    from personal_stats.adapters.graphql.manifests import operation_names
+
+    found = asyncio.run(_with_writes(settings, Writes.documents))
+    print(f"{'id':71} {'added':20} operations")
+    for sha256, added_at, text in found:
+        print(f"sha256:{sha256} {_when(added_at):20} {' '.join(operation_names(text))}")
+    return 0
+
+
+def _export_schema(options: argparse.Namespace, settings: Settings) -> int:
+    from personal_stats.adapters.graphql.schema import build_schema, plain_sdl
+
+    schema = build_schema(settings)
+    print(schema.as_str() if options.federation else plain_sdl(schema))
     return 0
 
 

@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from personal_stats.adapters import events, write_api
 from personal_stats.adapters.graphql.app import StatsGraphQL
+from personal_stats.adapters.graphql.persisted import Persisted
 from personal_stats.adapters.graphql.schema import build_schema
 from personal_stats.adapters.rest import docs
 from personal_stats.adapters.rest import routes as rest
@@ -26,6 +27,7 @@ from personal_stats.service.stats_service import StatsService
 from personal_stats.storage.engine import create_engine
 from personal_stats.storage.migrate import upgrade
 from personal_stats.support import tracing
+from personal_stats.support.document_ids import sha256_of
 from personal_stats.support.settings import Settings
 
 
@@ -96,8 +98,13 @@ def create_app(settings: Settings, *, migrate: bool = True, freeze_heap: bool = 
                 max_age=600,
             )
         )
+    persisted = Persisted(
+        trusted=settings.graphql_documents == "trusted",
+        shipped={sha256_of(text): text for text in pages.documents().values()},
+        find_stored=service.persisted_document,
+    )
     graphql = StatsGraphQL(
-        build_schema(settings), service, pages.graphiql_page(), settings.cors_origins
+        build_schema(settings), service, pages.graphiql_page(), persisted, settings.cors_origins
     )
     app = Starlette(
         routes=[  # matched in order: the busiest first

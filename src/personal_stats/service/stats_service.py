@@ -159,6 +159,10 @@ class StatsService:
         """The live token with this value, or None."""
         return await self.writes.run(lambda writes: writes.authenticate(token))
 
+    async def persisted_document(self, sha256: str) -> str | None:
+        """The text of the persisted GraphQL document with this SHA-256 (hex), or None."""
+        return await self.writes.run(lambda writes: writes.document(sha256))
+
     async def ingest(self, source: Source, token: str, max_records: int) -> ImportReport:
         """Upsert the source's records in one transaction, noting the token's use in it
         (`ImportRejected`, `TooManyRecords`: nothing written); the peer index follows."""

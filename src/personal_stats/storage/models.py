@@ -1,9 +1,20 @@
-"""Table models: activity types, mentors and their activities."""
+"""Table models: activity types, mentors and their activities; the data version and the
+change log; the write API's tokens; the persisted GraphQL documents."""
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Dialect, ForeignKey, Index, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -123,6 +134,16 @@ class ApiToken(SQLModel, table=True):
     last_used_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     expires_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+
+
+class PersistedDocument(SQLModel, table=True):
+    """A GraphQL document clients may name by its id: the SHA-256 of its exact text."""
+
+    __tablename__ = "persisted_document"
+
+    sha256: str = Field(primary_key=True, max_length=64)  # lower-case hex
+    text: str = Field(sa_column=Column(Text(), nullable=False))
+    added_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 def table_of(model: type[SQLModel]) -> Table:

@@ -6,14 +6,15 @@ A write is one transaction, one writer at a time (`transactions`): activities go
 `ActivityWriter` (`bulk`), and a write that changed something ends by making its data
 version (`changes.bump_data_version`)."""
 
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import personal_stats.storage.bulk as bulk
 import personal_stats.storage.changes as changes
+import personal_stats.storage.documents as documents
 import personal_stats.storage.tokens as tokens
 from personal_stats.core.tokens import TokenInfo
 from personal_stats.storage.bulk import ActivityWriter
@@ -113,6 +114,18 @@ class Writes:
 
     async def revoke_token(self, name: str) -> bool:
         return await tokens.revoke(self._engine, name)
+
+    async def add_documents(self, found: Mapping[str, str]) -> list[str]:
+        """Store persisted GraphQL documents (SHA-256 hex → text): the ids that were new."""
+        return await documents.add(self._engine, found)
+
+    async def document(self, sha256: str) -> str | None:
+        """The text of the persisted document with this id, or None."""
+        return await documents.find(self._engine, sha256)
+
+    async def documents(self) -> list[tuple[str, datetime, str]]:
+        """Every persisted document: its id, when it was added, its text."""
+        return await documents.list_all(self._engine)
 
     async def close(self) -> None:
         await self._engine.dispose()

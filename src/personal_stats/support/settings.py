@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     graphql_max_cost: int = Field(default=1_000, ge=1)
     graphql_introspection: bool = True
     graphql_field_suggestions: bool = True
+    # "trusted": only documents named by id run (SPEC 21); "any": any document runs.
+    graphql_documents: Literal["any", "trusted"] = "any"
     # When set, GET /metrics asks for it as a bearer token (token names and write counts are
     # not for the public); never logged or shown.
     metrics_token: SecretStr | None = None

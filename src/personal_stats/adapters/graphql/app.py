@@ -1,17 +1,19 @@
 """The GraphQL endpoint: each request gets one unit of work in its context.
 
-A POST of one operation (what every frontend sends) takes the short way: the document comes
-prepared from `Documents` (by text or by shape), its cost is checked against the budget, and
-graphql-core executes it on the schema Strawberry built; the answer is encoded with orjson.
-Everything else (GraphiQL, GET, batches, unusual bodies) goes through Strawberry's own view.
+A query operation (a POST, or a GET with a document or a document's id: what every frontend
+sends) takes the short way: its document's text comes from the request, or from its id
+(`persisted`), and the document comes prepared from `Documents` (by text or by shape), its
+cost is checked against the budget, and graphql-core executes it on the schema Strawberry
+built; the answer is encoded with orjson. A GET of a document named by id carries the
+validators REST answers carry (ETag, 304). Everything else (GraphiQL, batches, unusual
+bodies) goes through Strawberry's own view.
 """
 
-import hashlib
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import timedelta
 from inspect import isawaitable
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from cross_web import HTTPException
@@ -28,6 +30,7 @@ from strawberry.types import ExecutionResult
 
 from personal_stats.adapters.graphql.documents import Documents
 from personal_stats.adapters.graphql.executor import lean_executor
+from personal_stats.adapters.graphql.persisted import Persisted, Refused
 from personal_stats.adapters.graphql.schema import StatsSchema
 from personal_stats.adapters.graphql.sharing import Texts
 from personal_stats.adapters.graphql.templates import Prepared
@@ -40,10 +43,12 @@ from personal_stats.adapters.graphql.transport import (
 from personal_stats.core.errors import Unavailable
 from personal_stats.core.limits import Bucket
 from personal_stats.frameworks.strawberry import graphql_schema, is_awaitable, report_errors
+from personal_stats.http.caching import still_current, validators
 from personal_stats.http.problems import problem
 from personal_stats.service.live import PLACE
 from personal_stats.service.stats_service import StatsService, UnitOfWork, nothing
 from personal_stats.support import tracing
+from personal_stats.support.document_ids import document_id
 from personal_stats.support.metrics import observe_operation
 
 MESSAGES_PER_SECOND = 20  # a WebSocket client's sustained rate of messages
@@ -85,18 +90,43 @@ class TextFrames(ASGIWebSocketAdapter):
             if bucket.wait():
                 await self.close(4429, "Too many messages")
                 return
+            if _subscribes(message):
+                try:
+                    message = await self._with_text(message)
+                except Refused as refused:
+                    error = {"message": str(refused), "extensions": {"code": refused.code}}
+                    await self.send_json({"id": message["id"], "type": "error",
+                                          "payload": [error]})  # fmt: skip
+                    continue
             yield message
+
+    async def _with_text(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A subscribe message with its document's text in place of its id (`persisted`);
+        `Refused` when there is none it may run."""
+        view = self.view
+        assert isinstance(view, StatsGraphQL)
+        payload = message["payload"]
+        named = await view.persisted.named(payload)
+        query = {key: value for key, value in payload.items() if key != "documentId"}
+        return {**message, "payload": {**query, "query": named.text}}
+
+
+def _subscribes(message: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a WebSocket message is a well-formed subscribe (the protocol refuses others)."""
+    if not isinstance(message, dict) or message.get("type") != "subscribe":
+        return False
+    return isinstance(message.get("id"), str) and isinstance(message.get("payload"), dict)
 
 
 def _operation(query: str, operation_name: str | None) -> dict[str, str]:
     """A GraphQL operation's span attributes: its type, name and document id (the SHA-256 of
     its text, as persisted documents name it), never its variables."""
-    document_id = "sha256:" + hashlib.sha256(query.encode()).hexdigest()
     return {"graphql.operation.type": "query", "graphql.operation.name": operation_name or "",
-            "graphql.document.id": document_id}  # fmt: skip
+            "graphql.document.id": document_id(query)}  # fmt: skip
 
 
 VARY = {"Vary": "Accept"}  # the media type of an answer follows the request's Accept
+NAMES_NO_DOCUMENT = frozenset(("query", "documentId", "extensions"))  # a GET without: GraphiQL
 
 
 async def _parameters(request: Request) -> dict[str, Any] | None:
@@ -126,6 +156,18 @@ async def _parameters(request: Request) -> dict[str, Any] | None:
     return parameters
 
 
+def _answer(
+    answer_in: str,
+    result: ExecutionResult,
+    payload: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The answer to a result, in this media type (`transport`), with these headers."""
+    status, answer = status_and_payload(answer_in, result.data, result.errors, dict(payload))
+    return Response(orjson.dumps(answer), status_code=status, media_type=answer_in,
+                    headers={**(headers or {}), **VARY})  # fmt: skip
+
+
 class StatsGraphQL(GraphQL[dict[str, Any], None]):
     websocket_adapter_class = TextFrames
 
@@ -134,9 +176,11 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         schema: StatsSchema,
         service: StatsService,
         playground: str,
+        persisted: Persisted,
         allowed_origins: Sequence[str] = (),
     ) -> None:
-        """`playground`: the GraphiQL page's HTML (the pages for people draw it)."""
+        """`playground`: the GraphiQL page's HTML (the pages for people draw it);
+        `persisted`: the documents requests may name by id."""
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -150,6 +194,7 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         self.stats_schema = schema
         self.service = service
         self.playground = playground
+        self.persisted = persisted
         self.executor = lean_executor(graphql_schema(schema))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -168,7 +213,7 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             await problem(415, detail)(scope, receive, send)
             return
         short = request.method == "POST" or (
-            request.method == "GET" and "query" in request.query_params
+            request.method == "GET" and not NAMES_NO_DOCUMENT.isdisjoint(request.query_params)
         )
         try:
             async with self.service.unit_of_work() as work:
@@ -199,10 +244,11 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             hub.close_socket(place)
 
     async def _short_way(self, request: Request) -> Response | None:
-        """The answer to one query operation (a POST, or a GET with a `query`), in the media
-        type the client accepts (`transport`), or None to let Strawberry's view answer (and
-        report) anything else. `variables` or `extensions` that are not a JSON object (or
-        null) are a 400."""
+        """The answer to one query operation (a POST, or a GET with a `query` or an id), in
+        the media type the client accepts (`transport`), or None to let Strawberry's view
+        answer (and report) anything else. `variables` or `extensions` that are not a JSON
+        object (or null) are a 400; a document that cannot be had by its id, or a text in
+        trusted mode, is refused before execution (`persisted`)."""
         answer_in = answer_media_type(request.headers.get("accept"))
         if answer_in is None:
             detail = (
@@ -212,7 +258,12 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         body = await _parameters(request)
         if body is None:
             return None
-        query, variables = body.get("query"), body.get("variables") or {}
+        try:
+            named = await self.persisted.named(body)
+        except Refused as refused:
+            refusal = ExecutionResult(None, [refused.error()])
+            return _answer(answer_in, refusal, {"errors": [refused.error().formatted]})
+        query, variables = named.text, body.get("variables") or {}
         operation_name = body.get("operationName")
         if not isinstance(query, str):
             return None
@@ -221,24 +272,38 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         started = time.perf_counter()
         documents: Documents = self.stats_schema.documents
         prepared, literals, problems = documents.prepare(query, operation_name, variables)
-        named = operation_name
+        named_as = operation_name
         if prepared.document is not None and not problems:
             operation = get_operation_ast(prepared.document, operation_name)
             if operation is None or operation.operation is not OperationType.QUERY:
                 return None
-            named = operation.name.value if operation.name else None
+            named_as = operation.name.value if operation.name else None
+            self.persisted.remember(named)
+        headers = None
+        if request.method == "GET" and named.by_id:
+            headers = await self._validators(request, answer_in)
+            if still_current(request.headers.get("if-none-match"), headers["ETag"]):
+                return Response(status_code=304, headers={**headers, **VARY})
         variables = {**variables, **literals}
         if tracing.TRACER is None:
             result = await self._execute(request, prepared, problems, variables, operation_name)
         else:
-            name = f"query {named or 'anonymous'}"
-            with tracing.TRACER.start_as_current_span(name, attributes=_operation(query, named)):
+            name = f"query {named_as or 'anonymous'}"
+            with tracing.TRACER.start_as_current_span(name, attributes=_operation(query, named_as)):
                 result = await self._execute(request, prepared, problems, variables, operation_name)
         observe_operation("query", result, time.perf_counter() - started)
         payload = await self.process_result(request, result)
-        status, answer = status_and_payload(answer_in, result.data, result.errors, dict(payload))
-        return Response(orjson.dumps(answer), status_code=status, media_type=answer_in,
-                        headers=VARY)  # fmt: skip
+        return _answer(answer_in, result, payload, None if result.errors else headers)
+
+    async def _validators(self, request: Request, answer_in: str) -> dict[str, str]:
+        """The validators of a GET of a document named by id: its answer depends on the
+        path, the query string, the media type and (as any GraphQL answer may) today's
+        date. They are known before the document runs: the snapshot's version tells them."""
+        work: UnitOfWork = request.state.work
+        await work.ask(nothing())
+        key = b"\0".join((request.scope["path"].encode(), request.scope["query_string"],
+                          answer_in.encode()))  # fmt: skip
+        return validators(work.version, work.changed_at, key, dated=True)
 
     async def _execute(
         self,

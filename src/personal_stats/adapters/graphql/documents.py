@@ -14,7 +14,7 @@ values can make it answer what the document they came in would not.
 """
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -162,11 +162,16 @@ class PreparedDocuments(SchemaExtension):
 
 
 class Kept(Generic[V]):
-    """An LRU map from texts to what was made of them, bounded in entries and characters."""
+    """An LRU map from texts to what was made of them, bounded in entries and characters
+    (of the keys, or of what `weigh` tells of each entry)."""
 
-    def __init__(self, maxsize: int, max_characters: int) -> None:
+    def __init__(
+        self, maxsize: int, max_characters: int, weigh: Callable[[str, V], int] | None = None
+    ) -> None:
         self.entries: OrderedDict[str, V] = OrderedDict()
+        self.weights: dict[str, int] = {}
         self.maxsize, self.max_characters = maxsize, max_characters
+        self.weigh = weigh
         self.characters = 0
 
     def __len__(self) -> int:
@@ -179,9 +184,11 @@ class Kept(Generic[V]):
         return found
 
     def put(self, key: str, value: V) -> None:
-        if key in self.entries or len(key) > self.max_characters:
+        weight = len(key) if self.weigh is None else self.weigh(key, value)
+        if key in self.entries or weight > self.max_characters:
             return
         self.entries[key] = value
-        self.characters += len(key)
+        self.weights[key] = weight
+        self.characters += weight
         while len(self.entries) > self.maxsize or self.characters > self.max_characters:
-            self.characters -= len(self.entries.popitem(last=False)[0])
+            self.characters -= self.weights.pop(self.entries.popitem(last=False)[0])

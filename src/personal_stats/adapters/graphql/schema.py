@@ -9,7 +9,10 @@ import strawberry
 from graphql import (
     ASTValidationRule,
     GraphQLError,
+    GraphQLObjectType,
     NoSchemaIntrospectionCustomRule,
+    is_specified_scalar_type,
+    print_type,
     specified_rules,
 )
 from strawberry.exceptions import StrawberryInputCoercionError
@@ -100,7 +103,7 @@ class OperationMetrics(SchemaExtension):
         observe_operation(operation_type, context.result, time.perf_counter() - started)
 
 
-class StatsSchema(strawberry.Schema):
+class StatsSchema(strawberry.federation.Schema):
     documents: Documents  # prepared once for every request (see `documents`)
 
     def process_errors(
@@ -111,6 +114,26 @@ class StatsSchema(strawberry.Schema):
         super().process_errors([e for e in errors if not is_expected(e)], execution_context)
         for error in errors:
             add_code(error)
+
+
+# Federation's types (`_Any`, `_Entity`, `_Service`, `_FieldSet`, `link__Import`, ...).
+FEDERATION_TYPES = ("_", "link__", "federation__")
+FEDERATION_FIELDS = frozenset(("_entities", "_service"))
+
+
+def plain_sdl(schema: StatsSchema) -> str:
+    """The schema's SDL without what makes it a subgraph (the `@link` and `@key` directives,
+    `_entities`, `_service` and their types): `schema.graphql`. (`schema.as_str()` is the
+    subgraph's SDL, as `_service { sdl }` gives it.)"""
+    printed = []
+    for name, type_ in sorted(graphql_schema(schema).type_map.items()):
+        if name.startswith(FEDERATION_TYPES) or is_specified_scalar_type(type_):
+            continue
+        if isinstance(type_, GraphQLObjectType) and name == "Query":
+            fields = {k: v for k, v in type_.fields.items() if k not in FEDERATION_FIELDS}
+            type_ = GraphQLObjectType(name, fields, description=type_.description)
+        printed.append(print_type(type_))
+    return "\n\n".join(printed)
 
 
 def build_schema(settings: Settings) -> StatsSchema:
@@ -131,6 +154,8 @@ def build_schema(settings: Settings) -> StatsSchema:
             scalar_map={date: DATE},
             disable_field_suggestions=not settings.graphql_field_suggestions,
         ),
+        # Federation 2.9: what Apollo's router and composition (and The Guild's) all know.
+        federation_version="2.9",
         extensions=[
             lambda: PreparedDocuments(schema.documents),
             OperationMetrics,

@@ -11,45 +11,7 @@
   const updated = document.getElementById("updated");
   const live = document.getElementById("live");
   const LEVEL_COLORS = ["#ebedf0", "#9be9a8", "#40c463", "#30a14e", "#216e39"];
-  const QUERY = `query Dashboard($id: ID!, $period: StatsPeriod, $startDate: Date, $endDate: Date,
-      $asOf: Date, $tz: String, $compare: CompareWith, $restDays: [Weekday!]) {
-    mentor(id: $id) {
-      name timezone
-      personalStats(period: $period, startDate: $startDate, endDate: $endDate, asOf: $asOf, tz: $tz,
-                    compare: $compare, restDays: $restDays) {
-        period startDate endDate timezone totalActivities completedActivities cancelledActivities
-        completionRate avgSessionDurationMinutes totalHoursLogged mostCommonActivityType
-        mostActiveWeekday peerRankPercentile streakDays longestStreakDays activeDays weeklyStreakWeeks
-        restDays
-        comparison {
-          compare startDate endDate
-          change { totalActivitiesPct completedActivitiesPct activeDaysPct totalHoursLoggedPct
-                   avgSessionDurationMinutesPct completionRateDelta peerRankPercentileDelta }
-        }
-      }
-      monthlySeries(months: 12, asOf: $asOf, tz: $tz) {
-        data { year month monthLabel totalActivities completedActivities totalHours }
-      }
-      activityBreakdown(period: $period, startDate: $startDate, endDate: $endDate, asOf: $asOf,
-                        tz: $tz, limit: 100) {
-        data { activityTypeId activityTypeName activityTypeCode count percentage avgDurationMinutes totalHours }
-      }
-      contributionHistory(asOf: $asOf, tz: $tz, limit: 100) {
-        data { year totalActivities totalHours monthlyBreakdown { month count } peakMonth zeroActivityMonths }
-      }
-      contributionCalendar(asOf: $asOf, tz: $tz) {
-        startDate endDate timezone totalActivities completedActivities activeDays maxCount
-        days { date weekday count completed level }
-      }
-      personalRecords(asOf: $asOf, tz: $tz, restDays: $restDays) {
-        asOf firstActivityDate totalActivities completedActivities totalHoursLogged
-        bestDay { date completedActivities } bestWeek { weekStart completedActivities }
-        bestMonth { year month completedActivities } mostHoursMonth { year month totalHours }
-        longestStreak { days startDate endDate } longestWeeklyStreak { weeks startWeek endWeek }
-        milestones { completedActivities date activityId } nextMilestone { completedActivities remaining }
-      }
-    }
-  }`;
+  const DOCUMENT_ID = script.dataset.document; // the dashboard's query (documents/dashboard.graphql)
   const WEEKDAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
   const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
                   "September", "October", "November", "December"];
@@ -176,10 +138,10 @@
     status.textContent = reason === "event" ? "New data: updating…" : "Loading…";
     document.body.dataset.state = "loading";
     try {
-      const response = await fetch("/graphql", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ query: QUERY, variables: asked }),
+      // By its id, with GET: the browser keeps the answer and asks with its ETag next time.
+      const url = "/graphql?" + new URLSearchParams({ documentId: DOCUMENT_ID, variables: JSON.stringify(asked) });
+      const response = await fetch(url, {
+        headers: { Accept: "application/graphql-response+json, application/json;q=0.9" },
         signal: controller.signal,
       });
       const body = await response.json();
