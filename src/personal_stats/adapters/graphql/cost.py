@@ -5,7 +5,8 @@ Each question (a stats field) costs 1, plus 1 for every 100 list entries its ans
 as its declaration says (`questions.Cost`: `limit` page entries, 13 a year of history, 366
 calendar days); `mentor` costs 1; `mentors`
 costs 1 per id and multiplies whatever is asked under it by the number of ids (duplicates
-included: the answer holds each). Aliases and fragments count each time they are asked.
+included: the answer holds each); so does a supergraph's `_entities`, by representation.
+Aliases and fragments count each time they are asked.
 A dashboard (a mentor and her five questions) costs 15. A variable the request leaves out
 counts with its default value.
 
@@ -103,6 +104,9 @@ class _Costing:
         if name == "mentors":
             ids = self._size(arguments.get("ids"))
             return ids * (1 + self.of(field.selection_set))
+        if name == "_entities":  # a supergraph's mentors, as `mentors` (SPEC 21)
+            representations = self._size(arguments.get("representations"))
+            return representations * (1 + self.of(field.selection_set))
         if name == "mentor":
             return 1 + self.of(field.selection_set)
         cost = COSTS.get(name)

@@ -5,10 +5,11 @@ from datetime import date
 from typing import Any, Self
 
 import strawberry
+from strawberry.types import Info
 
 from personal_stats.adapters.graphql.enums import CompareWith, StatsPeriod, Weekday
-from personal_stats.adapters.graphql.fields import answers, with_questions
-from personal_stats.core import results
+from personal_stats.adapters.graphql.fields import answers, ask, with_questions
+from personal_stats.core import results, stats
 from personal_stats.core.reads import MentorRow
 
 
@@ -321,7 +322,7 @@ class PersonalRecords:
         return cls(**_copy(found, **parts, milestones=milestones, rest_days=_rest_days(found)))
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])  # an entity of a supergraph (SPEC 21)
 @with_questions(of_the_mentor=True)
 class Mentor:
     id: strawberry.ID
@@ -330,6 +331,13 @@ class Mentor:
 
     # The unit of work its questions ask: a subscription event's own; else the request's.
     work: strawberry.Private[Any] = None
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> "Mentor | None":
+        """The mentor a supergraph's representation names (`_entities`), as `mentor(id)`
+        finds it; null when unknown."""
+        found = await ask(info, stats.find_mentor, id)
+        return cls.from_model(found) if found else None
 
     @classmethod
     def from_model(cls, mentor: MentorRow, work: Any = None) -> "Mentor":
