@@ -3,6 +3,7 @@ GraphQL request each give a server span (continuing an incoming `traceparent`), 
 operation its span (name and document id, not the variables), every database read its span
 under them; log lines inside a span carry its trace id; without OTEL_* nothing is traced."""
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -10,6 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+import uvicorn
+import websockets
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -23,6 +26,7 @@ from personal_stats.support import tracing
 from personal_stats.support.logs import JsonLines
 from personal_stats.support.settings import Settings
 from tests.helpers import SessionFactory, activity, add, mentor
+from tests.servers import free_port
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -163,3 +167,49 @@ def test_the_environment_chooses_the_exporter() -> None:
     with pytest.raises(ValueError, match="unknown exporter 'zipkin2'"):
         tracing.configure({"OTEL_TRACES_EXPORTER": "zipkin2"})
     tracing.uninstall()
+
+
+async def test_operations_over_the_websocket_have_their_spans(
+    traced: httpx.AsyncClient, exported: InMemorySpanExporter, database_url: str
+) -> None:
+    """A query sent over the WebSocket gets its operation span with its reads beneath; a
+    subscription's span lasts until it completes (the app served by uvicorn in this process,
+    where the in-memory exporter is)."""
+    app = create_app(Settings(database_url=database_url), migrate=False, freeze_heap=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", loop="asyncio"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn tells it by this flag alone
+        await asyncio.sleep(0.01)
+    follow = "subscription Follow($id: ID!) { statsChanged(mentorId: $id) { dataVersion } }"
+    try:
+        url = f"ws://127.0.0.1:{port}/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+            exported.clear()
+            await socket.send(json.dumps({"type": "connection_init"}))
+            assert json.loads(await socket.recv()) == {"type": "connection_ack"}
+            payload = {"query": QUERY, "variables": {"id": "m1"}}
+            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            answer = json.loads(await socket.recv())
+            assert answer["payload"] == {"data": {"personalStats": {"totalActivities": 1}}}
+            assert json.loads(await socket.recv()) == {"id": "1", "type": "complete"}
+            payload = {"query": follow, "variables": {"id": "m1"}}
+            await socket.send(json.dumps({"id": "2", "type": "subscribe", "payload": payload}))
+            while "m1" not in app.state.service.live.following:  # noqa: ASYNC110 - no event tells it
+                await asyncio.sleep(0.01)
+            await socket.send(json.dumps({"id": "2", "type": "complete"}))
+            await socket.send(json.dumps({"type": "ping"}))  # answered once both are handled
+            assert json.loads(await socket.recv()) == {"type": "pong"}
+    finally:
+        server.should_exit = True
+        await serving
+    spans = list(exported.get_finished_spans())
+    (card,) = [s for s in spans if s.name == "query Card"]
+    assert dict(card.attributes or {}) == {
+        "graphql.operation.type": "query",
+        "graphql.operation.name": "Card",
+        "graphql.document.id": "sha256:" + hashlib.sha256(QUERY.encode()).hexdigest(),
+    }
+    assert "db activities" in {s.name for s in under(card, spans)}
+    (subscription,) = [s for s in spans if s.name == "subscription Follow"]
+    assert dict(subscription.attributes or {})["graphql.operation.type"] == "subscription"

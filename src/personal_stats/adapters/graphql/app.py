@@ -33,6 +33,7 @@ from personal_stats.adapters.graphql.executor import lean_executor
 from personal_stats.adapters.graphql.persisted import Persisted, Refused
 from personal_stats.adapters.graphql.schema import StatsSchema
 from personal_stats.adapters.graphql.sharing import Texts
+from personal_stats.adapters.graphql.spans import operation_attributes
 from personal_stats.adapters.graphql.templates import Prepared
 from personal_stats.adapters.graphql.transport import (
     GRAPHQL_RESPONSE,
@@ -48,7 +49,6 @@ from personal_stats.http.problems import problem
 from personal_stats.service.live import PLACE
 from personal_stats.service.stats_service import StatsService, UnitOfWork, nothing
 from personal_stats.support import tracing
-from personal_stats.support.document_ids import document_id
 from personal_stats.support.metrics import observe_operation
 
 MESSAGES_PER_SECOND = 20  # a WebSocket client's sustained rate of messages
@@ -116,13 +116,6 @@ def _subscribes(message: object) -> TypeGuard[dict[str, Any]]:
     if not isinstance(message, dict) or message.get("type") != "subscribe":
         return False
     return isinstance(message.get("id"), str) and isinstance(message.get("payload"), dict)
-
-
-def _operation(query: str, operation_name: str | None) -> dict[str, str]:
-    """A GraphQL operation's span attributes: its type, name and document id (the SHA-256 of
-    its text, as persisted documents name it), never its variables."""
-    return {"graphql.operation.type": "query", "graphql.operation.name": operation_name or "",
-            "graphql.document.id": document_id(query)}  # fmt: skip
 
 
 VARY = {"Vary": "Accept"}  # the media type of an answer follows the request's Accept
@@ -289,7 +282,9 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             result = await self._execute(request, prepared, problems, variables, operation_name)
         else:
             name = f"query {named_as or 'anonymous'}"
-            with tracing.TRACER.start_as_current_span(name, attributes=_operation(query, named_as)):
+            with tracing.TRACER.start_as_current_span(
+                name, attributes=operation_attributes("query", named_as, query)
+            ):
                 result = await self._execute(request, prepared, problems, variables, operation_name)
         observe_operation("query", result, time.perf_counter() - started)
         payload = await self.process_result(request, result)

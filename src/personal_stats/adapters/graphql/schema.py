@@ -26,6 +26,7 @@ from personal_stats.adapters.graphql.executor import lean_executor
 from personal_stats.adapters.graphql.fields import ask, with_questions
 from personal_stats.adapters.graphql.rules import alias_limit, depth_limit
 from personal_stats.adapters.graphql.sharing import SharedExecutor
+from personal_stats.adapters.graphql.spans import OperationSpans
 from personal_stats.adapters.graphql.subscription import (
     OperationWork,
     ReleaseEventWork,
@@ -36,6 +37,7 @@ from personal_stats.core import questions, stats
 from personal_stats.core.wire import parse_date
 from personal_stats.frameworks.strawberry import SelectedField, graphql_schema, use_executor
 from personal_stats.service.stats_service import UnitOfWork
+from personal_stats.support import tracing
 from personal_stats.support.metrics import observe_operation
 from personal_stats.support.settings import Settings
 
@@ -161,6 +163,7 @@ def build_schema(settings: Settings) -> StatsSchema:
             OperationMetrics,
             ReleaseEventWork,
             OperationWork,
+            *([OperationSpans] if tracing.TRACER is not None else []),
         ],
     )
     # Strawberry's own paths (GET, GraphiQL, subscription events) take the short way for plain
