@@ -2,7 +2,8 @@
 -- Configured by environment variables: BENCH_TARGET (healthz, summary, series, breakdown,
 -- history, records, summary-rest (the summary with rest days), gql-summary, gql-series,
 -- gql-breakdown, gql-history, gql-dashboard, gql-dashboard-records (the dashboard with the
--- records), and the GraphQL targets with "-inline": the arguments written into the document)
+-- records), and the GraphQL targets with "-inline": the arguments written into the document,
+-- and gql-summary-id, gql-dashboard-id: their document named by BENCH_DOCUMENT_ID, by GET)
 -- and BENCH_MENTORS.
 local target = os.getenv("BENCH_TARGET") or "summary"
 local mentors = tonumber(os.getenv("BENCH_MENTORS") or "100")
@@ -51,18 +52,30 @@ local function vars(id, period)
   return string.format('{"id": "%s"}', id)
 end
 
+-- A document named by its id, by GET (as a CDN would see it): `variables` in the query string.
+local function by_id(id, period)
+  local variables = vars(id, period):gsub("[^%w%-_%.~]", function(c) return string.format("%%%02X", string.byte(c)) end)
+  return wrk.format("GET", "/graphql?documentId=" .. os.getenv("BENCH_DOCUMENT_ID") .. "&variables=" .. variables)
+end
+
 init = function(args) math.randomseed(os.time() + math.floor(os.clock() * 1e6)) end
 
--- The GraphQL documents, with whether they take a period.
+-- The GraphQL documents, with whether they take a period. The summary's and the dashboard's
+-- are read from bench/documents (one line each), which the harness also adds as persisted
+-- documents: the "-id" targets send their id (BENCH_DOCUMENT_ID) by GET.
+local function read(name)
+  local path = (os.getenv("BENCH_DOCUMENTS") or "bench/documents") .. "/" .. name .. ".graphql"
+  local file = assert(io.open(path), path .. " not found: set BENCH_DOCUMENTS to bench/documents")
+  local text = file:read("*a")
+  file:close()
+  return text
+end
 local documents = {
-  ["gql-summary"] = { 'query ($id: ID!, $period: StatsPeriod) { personalStats(mentorId: $id, period: $period) { ' .. summary_fields .. ' } }', true },
+  ["gql-summary"] = { read("gql-summary"), true },
   ["gql-series"] = { 'query ($id: ID!) { monthlySeries(mentorId: $id, months: 12) { data { year month monthLabel totalActivities completedActivities totalHours } pagination { total } } }', false },
   ["gql-breakdown"] = { 'query ($id: ID!, $period: StatsPeriod) { activityBreakdown(mentorId: $id, period: $period) { data { activityTypeId activityTypeName count percentage avgDurationMinutes totalHours } pagination { total } } }', true },
   ["gql-history"] = { 'query ($id: ID!) { contributionHistory(mentorId: $id) { data { year totalActivities totalHours monthlyBreakdown { month count } peakMonth zeroActivityMonths } } }', false },
-  ["gql-dashboard"] = { 'query ($id: ID!, $period: StatsPeriod) { mentor(id: $id) { name personalStats(period: $period) { ' .. summary_fields .. ' } ' ..
-    'monthlySeries(months: 12) { data { monthLabel totalActivities completedActivities totalHours } } ' ..
-    'activityBreakdown(period: $period) { data { activityTypeName count percentage } } ' ..
-    'contributionHistory { data { year totalActivities monthlyBreakdown { month count } } } } }', true },
+  ["gql-dashboard"] = { read("gql-dashboard"), true },
 }
 documents["gql-dashboard-records"] = { documents["gql-dashboard"][1]:gsub("} } }$", "} personalRecords { " ..
   records_fields .. " } } }"), true }
@@ -80,6 +93,10 @@ request = function()
     return wrk.format("GET", base .. mentor() .. window .. joint .. "rest_days=" .. pick(rest_days))
   end
   local name, written_inline = target:gsub("%-inline$", "")
+  local named, by_document_id = name:gsub("%-id$", "")
+  if by_document_id > 0 then
+    return by_id(mentor(), documents[named][2] and pick(gql_periods) or nil)
+  end
   local document = documents[name]
   local id, period = mentor(), nil
   if document[2] then period = pick(gql_periods) end

@@ -10,6 +10,7 @@ and with two workers; writes the figures to bench/README.md.
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import platform
@@ -56,6 +57,8 @@ TARGETS = [
     "records",
     "summary-rest",
     "gql-dashboard-records",
+    "gql-summary-id",
+    "gql-dashboard-id",
 ]
 # Each new question beside the one it is measured against (the records' issue): the ratio
 # of their requests per second, and the least it should be.
@@ -64,6 +67,12 @@ RATIOS = [
     ("gql-dashboard-records", "gql-dashboard", 0.9, "dashboard with records / without"),
     ("summary-rest", "summary", 0.95, "summary with rest_days / without"),
 ]
+# Documents named by id (GET), beside their text and REST (the persisted documents' issue).
+DOCUMENT_RATIOS = [
+    ("gql-dashboard-id", "gql-dashboard", 1.0, "dashboard by documentId (GET) / by text"),
+    ("gql-summary-id", "summary", 0.9, "GraphQL summary by documentId (GET) / REST summary"),
+]
+DOCUMENTS = HERE / "documents"  # the texts of the GraphQL targets also sent by id
 POSTGRES = os.environ.get(
     "PERSONAL_STATS_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"
 )
@@ -226,6 +235,13 @@ def serve(url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     raise SystemExit(f"the server on {url} did not become ready")
 
 
+def add_documents(url: str) -> None:
+    """The GraphQL targets' documents (`DOCUMENTS`), added as persisted documents."""
+    added = [*CLI, "documents", "add", *map(str, sorted(DOCUMENTS.glob("*.graphql")))]
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": url}
+    subprocess.run(added, env=env, check=True, capture_output=True)
+
+
 def peak_rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
@@ -234,7 +250,11 @@ def peak_rss_mb(pid: int) -> float:
 def load(port: int, target: str, mentors: int, seconds: int, connections: int) -> dict[str, str]:
     """wrk's figures: one load thread (on two cores a second one competes with the server
     and adds its own delays to the measured tail), a timeout counted after 2 s."""
-    env = os.environ | {"BENCH_TARGET": target, "BENCH_MENTORS": str(mentors)}
+    env = os.environ | {"BENCH_TARGET": target, "BENCH_MENTORS": str(mentors),
+                        "BENCH_DOCUMENTS": str(DOCUMENTS)}  # fmt: skip
+    if target.endswith("-id"):
+        text = (DOCUMENTS / f"{target.removesuffix('-id')}.graphql").read_text()
+        env["BENCH_DOCUMENT_ID"] = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
     command = [
         "wrk",
         "-t1",
@@ -575,6 +595,7 @@ def run(
     port = 8765
     for backend in backends:
         for name, plan in SETS.items():
+            add_documents(database_url(backend, name))
             server = serve(database_url(backend, name), port)
             try:
                 for target in TARGETS:
@@ -743,16 +764,16 @@ def report(
         slow_connections=SLOW_CONNECTIONS,
         hostile="\n".join(_hostile_row(h) for h in hostile_runs),
         ratio_head=RATIO_HEAD,
-        ratios="\n".join(ratio_rows(results)),
+        ratios="\n".join(ratio_rows(results, RATIOS + DOCUMENT_RATIOS)),
     )
 
 
-def ratio_rows(results: list[Result]) -> list[str]:
-    """The `RATIOS` of these results, a row each per backend and data set measured."""
+def ratio_rows(results: list[Result], ratios: list[tuple[str, str, float, str]]) -> list[str]:
+    """The ratios of these results, a row each per backend and data set measured."""
     by = {(r.backend, r.data_set, r.target): r for r in results}
     rows = []
     for backend, data_set in dict.fromkeys((r.backend, r.data_set) for r in results):
-        for target, against, least, label in RATIOS:
+        for target, against, least, label in ratios:
             mine, theirs = by.get((backend, data_set, target)), by.get((backend, data_set, against))
             if mine is None or theirs is None:
                 continue
@@ -769,13 +790,17 @@ RATIO_HEAD = """| backend | set | ratio | req/s | against req/s | ratio | target
 |---|---|---|---:|---:|---:|---:|---|"""
 
 
-def records_run(backends: list[str], seconds: int, connections: int) -> list[Result]:
-    """On L, one worker, each backend: the summary, the records, the summary with rest days,
-    the dashboard with and without records, in turns (two rounds, the better of each)."""
-    targets = sorted({t for pair in RATIOS for t in pair[:2]})
+def ratios_run(
+    backends: list[str], seconds: int, connections: int, ratios: list[tuple[str, str, float, str]]
+) -> list[Result]:
+    """On L, one worker, each backend: the targets of these ratios in turns (two rounds, the
+    better of each); the GraphQL targets' documents added as persisted documents first."""
+    targets = sorted({t for pair in ratios for t in pair[:2]})
     results = []
     for port, backend in enumerate(backends, start=8790):
-        server = serve(database_url(backend, "L"), port)
+        url = database_url(backend, "L")
+        add_documents(url)
+        server = serve(url, port)
         try:
             best: dict[str, Result] = {}
             for _ in range(2):
@@ -849,6 +874,11 @@ def main() -> None:
     parser.add_argument("--only-import", action="store_true", help="only the import of L")
     parser.add_argument("--only-hostile", action="store_true", help="only the hostile clients")
     parser.add_argument(
+        "--only-documents",
+        action="store_true",
+        help="only the ratios of documents named by id on L, one worker (written to README.md)",
+    )
+    parser.add_argument(
         "--only-stress", action="store_true", help="only L's summary with 256c and two workers"
     )
     parser.add_argument(
@@ -879,13 +909,18 @@ def main() -> None:
             console.print(f"{r.backend} {r.target}: {r.rps:.0f} req/s, p99 {r.p99_ms:.0f} ms, "
                           f"{r.timeouts} timeouts, {r.non2xx} shed")  # fmt: skip
         return
-    if options.only_records:
-        rows = ratio_rows(records_run(backends, options.seconds, options.connections))
+    runs = [(options.only_records, RATIOS, "records"),
+            (options.only_documents, DOCUMENT_RATIOS, "documents")]  # fmt: skip
+    for flag, ratios, section in runs:
+        if not flag:
+            continue
+        measured_ = ratios_run(backends, options.seconds, options.connections, ratios)
+        rows = ratio_rows(measured_, ratios)
         console.print("\n".join(rows))
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        head = (f"<!-- records: {when}, L, one worker, {options.connections} connections, "
+        head = (f"<!-- {section}: {when}, L, one worker, {options.connections} connections, "
                 f"{options.seconds} s a target, the better of two rounds -->")  # fmt: skip
-        write_report("\n".join([head, RATIO_HEAD, *rows, "<!-- /records -->"]), "records")
+        write_report("\n".join([head, RATIO_HEAD, *rows, f"<!-- /{section} -->"]), section)
         return
     if options.only_hostile:
         for h in hostile(backends, options.seconds, options.connections):

@@ -375,3 +375,63 @@ async def test_a_subscription_by_id_and_refused_text_in_trusted_mode(
         assert message["type"] == "error", message
         assert message["payload"][0]["extensions"]["code"] == "NOT_FOUND"
         await by_id.close()
+
+
+EVERY_WAY = """query Every($id: ID!) {
+  mentor(id: $id) {
+    id name
+    personalStats(asOf: "2026-03-25", period: ALL_TIME) { totalActivities completedActivities }
+    contributionCalendar(startDate: "2026-03-19", endDate: "2026-03-22") { days { date count } }
+  }
+}
+"""
+
+
+@pytest.mark.slow
+async def test_every_way_a_document_arrives_answers_alike(
+    data: None, database_url: str, tmp_path: Path
+) -> None:
+    """The same question by text (POST, GET), by documentId (POST, GET), by APQ (registered,
+    then by hash), over the WebSocket (by text and by id), and as a supergraph's entity."""
+    _added(database_url, tmp_path, EVERY_WAY)
+    variables = {"id": "m1"}
+    document_id = "sha256:" + sha256(EVERY_WAY)
+    apq = {"persistedQuery": {"version": 1, "sha256Hash": sha256(EVERY_WAY)}}
+    with serving(database_url, tmp_path / "server.log") as base:
+        async with httpx.AsyncClient(base_url=base) as http:
+            answers = [
+                await http.post("/graphql", json={"query": EVERY_WAY, "variables": variables}),
+                await http.get("/graphql", params={"query": EVERY_WAY,
+                                                   "variables": json.dumps(variables)}),
+                await http.post("/graphql", json={"documentId": document_id,
+                                                  "variables": variables}),
+                await http.get("/graphql", params={"documentId": document_id,
+                                                   "variables": json.dumps(variables)}),
+                await http.post("/graphql", json={"query": EVERY_WAY, "variables": variables,
+                                                  "extensions": apq}),
+                await http.post("/graphql", json={"variables": variables, "extensions": apq}),
+            ]  # fmt: skip
+            selection = EVERY_WAY.split("mentor(id: $id) {", 1)[1].rsplit("}", 2)[0]
+            entities = await http.post("/graphql", json={
+                "query": "query ($r: [_Any!]!) { _entities(representations: $r) { ... on Mentor {"
+                         + selection + "} } }",
+                "variables": {"r": [{"__typename": "Mentor", "id": "m1"}]},
+            })  # fmt: skip
+        found = [answer.json()["data"] for answer in answers]
+        found.append({"mentor": entities.json()["data"]["_entities"][0]})
+        by_id = {"query": "", "documentId": document_id, "variables": variables}
+        for payload in ({"query": EVERY_WAY, "variables": variables}, by_id):
+            socket = await Subscription.open(base, payload)
+            message = await socket.message()
+            assert message["type"] == "next", message
+            found.append(message["payload"]["data"])
+            await socket.close()
+    expected = {"mentor": {
+        "id": "m1", "name": "M1",
+        "personalStats": {"totalActivities": 2, "completedActivities": 1},
+        "contributionCalendar": {"days": [
+            {"date": "2026-03-19", "count": 0}, {"date": "2026-03-20", "count": 1},
+            {"date": "2026-03-21", "count": 1}, {"date": "2026-03-22", "count": 0},
+        ]},
+    }}  # fmt: skip
+    assert found == [expected] * 9
