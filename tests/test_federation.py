@@ -80,13 +80,28 @@ async def test_entities_count_against_the_cost_budget(
     assert [e["name"] for e in few["data"]["_entities"]] == ["M1"] * 200
 
 
-async def test_a_representation_without_an_id_is_that_entitys_error(
+async def test_a_bad_representation_is_that_entitys_error(
     data: None, client: httpx.AsyncClient
 ) -> None:
-    representations = [{"__typename": "Mentor", "id": "m1"}, {"__typename": "Mentor"}]
+    """Each is its own BAD_USER_INPUT; the good ones beside it are answered; keys a router
+    may add are ignored."""
+    representations = [
+        {"__typename": "Mentor", "id": "m1"},
+        {"__typename": "Mentor"},
+        {"__typename": "Mentor", "id": 5},
+        {"__typename": "Nobody", "id": "m1"},
+        "m1",
+        {"__typename": "Mentor", "id": "not an id!"},
+        {"__typename": "Mentor", "id": "m2", "region": "eu"},
+    ]
     answer = await _post(client, ENTITIES % "name", {"r": representations})
-    assert answer["data"]["_entities"] == [{"name": "M1"}, None]
-    assert answer["errors"][0]["path"] == ["_entities", 1]
+    assert answer["data"]["_entities"] == [{"name": "M1"}, None, None, None, None, None,
+                                           {"name": "M2"}]  # fmt: skip
+    errors = {error["path"][1]: error for error in answer["errors"]}
+    assert sorted(errors) == [1, 2, 3, 4, 5]
+    assert {e["extensions"]["code"] for e in errors.values()} == {"BAD_USER_INPUT"}
+    assert errors[2]["message"] == "representations: a Mentor's id is a string"
+    assert errors[5]["extensions"]["errors"][0]["param"] == "id"
 
 
 async def test_service_sdl_is_the_federation_export_and_schema_graphql_stays_plain(

@@ -15,6 +15,7 @@ from typing import Any
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLField, GraphQLSchema
 from strawberry import Schema
 from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.federation.schema import FederationAny as FederationAny
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField as StrawberryField
@@ -52,6 +53,14 @@ HOOKS = (
     Hook("strawberry.types.field.StrawberryField.extensions", None, RELEASES),
     Hook("strawberry.types.field.StrawberryField.directives", None, RELEASES),
     Hook("strawberry.types.field.StrawberryField.python_name", None, RELEASES),
+    # Overridden or read: the federation schema's entities (SPEC 21).
+    Hook("strawberry.federation.schema.Schema.entities_resolver",
+         ("self", "info", "representations"), RELEASES),
+    Hook("strawberry.federation.schema.FederationAny", None, RELEASES),
+    Hook("strawberry.federation.schema.Schema.__init__",
+         ("self", "query", "mutation", "subscription", "directives", "types", "extensions",
+          "execution_context_class", "config", "scalar_overrides", "schema_directives",
+          "federation_version", "exception_handlers"), RELEASES, called=True),
     # Overridden or called: the schema's error reporting.
     Hook(f"{_SCHEMA}.process_errors", ("self", "errors", "execution_context"), RELEASES),
     # Overridden or called: the ASGI view.

@@ -273,7 +273,7 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             named_as = operation.name.value if operation.name else None
             self.persisted.remember(named)
         headers = None
-        if request.method == "GET" and named.by_id:
+        if request.method == "GET" and named.by_id and not problems:
             headers = await self._validators(request, answer_in)
             if still_current(request.headers.get("if-none-match"), headers["ETag"]):
                 return Response(status_code=304, headers={**headers, **VARY})

@@ -4,6 +4,7 @@ document meets."""
 import time
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import strawberry
 from graphql import (
@@ -34,8 +35,14 @@ from personal_stats.adapters.graphql.subscription import (
 )
 from personal_stats.adapters.graphql.types import Mentor
 from personal_stats.core import questions, stats
+from personal_stats.core.errors import InvalidInput
 from personal_stats.core.wire import parse_date
-from personal_stats.frameworks.strawberry import SelectedField, graphql_schema, use_executor
+from personal_stats.frameworks.strawberry import (
+    FederationAny,
+    SelectedField,
+    graphql_schema,
+    use_executor,
+)
 from personal_stats.service.stats_service import UnitOfWork
 from personal_stats.support import tracing
 from personal_stats.support.metrics import observe_operation
@@ -74,6 +81,18 @@ class Query:
         return [Mentor.from_model(mentor) if mentor else None for mentor in found]
 
 
+def _entity(info: Info, representation: object) -> Any:
+    """The awaitable mentor of one representation, or the error that is its answer."""
+    if not isinstance(representation, dict) or representation.get("__typename") != "Mentor":
+        return InvalidInput.one(
+            "representations", 'each is {"__typename": "Mentor", "id": "<mentor id>"}'
+        )
+    mentor_id = representation.get("id")
+    if not isinstance(mentor_id, str):
+        return InvalidInput.one("representations", "a Mentor's id is a string")
+    return Mentor.resolve_reference(info, strawberry.ID(mentor_id))
+
+
 def _parse_date_value(value: object) -> date:
     if not isinstance(value, str):
         raise StrawberryInputCoercionError(f"Date {value!r} must be a string written YYYY-MM-DD")
@@ -107,6 +126,14 @@ class OperationMetrics(SchemaExtension):
 
 class StatsSchema(strawberry.federation.Schema):
     documents: Documents  # prepared once for every request (see `documents`)
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """A supergraph's mentors (`_entities`), each found as `mentor(id)` finds it (null
+        when unknown). A representation that is not `{"__typename": "Mentor", "id": "<id>"}`
+        is that entity's `BAD_USER_INPUT` (other keys, which a router may send, are ignored)."""
+        return [_entity(info, each) for each in representations]
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
