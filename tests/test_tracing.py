@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -28,6 +29,9 @@ from personal_stats.support.settings import Settings
 from tests.helpers import SessionFactory, activity, add, mentor
 from tests.servers import free_port
 
+DASHBOARD_DOCUMENT = (
+    Path(__file__).parents[1] / "src/personal_stats/adapters/web/documents/dashboard.graphql"
+)
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 QUERY = """query Card($id: ID!) {
@@ -114,6 +118,25 @@ async def test_a_graphql_request_has_its_operation_span(
     assert "db activities" in {s.name for s in under(operation, spans)}
 
 
+async def test_the_dashboards_request_shows_http_graphql_and_database_spans(
+    traced: httpx.AsyncClient, exported: InMemorySpanExporter
+) -> None:
+    """As the dashboard sends it: its own document by id, with GET."""
+    text = DASHBOARD_DOCUMENT.read_text()
+    variables = json.dumps({"id": "m1", "asOf": "2026-03-25"})
+    document_id = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    response = await traced.get("/graphql", params={"documentId": document_id,
+                                                    "variables": variables})  # fmt: skip
+    assert response.json()["data"]["mentor"]["personalStats"]["totalActivities"] == 1
+    spans = list(exported.get_finished_spans())
+    (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
+    assert server.name == "GET /graphql"
+    (operation,) = [s for s in under(server, spans) if s.name == "query Dashboard"]
+    assert (operation.attributes or {})["graphql.document.id"] == document_id
+    reads = {s.name for s in under(operation, spans)}
+    assert {"db mentors", "db activities"} <= reads, reads
+
+
 async def test_a_write_has_a_span_per_statement_under_its_request(
     traced: httpx.AsyncClient, exported: InMemorySpanExporter, engine: AsyncEngine
 ) -> None:
@@ -134,6 +157,11 @@ async def test_a_write_has_a_span_per_statement_under_its_request(
     statements = [s for s in under(server, spans) if s.name.startswith("db ")]
     verbs = {s.name for s in statements}
     assert {"db INSERT", "db UPDATE"} <= verbs, verbs
+    # the activity itself, sent on the driver's own connection (COPY on PostgreSQL)
+    (batch,) = [s for s in statements if (s.attributes or {}).get("db.operation.batch.size")]
+    assert batch.name == ("db COPY" if engine.dialect.name == "postgresql" else "db INSERT")
+    assert batch.attributes is not None
+    assert batch.attributes["db.operation.batch.size"] == 1
     assert all(s.context.trace_id == server.context.trace_id for s in statements)
 
 

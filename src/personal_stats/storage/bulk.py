@@ -32,6 +32,7 @@ from sqlmodel import col, select
 
 from personal_stats.storage.changes import Step, completed_steps, epoch_second
 from personal_stats.storage.models import Activity, ActivityType, Mentor, table_of
+from personal_stats.support import tracing
 
 _ACTIVITY: Table = table_of(Activity)
 LOG = logging.getLogger("personal_stats.writes")
@@ -205,7 +206,8 @@ class SqliteWriter(ActivityWriter):
                 self.note(was, (row[1], row[3], _text_second(row[4])))
         if latest:
             self.written += len(latest)
-            await driver.executemany(_UPSERT_ACTIVITY["sqlite"], list(latest.values()))
+            with tracing.batch_span("sqlite", "INSERT", len(latest)):
+                await driver.executemany(_UPSERT_ACTIVITY["sqlite"], list(latest.values()))
 
     async def before_references(self) -> None:
         # Writing a mentor looks up its activities for the deferred references: by index.
@@ -227,7 +229,8 @@ class PostgresWriter(ActivityWriter):
             for r in rows
         ]
         driver = await self._driver()
-        await driver.copy_records_to_table(_STAGING, records=records, columns=_COLUMNS)
+        with tracing.batch_span("postgresql", "COPY", len(records)):
+            await driver.copy_records_to_table(_STAGING, records=records, columns=_COLUMNS)
         self.written += len(records)
 
     async def finish(self) -> bool:

@@ -6,6 +6,7 @@ and the places that open spans open them, only when `TRACER` is set."""
 import logging
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 LOG = logging.getLogger("personal_stats.tracing")
@@ -70,3 +71,16 @@ def current_trace_id() -> str | None:
 
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def batch_span(system: str, verb: str, rows: int) -> AbstractContextManager[Any]:
+    """The span of a batch sent on a database driver's own connection (the bulk upserts,
+    which the engine's statement events do not see); nothing when not tracing."""
+    if TRACER is None:
+        return nullcontext()
+    attributes = {"db.system.name": system, "db.operation.name": verb,
+                  "db.operation.batch.size": rows}  # fmt: skip
+    span: AbstractContextManager[Any] = TRACER.start_as_current_span(
+        f"db {verb}", attributes=attributes
+    )
+    return span
