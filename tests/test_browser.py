@@ -353,6 +353,43 @@ def test_graphiql_runs_its_default_query_offline(page: Any, server: str) -> None
     page.screenshot(path=str(OUTPUT / "graphiql.png"))
 
 
+def test_trusted_mode_the_dashboard_works_and_graphiql_shows_the_refusal(
+    browser: Any, tmp_path: Path
+) -> None:
+    """With PERSONAL_STATS_GRAPHQL_DOCUMENTS=trusted the dashboard, which sends its own
+    document by id, draws the same figures; GraphiQL, which sends texts, shows the error."""
+    env = os.environ | {"PERSONAL_STATS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db'}",
+                        "PERSONAL_STATS_LOG_LEVEL": "warning",
+                        "PERSONAL_STATS_GRAPHQL_DOCUMENTS": "trusted"}  # fmt: skip
+    cli = [sys.executable, "-m", "personal_stats.cli"]
+    subprocess.run([*cli, "import", str(DEMO)], env=env, check=True, capture_output=True)
+    port = free_port()
+    process = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        wait_until_ready(base)
+        page = context.new_page()
+        page.goto(f"{base}/dashboard/{JAMES}?as_of={AS_OF}")
+        wait_until_drawn(page)
+        pairs = "nodes => nodes.map(n => [n.dataset.field, n.dataset.value])"
+        shown = dict(page.eval_on_selector_all("#summary dd", pairs))
+        expected = rest(base, JAMES, period="last_30_days", as_of=AS_OF)
+        assert shown["totalActivities"] == str(expected["total_activities"])
+        assert shown["streakDays"] == str(expected["streak_days"])
+        page.goto(base + "/graphql")
+        page.wait_for_selector(".graphiql-container")
+        page.click(".graphiql-execute-button")
+        read_result = "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()"
+        page.wait_for_function(f"() => {read_result}.includes('PERSISTED_QUERY_REQUIRED')")
+        assert "data" not in json.loads(page.evaluate(read_result))
+    finally:
+        context.close()
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def test_rest_docs_render_under_the_content_security_policy(page: Any, server: str) -> None:
     response = page.goto(server + "/docs")
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
