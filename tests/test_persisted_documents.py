@@ -435,3 +435,30 @@ async def test_every_way_a_document_arrives_answers_alike(
         ]},
     }}  # fmt: skip
     assert found == [expected] * 9
+
+
+async def test_a_document_named_by_id_meets_the_limits_of_the_running_service(
+    data: None, database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Limits are checked when the document runs, not only when it was added: a service
+    started with a lower depth refuses it by id as by text."""
+    nested = "query Nested($id: ID!) { mentor(id: $id) { personalStats { totalActivities } } }\n"
+    _added(database_url, tmp_path, nested)  # within the default depth of 8
+    async for shallow in _client(database_url, graphql_max_depth=1):
+        by_id = await shallow.post("/graphql", json={"documentId": "sha256:" + sha256(nested),
+                                                     "variables": {"id": "m1"}})  # fmt: skip
+        by_text = await shallow.post("/graphql", json={"query": nested, "variables": {"id": "m1"}})
+        assert by_id.json() == by_text.json()
+        assert by_id.json()["errors"][0]["message"] == (
+            "'Nested' exceeds maximum operation depth of 1"
+        )
+
+
+def test_a_setting_that_does_not_parse_is_named_and_nothing_runs(
+    database_url: str, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERSONAL_STATS_GRAPHQL_DOCUMENTS", "strict")
+    done = run_cli("documents", "list", database_url=database_url)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == "PERSONAL_STATS_GRAPHQL_DOCUMENTS: Input should be 'any' or 'trusted'\n"

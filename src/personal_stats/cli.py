@@ -13,6 +13,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from personal_stats.core import tokens
 from personal_stats.core.errors import ImportRejected
 from personal_stats.core.params import is_valid_id
@@ -27,7 +29,14 @@ from personal_stats.support.settings import Settings
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
-    result: int = options.run(options, Settings())
+    try:
+        settings = Settings()
+    except ValidationError as error:  # named, without the values given (one may be a secret)
+        for problem in error.errors():
+            name = "PERSONAL_STATS_" + "_".join(map(str, problem["loc"])).upper()
+            print(f"{name}: {problem['msg']}", file=sys.stderr)
+        return 2
+    result: int = options.run(options, settings)
     return result
 
 
