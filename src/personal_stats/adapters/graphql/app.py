@@ -10,10 +10,10 @@ bodies) goes through Strawberry's own view.
 """
 
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from inspect import isawaitable
-from typing import Any, TypeGuard
+from typing import Any
 
 import orjson
 from cross_web import HTTPException
@@ -21,10 +21,9 @@ from graphql import GraphQLError, OperationType, execute, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
-from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
@@ -32,7 +31,7 @@ from personal_stats.adapters.graphql.documents import Documents
 from personal_stats.adapters.graphql.executor import lean_executor
 from personal_stats.adapters.graphql.persisted import Persisted, Refused
 from personal_stats.adapters.graphql.schema import StatsSchema
-from personal_stats.adapters.graphql.sharing import Texts
+from personal_stats.adapters.graphql.sockets import TextFrames, refuse_handshake
 from personal_stats.adapters.graphql.spans import operation_attributes
 from personal_stats.adapters.graphql.templates import Prepared
 from personal_stats.adapters.graphql.transport import (
@@ -42,7 +41,6 @@ from personal_stats.adapters.graphql.transport import (
     status_and_payload,
 )
 from personal_stats.core.errors import Unavailable
-from personal_stats.core.limits import Bucket
 from personal_stats.frameworks.strawberry import graphql_schema, is_awaitable, report_errors
 from personal_stats.http.caching import still_current, validators
 from personal_stats.http.problems import problem
@@ -51,71 +49,7 @@ from personal_stats.service.stats_service import StatsService, UnitOfWork, nothi
 from personal_stats.support import tracing
 from personal_stats.support.metrics import observe_operation
 
-MESSAGES_PER_SECOND = 20  # a WebSocket client's sustained rate of messages
-MESSAGE_BURST = 100
 CONNECTION_INIT_SECONDS = 10  # a WebSocket that has not said connection_init by then is closed
-TEXTS = Texts()  # of the results sent to subscribers (one event loop a worker)
-
-
-async def _refused(send: Send, detail: str) -> None:
-    """The handshake answered 503 problem+json with Retry-After (ASGI's denial response)."""
-    body = orjson.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
-                         "detail": detail[:1].upper() + detail[1:] + "."})  # fmt: skip
-    headers = [(b"content-type", b"application/problem+json"), (b"retry-after", b"5"),
-               (b"cache-control", b"no-store")]  # fmt: skip
-    await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
-    await send({"type": "websocket.http.response.body", "body": body})
-
-
-class TextFrames(ASGIWebSocketAdapter):
-    """Every graphql-transport-ws message goes out as a text frame, as the protocol says
-    (browser and npm clients read no other). Strawberry sends what `encode_json` gives, and
-    ours gives bytes for HTTP, which would go out as binary frames.
-
-    A client may send `MESSAGES_PER_SECOND` messages a second on one socket, in bursts of up
-    to `MESSAGE_BURST`; past that the socket is closed with 4429 (each message may be a whole
-    document to prepare: a flood would hold the loop from everyone else)."""
-
-    async def send_json(self, message: Mapping[str, object]) -> None:
-        try:
-            await self.ws.send_text(TEXTS.message(message))
-        except WebSocketDisconnect as error:
-            raise WebSocketDisconnected from error
-
-    async def iter_json(
-        self, *, ignore_parsing_errors: bool = False
-    ) -> AsyncGenerator[object, None]:
-        bucket = Bucket(MESSAGES_PER_SECOND, MESSAGE_BURST)
-        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
-            if bucket.wait():
-                await self.close(4429, "Too many messages")
-                return
-            if _subscribes(message):
-                try:
-                    message = await self._with_text(message)
-                except Refused as refused:
-                    error = {"message": str(refused), "extensions": {"code": refused.code}}
-                    await self.send_json({"id": message["id"], "type": "error",
-                                          "payload": [error]})  # fmt: skip
-                    continue
-            yield message
-
-    async def _with_text(self, message: dict[str, Any]) -> dict[str, Any]:
-        """A subscribe message with its document's text in place of its id (`persisted`);
-        `Refused` when there is none it may run."""
-        view = self.view
-        assert isinstance(view, StatsGraphQL)
-        payload = message["payload"]
-        named = await view.persisted.named(payload)
-        query = {key: value for key, value in payload.items() if key != "documentId"}
-        return {**message, "payload": {**query, "query": named.text}}
-
-
-def _subscribes(message: object) -> TypeGuard[dict[str, Any]]:
-    """Whether a WebSocket message is a well-formed subscribe (the protocol refuses others)."""
-    if not isinstance(message, dict) or message.get("type") != "subscribe":
-        return False
-    return isinstance(message.get("id"), str) and isinstance(message.get("payload"), dict)
 
 
 VARY = {"Vary": "Accept"}  # the media type of an answer follows the request's Accept
@@ -228,7 +162,7 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
             place = hub.open_socket(client)
         except Unavailable as error:
             await receive()  # websocket.connect
-            await _refused(send, str(error))
+            await refuse_handshake(send, str(error))
             return
         scope[PLACE] = place  # for its first subscription to take over
         try:
