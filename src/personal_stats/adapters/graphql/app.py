@@ -10,6 +10,7 @@ bodies) goes through Strawberry's own view.
 """
 
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from inspect import isawaitable
@@ -28,8 +29,9 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from personal_stats.adapters.graphql.documents import Documents
-from personal_stats.adapters.graphql.executor import lean_executor
+from personal_stats.adapters.graphql.executor import lean_executor, plain_fields
 from personal_stats.adapters.graphql.persisted import Persisted, Refused
+from personal_stats.adapters.graphql.plans import Plans
 from personal_stats.adapters.graphql.schema import StatsSchema
 from personal_stats.adapters.graphql.sockets import TextFrames, refuse_handshake
 from personal_stats.adapters.graphql.spans import operation_attributes
@@ -123,6 +125,8 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         self.playground = playground
         self.persisted = persisted
         self.executor = lean_executor(graphql_schema(schema))
+        self.plans = Plans(graphql_schema(schema), plain_fields(graphql_schema(schema)))
+        self.answered: Counter[str] = Counter()  # by a plan, or executed (the tests read it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As Strawberry's, but request errors (malformed JSON, wrong content type, ...) are
@@ -245,6 +249,14 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         if errors or prepared.document is None:
             report_errors(self.stats_schema, errors)
             return ExecutionResult(None, errors)
+        plan = self.plans.of(prepared.document)
+        if plan is not None:
+            work: UnitOfWork = request.state.work
+            data = await plan.answer(graphql_schema(self.stats_schema), variables, work)
+            if data is not None:
+                self.answered["planned"] += 1
+                return ExecutionResult(data, None)
+        self.answered["executed"] += 1
         context = {"request": request, "response": None, "work": request.state.work}
         executed = execute(
             graphql_schema(self.stats_schema), prepared.document, context_value=context,

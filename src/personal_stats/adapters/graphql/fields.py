@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Hashable
 from contextvars import ContextVar
 from datetime import date
+from functools import cache
 from typing import Annotated, Any, TypeVar
 
 import strawberry
@@ -76,7 +77,7 @@ def _parameter(each: Argument) -> inspect.Parameter:
     return inspect.Parameter(each.name, _KEYWORD, default=None, annotation=annotation)
 
 
-def _records(asked: Asked, values: dict[str, Any]) -> list[Any]:
+def records_of(asked: Asked, values: dict[str, Any]) -> list[Any]:
     """The question's argument records from the field's arguments; months written YYYY-MM
     are read here, every problem reported together."""
     built, problems = [], []
@@ -100,6 +101,13 @@ def _records(asked: Asked, values: dict[str, Any]) -> list[Any]:
     return built
 
 
+@cache
+def python_names(asked: Asked) -> dict[str, str]:
+    """The Python name of each of the question's GraphQL arguments."""
+    return {graphql_name(each.wire): each.name
+            for record in asked.records for each in arguments(record)}  # fmt: skip
+
+
 def _of_the_mentor(resolve: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     async def field(root: Any, info: Info, **values: Any) -> Any:
         return await resolve(info, root.id, root=root, **values)
@@ -113,7 +121,7 @@ def question_field(asked: Asked, answer_type: Any, *, of_the_mentor: bool = Fals
     parent object."""
 
     async def resolve(info: Info, mentor_id: str, root: Any = None, **values: Any) -> Any:
-        records = _records(asked, values)
+        records = records_of(asked, values)
         answer = await ask(info, asked.ask, mentor_id, *records, root=root)
         return answer_type.from_model(answer)
 
