@@ -124,8 +124,9 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         self.service = service
         self.playground = playground
         self.persisted = persisted
-        self.executor = lean_executor(graphql_schema(schema))
-        self.plans = Plans(graphql_schema(schema), plain_fields(graphql_schema(schema)))
+        plain = plain_fields(graphql_schema(schema))  # read by the executor and the plans
+        self.executor = lean_executor(graphql_schema(schema), plain=plain)
+        self.plans = Plans(graphql_schema(schema), plain)
         self.answered: Counter[str] = Counter()  # by a plan, or executed (the tests read it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -192,8 +193,8 @@ class StatsGraphQL(GraphQL[dict[str, Any], None]):
         try:
             named = await self.persisted.named(body)
         except Refused as refused:
-            refusal = ExecutionResult(None, [refused.error()])
-            return _answer(answer_in, refusal, {"errors": [refused.error().formatted]})
+            error = refused.error()
+            return _answer(answer_in, ExecutionResult(None, [error]), {"errors": [error.formatted]})
         query, variables = named.text, body.get("variables") or {}
         operation_name = body.get("operationName")
         if not isinstance(query, str):
